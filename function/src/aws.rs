@@ -1,0 +1,228 @@
+//! [`Backend`] on the AWS SDK: SageMaker Runtime InvokeEndpoint and S3 Vectors.
+//! Errors are classified by the service error's code, never by display text.
+
+use crate::backend::{Backend, BackendError, Hit, NewVector};
+use crate::config::Config;
+use aws_sdk_s3vectors::types::{PutInputVector, VectorData};
+use aws_smithy_types::{Blob, Document, Number};
+use serde_json::{Map, Value};
+
+/// Error codes that mean "slow down / try later".
+const THROTTLING_CODES: [&str; 7] = [
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "SlowDown",
+    "RequestLimitExceeded",
+];
+
+/// The SDK clients, built once at cold start.
+pub struct AwsBackend {
+    s3vectors: aws_sdk_s3vectors::Client,
+    sagemaker: aws_sdk_sagemakerruntime::Client,
+    bucket: String,
+    index: String,
+    endpoint: String,
+}
+
+impl AwsBackend {
+    /// Clients from a loaded SDK config; names from the function config (empty when the
+    /// configuration is missing: the handler then answers 500 before any call).
+    pub fn new(sdk: &aws_config::SdkConfig, config: Option<&Config>) -> Self {
+        let (bucket, index, endpoint) = config
+            .map(|c| (c.bucket.clone(), c.index.clone(), c.endpoint.clone()))
+            .unwrap_or_default();
+        Self {
+            s3vectors: aws_sdk_s3vectors::Client::new(sdk),
+            sagemaker: aws_sdk_sagemakerruntime::Client::new(sdk),
+            bucket,
+            index,
+            endpoint,
+        }
+    }
+}
+
+/// Classifies an SDK error by its service error code.
+fn classify<E, R>(
+    service: &'static str,
+    err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> BackendError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let Some(service_err) = err.as_service_error() else {
+        return BackendError::Other(format!(
+            "{service} call failed: {}",
+            aws_smithy_types::error::display::DisplayErrorContext(&err)
+        ));
+    };
+    let code = service_err.code().unwrap_or("Unknown").to_string();
+    let detail = format!("{code}: {}", service_err.message().unwrap_or(""));
+    if THROTTLING_CODES.contains(&code.as_str()) {
+        return BackendError::Throttled { service, detail };
+    }
+    match (service, code.as_str()) {
+        ("SageMaker", _) => BackendError::Endpoint(detail),
+        ("S3 Vectors", "ValidationException") => BackendError::Invalid(
+            service_err
+                .message()
+                .unwrap_or("invalid request")
+                .to_string(),
+        ),
+        _ => BackendError::Other(format!("{service} {detail}")),
+    }
+}
+
+/// JSON → smithy Document (metadata and filters).
+pub fn to_document(v: &Value) -> Document {
+    match v {
+        Value::Null => Document::Null,
+        Value::Bool(b) => Document::Bool(*b),
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                Document::Number(Number::PosInt(u))
+            } else if let Some(i) = n.as_i64() {
+                Document::Number(Number::NegInt(i))
+            } else {
+                Document::Number(Number::Float(n.as_f64().unwrap_or(0.0)))
+            }
+        }
+        Value::String(s) => Document::String(s.clone()),
+        Value::Array(items) => Document::Array(items.iter().map(to_document).collect()),
+        Value::Object(map) => Document::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), to_document(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// smithy Document → JSON.
+pub fn from_document(d: &Document) -> Value {
+    match d {
+        Document::Null => Value::Null,
+        Document::Bool(b) => Value::Bool(*b),
+        Document::Number(Number::PosInt(u)) => Value::from(*u),
+        Document::Number(Number::NegInt(i)) => Value::from(*i),
+        Document::Number(Number::Float(f)) => {
+            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+        }
+        Document::String(s) => Value::String(s.clone()),
+        Document::Array(items) => Value::Array(items.iter().map(from_document).collect()),
+        Document::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), from_document(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn metadata_map(d: Option<&Document>) -> Map<String, Value> {
+    match d.map(from_document) {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+impl Backend for AwsBackend {
+    async fn invoke_endpoint(&self, body: Vec<u8>) -> Result<Vec<u8>, BackendError> {
+        let out = self
+            .sagemaker
+            .invoke_endpoint()
+            .endpoint_name(&self.endpoint)
+            .content_type("application/json")
+            .accept("application/json")
+            .body(Blob::new(body))
+            .send()
+            .await
+            .map_err(|e| classify("SageMaker", e))?;
+        Ok(out.body.map(Blob::into_inner).unwrap_or_default())
+    }
+
+    async fn put_vectors(&self, vectors: Vec<NewVector>) -> Result<(), BackendError> {
+        let inputs = vectors
+            .into_iter()
+            .map(|v| {
+                PutInputVector::builder()
+                    .key(v.key)
+                    .data(VectorData::Float32(v.data))
+                    .metadata(to_document(&Value::Object(v.metadata)))
+                    .build()
+                    .map_err(|e| BackendError::Other(format!("building PutVectors input: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.s3vectors
+            .put_vectors()
+            .vector_bucket_name(&self.bucket)
+            .index_name(&self.index)
+            .set_vectors(Some(inputs))
+            .send()
+            .await
+            .map_err(|e| classify("S3 Vectors", e))?;
+        Ok(())
+    }
+
+    async fn chunk_count(&self, key: String) -> Result<Option<usize>, BackendError> {
+        let out = self
+            .s3vectors
+            .get_vectors()
+            .vector_bucket_name(&self.bucket)
+            .index_name(&self.index)
+            .keys(key)
+            .return_metadata(true)
+            .send()
+            .await
+            .map_err(|e| classify("S3 Vectors", e))?;
+        Ok(out.vectors.first().map(|v| {
+            metadata_map(v.metadata.as_ref())
+                .get("chunk_count")
+                .and_then(Value::as_u64)
+                .unwrap_or(1) as usize
+        }))
+    }
+
+    async fn delete_vectors(&self, keys: Vec<String>) -> Result<(), BackendError> {
+        self.s3vectors
+            .delete_vectors()
+            .vector_bucket_name(&self.bucket)
+            .index_name(&self.index)
+            .set_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| classify("S3 Vectors", e))?;
+        Ok(())
+    }
+
+    async fn query(
+        &self,
+        vector: Vec<f32>,
+        top_k: u32,
+        filter: Option<Value>,
+    ) -> Result<Vec<Hit>, BackendError> {
+        let out = self
+            .s3vectors
+            .query_vectors()
+            .vector_bucket_name(&self.bucket)
+            .index_name(&self.index)
+            .top_k(top_k as i32)
+            .query_vector(VectorData::Float32(vector))
+            .set_filter(filter.as_ref().map(to_document))
+            .return_metadata(true)
+            .return_distance(true)
+            .send()
+            .await
+            .map_err(|e| classify("S3 Vectors", e))?;
+        Ok(out
+            .vectors
+            .into_iter()
+            .map(|v| Hit {
+                distance: v.distance.unwrap_or(1.0),
+                metadata: metadata_map(v.metadata.as_ref()),
+                key: v.key,
+            })
+            .collect())
+    }
+}

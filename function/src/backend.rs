@@ -1,0 +1,79 @@
+//! The AWS calls the handlers make, behind a trait so handler tests can stand in for them.
+
+use serde_json::{Map, Value};
+use std::future::Future;
+
+/// A vector to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVector {
+    /// `{document_id}#{chunk}`.
+    pub key: String,
+    /// The L2-normalised embedding.
+    pub data: Vec<f32>,
+    /// The stored metadata.
+    pub metadata: Map<String, Value>,
+}
+
+/// One QueryVectors hit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The vector key.
+    pub key: String,
+    /// The distance under the index's metric.
+    pub distance: f32,
+    /// The stored metadata.
+    pub metadata: Map<String, Value>,
+}
+
+/// A failed AWS call, classified by the service's error code.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BackendError {
+    /// Still throttled (or the service unavailable) after the SDK's retries.
+    #[error("{service} throttled: {detail}")]
+    Throttled {
+        /// Which service.
+        service: &'static str,
+        /// The code and message, for the log.
+        detail: String,
+    },
+    /// The embedding endpoint failed (unknown endpoint, model error…).
+    #[error("embedding endpoint failed: {0}")]
+    Endpoint(String),
+    /// S3 Vectors rejected the request's input (e.g. a filter).
+    #[error("rejected by S3 Vectors: {0}")]
+    Invalid(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What the handlers need from AWS.
+pub trait Backend: Send + Sync {
+    /// InvokeEndpoint with a JSON `body`; returns the raw answer.
+    fn invoke_endpoint(
+        &self,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<u8>, BackendError>> + Send;
+    /// PutVectors (≤ 500 vectors).
+    fn put_vectors(
+        &self,
+        vectors: Vec<NewVector>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// The `chunk_count` stored with vector `key`, if the vector exists.
+    fn chunk_count(
+        &self,
+        key: String,
+    ) -> impl Future<Output = Result<Option<usize>, BackendError>> + Send;
+    /// DeleteVectors (≤ 500 keys); missing keys are not an error.
+    fn delete_vectors(
+        &self,
+        keys: Vec<String>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// QueryVectors with metadata and distances.
+    fn query(
+        &self,
+        vector: Vec<f32>,
+        top_k: u32,
+        filter: Option<Value>,
+    ) -> impl Future<Output = Result<Vec<Hit>, BackendError>> + Send;
+}

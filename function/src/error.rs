@@ -1,0 +1,123 @@
+//! API errors: an HTTP status, a message safe to show the caller, and the detail that only
+//! goes to the log.
+
+use crate::backend::BackendError;
+use shared::embedding::EmbeddingError;
+use shared::metadata::MetadataError;
+
+/// Seconds a throttled caller is asked to wait (`Retry-After`).
+pub const RETRY_AFTER_SECS: u32 = 2;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// The caller-facing message.
+    pub message: String,
+    /// `Retry-After` seconds (503 only).
+    pub retry_after: Option<u32>,
+    /// What happened, for the log only.
+    pub detail: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: u16, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retry_after: None,
+            detail: None,
+        }
+    }
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+    /// 413.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(413, message)
+    }
+    /// 404.
+    pub fn not_found(path: &str) -> Self {
+        Self::new(
+            404,
+            format!("no route for `{path}`; use POST /ingest or POST /search"),
+        )
+    }
+    /// 405.
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(
+            405,
+            format!("method {method} is not allowed on `{path}`; use POST"),
+        )
+    }
+    /// 500 with a generic message; `detail` goes to the log.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self {
+            detail: Some(detail.into()),
+            ..Self::new(
+                500,
+                "internal error; see the function's logs with this request_id",
+            )
+        }
+    }
+    /// 500 for a function deployed without its configuration.
+    pub fn misconfigured(problem: &str) -> Self {
+        Self::new(500, format!("the function is misconfigured: {problem}"))
+    }
+    /// Prefixes the message with the document's position in a batch.
+    pub fn in_document(mut self, index: usize, batch: bool) -> Self {
+        if batch {
+            self.message = format!("documents[{index}]: {}", self.message);
+        }
+        self
+    }
+}
+
+impl From<MetadataError> for ApiError {
+    fn from(e: MetadataError) -> Self {
+        if e.is_size_limit() {
+            Self::too_large(e.to_string())
+        } else {
+            Self::bad_request(e.to_string())
+        }
+    }
+}
+
+impl From<EmbeddingError> for ApiError {
+    fn from(e: EmbeddingError) -> Self {
+        Self {
+            detail: Some(e.to_string()),
+            ..Self::new(502, e.to_string())
+        }
+    }
+}
+
+impl From<BackendError> for ApiError {
+    fn from(e: BackendError) -> Self {
+        let detail = Some(e.to_string());
+        match e {
+            BackendError::Throttled { service, .. } => Self {
+                retry_after: Some(RETRY_AFTER_SECS),
+                detail,
+                ..Self::new(
+                    503,
+                    format!("{service} is throttling requests; retry later"),
+                )
+            },
+            BackendError::Endpoint(_) => Self {
+                detail,
+                ..Self::new(
+                    502,
+                    "the embedding endpoint failed; see the function's logs with this request_id",
+                )
+            },
+            BackendError::Invalid(msg) => Self {
+                detail,
+                ..Self::bad_request(format!("the vector index rejected the request: {msg}"))
+            },
+            BackendError::Other(_) => Self::internal(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Routing and HTTP framing: the only code that sees `lambda_http` types.
+
+use crate::backend::Backend;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::ingest::{IngestStats, ingest};
+use crate::search::{SearchStats, search};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use shared::api::ErrorBody;
+use shared::limits::MAX_LAMBDA_PAYLOAD;
+use std::time::Instant;
+
+/// What the handler runs with: the AWS calls and the configuration (or why there is none).
+pub struct App<B> {
+    /// AWS calls.
+    pub backend: B,
+    /// The configuration, or the reason it could not be read.
+    pub config: Result<Config, String>,
+}
+
+/// The routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /ingest`.
+    Ingest,
+    /// `POST /search`.
+    Search,
+}
+
+impl Route {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Ingest => "ingest",
+            Self::Search => "search",
+        }
+    }
+}
+
+/// The request path without a stage prefix (REST APIs send `/ingest`; HTTP APIs with a named
+/// stage send `/prod/ingest`).
+pub fn route_path(req: &Request) -> String {
+    let raw = req.raw_http_path();
+    let raw = if raw.is_empty() {
+        req.uri().path()
+    } else {
+        raw
+    };
+    let stage = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(c)) => c.stage.clone(),
+        Some(RequestContext::ApiGatewayV2(c)) => c.stage.clone(),
+        _ => None,
+    };
+    if let Some(stage) = stage.filter(|s| s != "$default") {
+        if let Some(rest) = raw.strip_prefix(&format!("/{stage}")) {
+            if rest.starts_with('/') {
+                return rest.to_string();
+            }
+        }
+    }
+    raw.to_string()
+}
+
+/// The Lambda request id, else API Gateway's.
+pub fn request_id(req: &Request) -> String {
+    if let Some(ctx) = req.lambda_context_ref() {
+        return ctx.request_id.clone();
+    }
+    let id = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(c)) => c.request_id.clone(),
+        Some(RequestContext::ApiGatewayV2(c)) => c.request_id.clone(),
+        _ => None,
+    };
+    id.unwrap_or_else(|| "unknown".to_string())
+}
+
+fn json_response<T: Serialize>(status: u16, value: &T, retry_after: Option<u32>) -> Response<Body> {
+    let body = serde_json::to_string(value)
+        .unwrap_or_else(|_| r#"{"error":"could not encode the response"}"#.to_string());
+    let mut builder = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
+    if let Some(secs) = retry_after {
+        builder = builder.header("retry-after", secs.to_string());
+    }
+    if status == 405 {
+        builder = builder.header("allow", "POST");
+    }
+    builder.body(Body::from(body)).unwrap_or_else(|_| {
+        let mut r = Response::new(Body::from(r#"{"error":"internal error"}"#));
+        *r.status_mut() = lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
+    let body = ErrorBody {
+        error: err.message.clone(),
+        request_id: request_id.to_string(),
+    };
+    json_response(err.status, &body, err.retry_after)
+}
+
+/// Picks the route for a method and path.
+pub fn select_route(method: &str, path: &str) -> Result<Route, ApiError> {
+    let route = match path.trim_end_matches('/') {
+        "/ingest" => Route::Ingest,
+        "/search" => Route::Search,
+        _ => return Err(ApiError::not_found(path)),
+    };
+    if method != "POST" {
+        return Err(ApiError::method_not_allowed(method, path));
+    }
+    Ok(route)
+}
+
+/// Handles one request; never fails and never panics on input: every outcome is a JSON answer.
+pub async fn handle<B: Backend>(
+    app: &App<B>,
+    req: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let started = Instant::now();
+    let request_id = request_id(&req);
+    let path = route_path(&req);
+    let method = req.method().as_str().to_string();
+    let body: &[u8] = match req.body() {
+        Body::Empty => b"",
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"",
+    };
+    let body_bytes = body.len();
+    let route = select_route(&method, &path);
+    let route_name = route.as_ref().map_or("none", |r| r.name());
+    let outcome = match (&app.config, route) {
+        (_, Err(e)) => Err(e),
+        (Err(problem), Ok(_)) => Err(ApiError::misconfigured(problem)),
+        (Ok(_), Ok(_)) if body_bytes > MAX_LAMBDA_PAYLOAD => Err(ApiError::too_large(format!(
+            "request body is {body_bytes} bytes; the limit is {MAX_LAMBDA_PAYLOAD}"
+        ))),
+        (Ok(config), Ok(Route::Ingest)) => {
+            let mut stats = IngestStats::default();
+            let result = ingest(&app.backend, config, body, &mut stats).await;
+            tracing::info!(
+                request_id,
+                route = "ingest",
+                body_bytes,
+                documents = stats.documents,
+                chunks = stats.chunks,
+                embed_ms = stats.embed_ms as u64,
+                put_ms = stats.put_ms as u64,
+                "ingest finished"
+            );
+            result.map(|r| json_response(200, &r, None))
+        }
+        (Ok(config), Ok(Route::Search)) => {
+            let mut stats = SearchStats::default();
+            let result = search(&app.backend, config, body, &mut stats).await;
+            tracing::info!(
+                request_id,
+                route = "search",
+                body_bytes,
+                results = stats.results,
+                embed_ms = stats.embed_ms as u64,
+                query_ms = stats.query_ms as u64,
+                "search finished"
+            );
+            result.map(|r| json_response(200, &r, None))
+        }
+    };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(match outcome {
+        Ok(resp) => {
+            tracing::info!(
+                request_id,
+                route = route_name,
+                status = 200,
+                elapsed_ms,
+                "request done"
+            );
+            resp
+        }
+        Err(err) => {
+            if err.status >= 500 {
+                tracing::error!(
+                    request_id, route = route_name, status = err.status, elapsed_ms,
+                    error = %err.message, detail = err.detail.as_deref().unwrap_or(""),
+                    "request failed"
+                );
+            } else {
+                tracing::warn!(
+                    request_id, route = route_name, status = err.status, elapsed_ms,
+                    error = %err.message, "request rejected"
+                );
+            }
+            error_response(&err, &request_id)
+        }
+    })
+}

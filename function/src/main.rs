@@ -1,0 +1,30 @@
+//! Lambda entry point: JSON logs, configuration and SDK clients built once, then the runtime.
+
+use function::aws::AwsBackend;
+use function::config::Config;
+use function::handler::{App, handle};
+use lambda_http::{Error, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .with_target(false)
+        .init();
+    let config = Config::from_lookup(|k| std::env::var(k).ok());
+    if let Err(problem) = &config {
+        tracing::error!(problem = %problem, "function is misconfigured; every request will answer 500");
+    }
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let app = App {
+        backend: AwsBackend::new(&sdk, config.as_ref().ok()),
+        config,
+    };
+    let app = &app;
+    lambda_http::run(service_fn(move |req| handle(app, req))).await
+}

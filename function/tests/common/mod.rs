@@ -1,0 +1,211 @@
+//! Test support: API Gateway event builders and an in-memory backend whose embedding endpoint
+//! answers token-level hidden states like the HuggingFace pipeline (hashed bag of words).
+#![allow(dead_code)]
+
+use function::backend::{Backend, BackendError, Hit, NewVector};
+use function::config::Config;
+use function::handler::{App, handle};
+use lambda_http::{Body, Response};
+use serde_json::{Map, Value, json};
+use shared::chunk::ChunkConfig;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const DIM: usize = 32;
+
+/// How the stub's embedding endpoint misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointMode {
+    Normal,
+    Throttled,
+    Failing,
+    WrongDimension,
+    Garbage,
+}
+
+pub struct Stub {
+    pub store: Mutex<BTreeMap<String, (Vec<f32>, Map<String, Value>)>>,
+    pub mode: Mutex<EndpointMode>,
+    pub invocations: AtomicUsize,
+    pub writes: AtomicUsize,
+}
+
+impl Default for Stub {
+    fn default() -> Self {
+        Self {
+            store: Mutex::new(BTreeMap::new()),
+            mode: Mutex::new(EndpointMode::Normal),
+            invocations: AtomicUsize::new(0),
+            writes: AtomicUsize::new(0),
+        }
+    }
+}
+
+fn word_vector(word: &str) -> Vec<f32> {
+    let mut h: u64 = 1469598103934665603;
+    for b in word.to_lowercase().bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(1099511628211);
+    }
+    let mut v = vec![0.0; DIM];
+    v[(h % DIM as u64) as usize] = 1.0;
+    v[((h >> 20) % DIM as u64) as usize] += 0.5;
+    v
+}
+
+fn tokens(text: &str) -> Vec<Vec<f32>> {
+    let words: Vec<Vec<f32>> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 2)
+        .map(word_vector)
+        .collect();
+    if words.is_empty() {
+        vec![word_vector("empty")]
+    } else {
+        words
+    }
+}
+
+impl Backend for Stub {
+    async fn invoke_endpoint(&self, body: Vec<u8>) -> Result<Vec<u8>, BackendError> {
+        self.invocations.fetch_add(1, Ordering::SeqCst);
+        let req: Value =
+            serde_json::from_slice(&body).map_err(|e| BackendError::Endpoint(e.to_string()))?;
+        assert_eq!(
+            req["parameters"]["truncation"], true,
+            "truncation must be requested"
+        );
+        let inputs: Vec<String> = serde_json::from_value(req["inputs"].clone()).unwrap();
+        let mode = *self.mode.lock().unwrap();
+        let answer = match mode {
+            EndpointMode::Throttled => {
+                return Err(BackendError::Throttled {
+                    service: "SageMaker",
+                    detail: "ThrottlingException".into(),
+                });
+            }
+            EndpointMode::Failing => return Err(BackendError::Endpoint("ModelError: boom".into())),
+            EndpointMode::Garbage => json!({"unexpected": true}),
+            EndpointMode::WrongDimension => json!(
+                inputs
+                    .iter()
+                    .map(|_| vec![vec![vec![1.0; DIM + 1]]])
+                    .collect::<Vec<_>>()
+            ),
+            EndpointMode::Normal => {
+                json!(inputs.iter().map(|t| vec![tokens(t)]).collect::<Vec<_>>())
+            }
+        };
+        Ok(serde_json::to_vec(&answer).unwrap())
+    }
+
+    async fn put_vectors(&self, vectors: Vec<NewVector>) -> Result<(), BackendError> {
+        assert!(vectors.len() <= 500);
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        let mut store = self.store.lock().unwrap();
+        for v in vectors {
+            assert_eq!(v.data.len(), DIM);
+            store.insert(v.key, (v.data, v.metadata));
+        }
+        Ok(())
+    }
+
+    async fn chunk_count(&self, key: String) -> Result<Option<usize>, BackendError> {
+        let store = self.store.lock().unwrap();
+        Ok(store
+            .get(&key)
+            .map(|(_, m)| m["chunk_count"].as_u64().unwrap() as usize))
+    }
+
+    async fn delete_vectors(&self, keys: Vec<String>) -> Result<(), BackendError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        let mut store = self.store.lock().unwrap();
+        for k in keys {
+            store.remove(&k);
+        }
+        Ok(())
+    }
+
+    async fn query(
+        &self,
+        vector: Vec<f32>,
+        top_k: u32,
+        filter: Option<Value>,
+    ) -> Result<Vec<Hit>, BackendError> {
+        let store = self.store.lock().unwrap();
+        let mut hits: Vec<Hit> = store
+            .iter()
+            .filter(|(_, (_, m))| match &filter {
+                Some(Value::Object(f)) => f.iter().all(|(k, v)| m.get(k) == Some(v)),
+                _ => true,
+            })
+            .map(|(k, (v, m))| Hit {
+                key: k.clone(),
+                distance: 1.0 - v.iter().zip(&vector).map(|(a, b)| a * b).sum::<f32>(),
+                metadata: m.clone(),
+            })
+            .collect();
+        hits.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+        hits.truncate(top_k as usize);
+        Ok(hits)
+    }
+}
+
+pub fn config() -> Config {
+    Config {
+        bucket: "b".into(),
+        index: "i".into(),
+        endpoint: "e".into(),
+        dimension: DIM,
+        chunk: ChunkConfig {
+            max_chars: 200,
+            overlap_chars: 40,
+        },
+        embed_batch_size: 4,
+        embed_concurrency: 2,
+    }
+}
+
+pub fn app() -> App<Stub> {
+    App {
+        backend: Stub::default(),
+        config: Ok(config()),
+    }
+}
+
+/// A REST v1 proxy event (stage `prod`) with the given method, path and body.
+pub fn rest_event(method: &str, path: &str, body: &str) -> lambda_http::Request {
+    let mut event: Value = serde_json::from_str(include_str!("../fixtures/rest_v1.json")).unwrap();
+    event["httpMethod"] = json!(method);
+    event["path"] = json!(path);
+    event["resource"] = json!(path);
+    event["requestContext"]["path"] = json!(format!("/prod{path}"));
+    event["requestContext"]["httpMethod"] = json!(method);
+    event["body"] = json!(body);
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+/// An HTTP API v2 event whose rawPath carries the stage.
+pub fn http_event(method: &str, path: &str, body: &str) -> lambda_http::Request {
+    let mut event: Value = serde_json::from_str(include_str!("../fixtures/http_v2.json")).unwrap();
+    event["rawPath"] = json!(format!("/prod{path}"));
+    event["requestContext"]["http"]["method"] = json!(method);
+    event["requestContext"]["http"]["path"] = json!(format!("/prod{path}"));
+    event["body"] = json!(body);
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+pub async fn call(app: &App<Stub>, req: lambda_http::Request) -> (u16, Value, Response<Body>) {
+    let resp = handle(app, req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body: Value = match resp.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("expected a JSON text body, got {other:?}"),
+    };
+    (status, body, resp)
+}
+
+pub async fn post(app: &App<Stub>, path: &str, body: Value) -> (u16, Value) {
+    let (s, b, _) = call(app, rest_event("POST", path, &body.to_string())).await;
+    (s, b)
+}

@@ -1,0 +1,345 @@
+//! Handler tests on API Gateway REST v1 and HTTP v2 events, against the in-memory backend.
+
+mod common;
+
+use common::*;
+use function::handler::App;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
+
+fn stored(app: &App<Stub>) -> usize {
+    app.backend.store.lock().unwrap().len()
+}
+
+#[tokio::test]
+async fn ingest_answers_the_original_contract() {
+    let app = app();
+    let (status, body) = post(
+        &app,
+        "/ingest",
+        json!({"text": "Test document via API", "metadata": {"source": "api_test"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"], "Document indexed successfully");
+    let id = body["document_id"].as_str().unwrap();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let store = app.backend.store.lock().unwrap();
+    let (_, meta) = store.get(&format!("{id}#0")).unwrap();
+    assert_eq!(meta["text"], "Test document via API");
+    assert_eq!(meta["source"], "api_test");
+    assert_eq!(meta["document_id"], id);
+    assert!(meta["timestamp"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn rest_stage_prefix_and_http_v2_stage_prefix_both_route() {
+    let app = app();
+    let (s, _, _) = call(
+        &app,
+        rest_event("POST", "/ingest", r#"{"text":"electric cars","id":"t"}"#),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, body, _) = call(
+        &app,
+        http_event("POST", "/search", r#"{"query":"electric cars"}"#),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["results"][0]["document_id"], "t");
+    let (s, body, _) = call(
+        &app,
+        http_event("POST", "/ingest", r#"{"text":"x y z words"}"#),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+}
+
+#[tokio::test]
+async fn unknown_paths_404_and_other_methods_405_as_json() {
+    let app = app();
+    let (s, body, _) = call(&app, rest_event("POST", "/nope", "{}")).await;
+    assert_eq!(s, 404);
+    assert_eq!(body["request_id"], "rest-request-1");
+    let (s, body, resp) = call(&app, rest_event("GET", "/ingest", "")).await;
+    assert_eq!(s, 405);
+    assert!(body["error"].as_str().unwrap().contains("GET"));
+    assert_eq!(resp.headers()["allow"], "POST");
+}
+
+#[tokio::test]
+async fn reserved_keys_and_bad_values_are_400_and_write_nothing() {
+    let app = app();
+    let (s, body) = post(
+        &app,
+        "/ingest",
+        json!({"text": "t", "metadata": {"document_id": "x"}}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(body["error"], "metadata key `document_id` is reserved");
+    let (s, body) = post(
+        &app,
+        "/ingest",
+        json!({"documents": [{"text": "ok"}, {"text": "t", "metadata": {"o": {"a": 1}}}]}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("documents[1]: metadata key `o`"),
+        "{body}"
+    );
+    assert_eq!(stored(&app), 0);
+    assert_eq!(
+        app.backend.invocations.load(Ordering::SeqCst),
+        0,
+        "validation happens before any call"
+    );
+}
+
+#[tokio::test]
+async fn oversized_filterable_metadata_is_413() {
+    let app = app();
+    let (s, body) = post(
+        &app,
+        "/ingest",
+        json!({"text": "t", "metadata": {"note": "x".repeat(3000)}}),
+    )
+    .await;
+    assert_eq!(s, 413);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("filterable metadata"),
+        "{body}"
+    );
+    assert_eq!(stored(&app), 0);
+}
+
+#[tokio::test]
+async fn long_documents_are_chunked_and_found_by_any_chunk() {
+    let app = app();
+    let filler = "Revenue grew strongly this quarter. ".repeat(30);
+    let text = format!("{filler}Zebras graze peacefully near quantum lighthouses. {filler}");
+    let (s, body) = post(&app, "/ingest", json!({"text": text, "id": "long"})).await;
+    assert_eq!(s, 200, "{body}");
+    let chunks = body["chunks"].as_u64().unwrap();
+    assert!(chunks >= 5, "{chunks} chunks");
+    {
+        let store = app.backend.store.lock().unwrap();
+        for i in 0..chunks {
+            let (_, m) = store.get(&format!("long#{i}")).unwrap();
+            assert_eq!(m["chunk_index"], i);
+            assert_eq!(m["chunk_count"], chunks);
+            assert!(m["text"].as_str().unwrap().chars().count() <= 200);
+        }
+    }
+    let (s, body) = post(
+        &app,
+        "/search",
+        json!({"query": "zebras quantum lighthouses", "k": 1}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(body["results"][0]["document_id"], "long");
+    assert!(
+        body["results"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Zebras")
+    );
+}
+
+#[tokio::test]
+async fn reingest_by_id_leaves_no_stale_chunks() {
+    let app = app();
+    let long = "First version sentence here. ".repeat(40);
+    let (_, body) = post(&app, "/ingest", json!({"text": long, "id": "doc"})).await;
+    assert!(body["chunks"].as_u64().unwrap() > 3);
+    let (s, body) = post(
+        &app,
+        "/ingest",
+        json!({"text": "Short second version.", "id": "doc"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(body["document_id"], "doc");
+    let store = app.backend.store.lock().unwrap();
+    let keys: Vec<&String> = store.keys().collect();
+    assert_eq!(keys, vec!["doc#0"]);
+    assert_eq!(store["doc#0"].1["text"], "Short second version.");
+}
+
+#[tokio::test]
+async fn batch_ingest_returns_every_id() {
+    let app = app();
+    let (s, body) = post(
+        &app,
+        "/ingest",
+        json!({"documents": [{"text": "a one", "id": "a"}, {"text": "b two"}]}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(body["document_ids"][0], "a");
+    assert_eq!(body["document_ids"].as_array().unwrap().len(), 2);
+    let (s, body) = post(
+        &app,
+        "/ingest",
+        json!({"documents": [{"text": "a", "id": "a"}, {"text": "b", "id": "a"}]}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(body["error"].as_str().unwrap().contains("duplicate id"));
+}
+
+#[tokio::test]
+async fn embedding_failures_are_502_and_throttling_503_with_retry_after() {
+    let app = app();
+    *app.backend.mode.lock().unwrap() = EndpointMode::Failing;
+    let (s, body) = post(&app, "/ingest", json!({"text": "t"})).await;
+    assert_eq!(s, 502);
+    assert!(
+        !body["error"].as_str().unwrap().contains("boom"),
+        "no internal detail: {body}"
+    );
+    *app.backend.mode.lock().unwrap() = EndpointMode::WrongDimension;
+    let (s, body) = post(&app, "/ingest", json!({"text": "t"})).await;
+    assert_eq!(s, 502);
+    assert!(
+        body["error"].as_str().unwrap().contains("33-dimensional"),
+        "{body}"
+    );
+    *app.backend.mode.lock().unwrap() = EndpointMode::Garbage;
+    let (s, _) = post(&app, "/search", json!({"query": "t"})).await;
+    assert_eq!(s, 502);
+    *app.backend.mode.lock().unwrap() = EndpointMode::Throttled;
+    let (s, _, resp) = call(&app, rest_event("POST", "/ingest", r#"{"text":"t"}"#)).await;
+    assert_eq!(s, 503);
+    assert_eq!(resp.headers()["retry-after"], "2");
+    assert_eq!(stored(&app), 0);
+}
+
+#[tokio::test]
+async fn search_validation() {
+    let app = app();
+    for (body, needle) in [
+        (json!({"query": ""}), "`query` must not be empty"),
+        (json!({"query": "q", "k": 0}), "`k` must be in 1..=100"),
+        (json!({"query": "q", "k": 101}), "`k` must be in 1..=100"),
+        (
+            json!({"query": "q", "filter": {"text": "x"}}),
+            "not filterable",
+        ),
+        (
+            json!({"query": "q", "filter": {"$and": [{"text": {"$eq": "x"}}]}}),
+            "not filterable",
+        ),
+        (
+            json!({"query": "q", "filter": [1]}),
+            "must be a JSON object",
+        ),
+    ] {
+        let (s, resp) = post(&app, "/search", body.clone()).await;
+        assert_eq!(s, 400, "{body}");
+        assert!(resp["error"].as_str().unwrap().contains(needle), "{resp}");
+    }
+}
+
+#[tokio::test]
+async fn search_ranks_and_filters() {
+    let app = app();
+    post(
+        &app,
+        "/ingest",
+        json!({"documents": [
+            {"text": "electric vehicles batteries", "id": "tsla", "metadata": {"ticker": "TSLA"}},
+            {"text": "cloud computing services", "id": "amzn", "metadata": {"ticker": "AMZN"}}
+        ]}),
+    )
+    .await;
+    let (_, body) = post(&app, "/search", json!({"query": "cloud computing"})).await;
+    assert_eq!(body["count"], 2);
+    assert_eq!(body["results"][0]["document_id"], "amzn");
+    assert!(
+        body["results"][0]["score"].as_f64().unwrap()
+            > body["results"][1]["score"].as_f64().unwrap()
+    );
+    assert_eq!(body["results"][0]["metadata"]["ticker"], "AMZN");
+    assert!(body["results"][0]["metadata"].get("text").is_none());
+    let (_, body) = post(
+        &app,
+        "/search",
+        json!({"query": "cloud computing", "filter": {"ticker": "TSLA"}}),
+    )
+    .await;
+    assert_eq!(body["count"], 1);
+    assert_eq!(body["results"][0]["document_id"], "tsla");
+}
+
+#[tokio::test]
+async fn missing_configuration_answers_500_naming_it() {
+    let app = App {
+        backend: Stub::default(),
+        config: Err("VECTOR_BUCKET is not set".into()),
+    };
+    let (s, body) = post(&app, "/ingest", json!({"text": "t"})).await;
+    assert_eq!(s, 500);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("misconfigured: VECTOR_BUCKET is not set")
+    );
+}
+
+fn hostile_body() -> impl Strategy<Value = String> {
+    let json_values = prop_oneof![
+        Just(json!(null)),
+        Just(json!(1)),
+        Just(json!("s")),
+        Just(json!([])),
+        Just(json!({})),
+        Just(json!({"text": ""})),
+        Just(json!({"text": "   \n"})),
+        Just(json!({"text": 5})),
+        Just(json!({"text": "t", "metadata": []})),
+        Just(json!({"text": "t", "metadata": {"timestamp": 1}})),
+        Just(json!({"text": "t", "id": ""})),
+        Just(json!({"text": "t", "id": "a#b"})),
+        Just(json!({"text": "t", "id": "x".repeat(300)})),
+        Just(json!({"documents": []})),
+        Just(json!({"documents": {}})),
+        Just(json!({"documents": [1]})),
+        Just(json!({"text": "t", "metadata": {"l": [1, 2]}})),
+        Just(json!({"text": "t", "metadata": {"big": "y".repeat(5000)}})),
+    ];
+    prop_oneof![
+        "\\PC{0,64}",
+        json_values.prop_map(|v: Value| v.to_string()),
+        ("[a-z]{1,10}", "\\PC{0,20}")
+            .prop_map(|(k, v)| json!({"text": "t", "metadata": {k: {"nested": v}}}).to_string()),
+        ("\\PC{0,20}", -5i64..200)
+            .prop_map(|(q, k)| json!({"query": q, "k": k, "filter": "x"}).to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #[test]
+    fn hostile_requests_get_4xx_json_and_write_nothing(body in hostile_body(), search in any::<bool>()) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let app = app();
+        let path = if search { "/search" } else { "/ingest" };
+        let (status, resp, _) = rt.block_on(call(&app, rest_event("POST", path, &body)));
+        prop_assert!((400..500).contains(&status), "{} for {:?}: {}", status, body, resp);
+        prop_assert!(resp["error"].is_string());
+        prop_assert_eq!(stored(&app), 0);
+        prop_assert_eq!(app.backend.writes.load(Ordering::SeqCst), 0);
+    }
+}

@@ -1,0 +1,165 @@
+//! The HTTP API's request and response bodies (`POST /ingest`, `POST /search`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The success message of `/ingest`, as in the original setup.
+pub const INGEST_OK_MESSAGE: &str = "Document indexed successfully";
+
+/// One document to ingest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentInput {
+    /// The document text.
+    pub text: String,
+    /// User metadata (string, number, bool or list-of-strings values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    /// A stable id; re-ingesting the same id replaces the document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// Body of `POST /ingest`: one document, or `{"documents": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IngestRequest {
+    /// `{"documents": [...]}`.
+    Batch {
+        /// The documents.
+        documents: Vec<DocumentInput>,
+    },
+    /// `{"text": ..., "metadata": ..., "id": ...}`.
+    Single(DocumentInput),
+}
+
+impl IngestRequest {
+    /// Parses a request body, with an error message fit for a 400 answer.
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| format!("request body is not valid JSON: {e}"))?;
+        let Value::Object(mut obj) = value else {
+            return Err("request body must be a JSON object".into());
+        };
+        if let Some(documents) = obj.remove("documents") {
+            let Value::Array(items) = documents else {
+                return Err("`documents` must be a list of {text, metadata?, id?} objects".into());
+            };
+            let documents = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    serde_json::from_value(item).map_err(|e| format!("documents[{i}]: {e}"))
+                })
+                .collect::<Result<Vec<DocumentInput>, String>>()?;
+            return Ok(Self::Batch { documents });
+        }
+        serde_json::from_value(Value::Object(obj))
+            .map(Self::Single)
+            .map_err(|e| format!("invalid ingest request: {e}"))
+    }
+
+    /// The documents, in request order.
+    pub fn into_documents(self) -> Vec<DocumentInput> {
+        match self {
+            Self::Batch { documents } => documents,
+            Self::Single(doc) => vec![doc],
+        }
+    }
+}
+
+/// Answer of a successful `POST /ingest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestResponse {
+    /// Always [`INGEST_OK_MESSAGE`].
+    pub message: String,
+    /// The id of the (first) document.
+    pub document_id: String,
+    /// Every document id, in request order (batch requests; one element otherwise).
+    pub document_ids: Vec<String>,
+    /// Vectors written (one per chunk).
+    pub chunks: usize,
+}
+
+/// Body of `POST /search`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchRequest {
+    /// The query text.
+    pub query: String,
+    /// How many results (1..=100, default 5).
+    #[serde(default)]
+    pub k: Option<u32>,
+    /// An S3 Vectors metadata filter.
+    #[serde(default)]
+    pub filter: Option<Value>,
+}
+
+/// One search hit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResult {
+    /// The vector key (`{document_id}#{chunk}`).
+    pub id: String,
+    /// The document the chunk belongs to.
+    pub document_id: String,
+    /// `1 - cosine distance`; higher is better.
+    pub score: f64,
+    /// The chunk's text.
+    pub text: String,
+    /// The user metadata and chunk information stored with the vector.
+    pub metadata: Map<String, Value>,
+}
+
+/// Answer of `POST /search`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResponse {
+    /// Best first.
+    pub results: Vec<SearchResult>,
+    /// `results.len()`.
+    pub count: usize,
+}
+
+/// Every error body: `{"error": "...", "request_id": "..."}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong, for the caller; never internal details.
+    pub error: String,
+    /// The Lambda request id, to find the log lines.
+    pub request_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_and_batch_bodies_parse() {
+        let single: IngestRequest =
+            serde_json::from_str(r#"{"text":"t","metadata":{"source":"x"}}"#).unwrap();
+        assert!(matches!(single, IngestRequest::Single(d) if d.text == "t" && d.id.is_none()));
+        let batch: IngestRequest =
+            serde_json::from_str(r#"{"documents":[{"text":"a","id":"1"},{"text":"b"}]}"#).unwrap();
+        assert!(matches!(batch, IngestRequest::Batch { documents } if documents.len() == 2));
+    }
+
+    #[test]
+    fn parse_gives_clear_messages() {
+        let err = IngestRequest::parse(b"{").unwrap_err();
+        assert!(err.starts_with("request body is not valid JSON"));
+        assert_eq!(
+            IngestRequest::parse(b"[1]").unwrap_err(),
+            "request body must be a JSON object"
+        );
+        let err = IngestRequest::parse(br#"{"documents":[{"text":"a"},{"id":"x"}]}"#).unwrap_err();
+        assert!(
+            err.starts_with("documents[1]: missing field `text`"),
+            "{err}"
+        );
+        let ok = IngestRequest::parse(br#"{"text":"a","id":"x"}"#).unwrap();
+        assert_eq!(ok.into_documents()[0].id.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn a_body_without_text_is_rejected() {
+        assert!(serde_json::from_str::<IngestRequest>(r#"{"metadata":{}}"#).is_err());
+        assert!(serde_json::from_str::<IngestRequest>(r#"{"text":5}"#).is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! Types and pure logic shared by the Lambda function (`function/`) and the deployer
+//! (`deployer/`): request/response types of the HTTP API, S3 Vectors limits, metadata
+//! validation, chunking of long documents, and decoding of the embedding endpoint's output.
+//!
+//! Nothing here talks to AWS; everything is unit-tested with hand-made inputs.
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod chunk;
+pub mod embedding;
+pub mod limits;
+pub mod metadata;
+pub mod names;

@@ -1,0 +1,30 @@
+//! S3 Vectors and API limits (GA values, see the S3 Vectors "Limitations and restrictions" page).
+
+/// Most vectors in one PutVectors call.
+pub const MAX_PUT_VECTORS: usize = 500;
+/// Most keys in one DeleteVectors call.
+pub const MAX_DELETE_VECTORS: usize = 500;
+/// Most keys in one GetVectors call.
+pub const MAX_GET_VECTORS: usize = 100;
+/// Largest topK of QueryVectors.
+pub const MAX_TOP_K: u32 = 100;
+/// Default topK of `/search`.
+pub const DEFAULT_TOP_K: u32 = 5;
+/// Most metadata keys per vector.
+pub const MAX_METADATA_KEYS: usize = 50;
+/// Most bytes of filterable metadata per vector.
+pub const MAX_FILTERABLE_METADATA_BYTES: usize = 2 * 1024;
+/// Most bytes of metadata (filterable + non-filterable) per vector.
+pub const MAX_TOTAL_METADATA_BYTES: usize = 40 * 1024;
+/// Longest vector key.
+pub const MAX_KEY_LEN: usize = 1024;
+/// Largest request/response payload of a synchronous Lambda invoke (6 MB).
+pub const MAX_LAMBDA_PAYLOAD: usize = 6 * 1024 * 1024;
+/// Most documents in one batch ingest request.
+pub const MAX_BATCH_DOCUMENTS: usize = 1000;
+/// Longest document accepted (bytes of UTF-8 text).
+pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+/// Longest search query (bytes).
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+/// Longest caller-supplied document id (keys are `{id}#{chunk}`).
+pub const MAX_DOCUMENT_ID_LEN: usize = 200;

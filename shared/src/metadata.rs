@@ -1,0 +1,236 @@
+//! The metadata stored with each vector, and S3 Vectors' metadata limits checked before any
+//! AWS call.
+//!
+//! Each vector carries the chunk `text` (declared non-filterable when the deployer creates the
+//! index), a UTC `timestamp`, `document_id`, `chunk_index`, `chunk_count`, then the user's
+//! metadata. Sizes are measured as the bytes of the compact JSON encoding of the keys and
+//! values, the same measure the local AWS applies.
+
+use crate::limits::{MAX_FILTERABLE_METADATA_BYTES, MAX_METADATA_KEYS, MAX_TOTAL_METADATA_BYTES};
+use serde_json::{Map, Value};
+
+/// The chunk text; the only non-filterable key.
+pub const TEXT_KEY: &str = "text";
+/// Keys the function writes itself; user metadata may not use them.
+pub const RESERVED_KEYS: [&str; 5] = [
+    TEXT_KEY,
+    "timestamp",
+    "document_id",
+    "chunk_index",
+    "chunk_count",
+];
+/// Keys declared non-filterable on the index.
+pub const NON_FILTERABLE_KEYS: [&str; 1] = [TEXT_KEY];
+
+/// A metadata problem, mapped by the function to 400 (shape) or 413 (size).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MetadataError {
+    /// The user tried to set a key the function writes.
+    #[error("metadata key `{0}` is reserved")]
+    ReservedKey(String),
+    /// A value that S3 Vectors cannot store.
+    #[error("metadata key `{key}`: {reason}")]
+    BadValue {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// More than 50 keys including the function's own.
+    #[error(
+        "metadata has {0} keys including the 5 reserved ones; the limit is {MAX_METADATA_KEYS}"
+    )]
+    TooManyKeys(usize),
+    /// Filterable metadata above 2 KB.
+    #[error(
+        "filterable metadata is {0} bytes; the limit is {MAX_FILTERABLE_METADATA_BYTES} bytes per vector"
+    )]
+    FilterableTooLarge(usize),
+    /// All metadata above 40 KB.
+    #[error("metadata is {0} bytes; the limit is {MAX_TOTAL_METADATA_BYTES} bytes per vector")]
+    TotalTooLarge(usize),
+}
+
+impl MetadataError {
+    /// Whether this is a size limit (413) rather than a malformed request (400).
+    pub fn is_size_limit(&self) -> bool {
+        matches!(self, Self::FilterableTooLarge(_) | Self::TotalTooLarge(_))
+    }
+}
+
+/// Checks the user's metadata: no reserved keys, allowed value types.
+pub fn validate_user_metadata(user: &Map<String, Value>) -> Result<(), MetadataError> {
+    for (key, value) in user {
+        if RESERVED_KEYS.contains(&key.as_str()) {
+            return Err(MetadataError::ReservedKey(key.clone()));
+        }
+        if key.is_empty() {
+            return Err(MetadataError::BadValue {
+                key: key.clone(),
+                reason: "keys must not be empty",
+            });
+        }
+        let ok = match value {
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => true,
+            Value::Array(items) => !items.is_empty() && items.iter().all(Value::is_string),
+            Value::Null | Value::Object(_) => false,
+        };
+        if !ok {
+            return Err(MetadataError::BadValue {
+                key: key.clone(),
+                reason: "values must be a string, number, boolean or non-empty list of strings",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The compact-JSON byte size of `map`'s entries whose keys `keep` accepts.
+pub fn encoded_size(map: &Map<String, Value>, keep: impl Fn(&str) -> bool) -> usize {
+    let filtered: Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| keep(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    serde_json::to_vec(&filtered).map_or(usize::MAX, |b| b.len())
+}
+
+/// Checks a vector's complete metadata against S3 Vectors' per-vector limits.
+pub fn check_limits(metadata: &Map<String, Value>) -> Result<(), MetadataError> {
+    if metadata.len() > MAX_METADATA_KEYS {
+        return Err(MetadataError::TooManyKeys(metadata.len()));
+    }
+    let filterable = encoded_size(metadata, |k| !NON_FILTERABLE_KEYS.contains(&k));
+    if filterable > MAX_FILTERABLE_METADATA_BYTES {
+        return Err(MetadataError::FilterableTooLarge(filterable));
+    }
+    let total = encoded_size(metadata, |_| true);
+    if total > MAX_TOTAL_METADATA_BYTES {
+        return Err(MetadataError::TotalTooLarge(total));
+    }
+    Ok(())
+}
+
+/// Chunk information written with every vector.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkInfo<'a> {
+    /// The document id.
+    pub document_id: &'a str,
+    /// 0-based chunk number.
+    pub index: usize,
+    /// Chunks in the document.
+    pub count: usize,
+    /// RFC 3339 UTC time of the ingest.
+    pub timestamp: &'a str,
+}
+
+/// The stored metadata of one chunk: the function's keys first, then the user's.
+pub fn build(
+    text: &str,
+    info: ChunkInfo<'_>,
+    user: Option<&Map<String, Value>>,
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(TEXT_KEY.into(), Value::from(text));
+    m.insert("timestamp".into(), Value::from(info.timestamp));
+    m.insert("document_id".into(), Value::from(info.document_id));
+    m.insert("chunk_index".into(), Value::from(info.index));
+    m.insert("chunk_count".into(), Value::from(info.count));
+    if let Some(user) = user {
+        for (k, v) in user {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    m
+}
+
+/// The vector key of chunk `index` of `document_id`.
+pub fn vector_key(document_id: &str, index: usize) -> String {
+    format!("{document_id}#{index}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    const INFO: ChunkInfo<'static> = ChunkInfo {
+        document_id: "d",
+        index: 0,
+        count: 1,
+        timestamp: "2026-01-01T00:00:00Z",
+    };
+
+    #[test]
+    fn reserved_keys_are_refused_by_name() {
+        for key in RESERVED_KEYS {
+            let err = validate_user_metadata(&obj(json!({ key: "x" }))).unwrap_err();
+            assert_eq!(err.to_string(), format!("metadata key `{key}` is reserved"));
+        }
+    }
+
+    #[test]
+    fn value_types() {
+        let ok = obj(json!({"s": "x", "n": 1.5, "b": true, "l": ["a", "b"]}));
+        assert!(validate_user_metadata(&ok).is_ok());
+        for bad in [
+            json!({"o": {}}),
+            json!({"z": null}),
+            json!({"l": [1]}),
+            json!({"l": []}),
+        ] {
+            assert!(matches!(
+                validate_user_metadata(&obj(bad)),
+                Err(MetadataError::BadValue { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn key_count_limit_counts_reserved_keys() {
+        let mut user = Map::new();
+        for i in 0..45 {
+            user.insert(format!("k{i}"), json!(1));
+        }
+        assert!(check_limits(&build("t", INFO, Some(&user))).is_ok());
+        user.insert("k45".into(), json!(1));
+        assert_eq!(
+            check_limits(&build("t", INFO, Some(&user))),
+            Err(MetadataError::TooManyKeys(51))
+        );
+    }
+
+    #[test]
+    fn long_text_is_not_filterable_but_counts_to_the_total() {
+        let text = "a".repeat(30 * 1024);
+        assert!(check_limits(&build(&text, INFO, None)).is_ok());
+        let text = "a".repeat(41 * 1024);
+        let err = check_limits(&build(&text, INFO, None)).unwrap_err();
+        assert!(matches!(err, MetadataError::TotalTooLarge(_)) && err.is_size_limit());
+    }
+
+    #[test]
+    fn filterable_limit() {
+        let user = obj(json!({"note": "x".repeat(1900)}));
+        assert!(check_limits(&build("t", INFO, Some(&user))).is_ok());
+        let user = obj(json!({"note": "x".repeat(2000)}));
+        assert!(matches!(
+            check_limits(&build("t", INFO, Some(&user))),
+            Err(MetadataError::FilterableTooLarge(n)) if n > 2048
+        ));
+    }
+
+    #[test]
+    fn stored_metadata_has_chunk_info_then_user_keys() {
+        let m = build("hello", INFO, Some(&obj(json!({"ticker": "TSLA"}))));
+        assert_eq!(m["text"], "hello");
+        assert_eq!(m["document_id"], "d");
+        assert_eq!(m["chunk_count"], 1);
+        assert_eq!(m["ticker"], "TSLA");
+        assert_eq!(vector_key("d", 3), "d#3");
+    }
+}
