@@ -1,0 +1,326 @@
+"""API Gateway (REST v1): control-plane fidelity and a data plane that serves deployed stages.
+
+Control plane: TagResource/GetTags/UntagResource by ARN for REST APIs, keys and usage plans;
+NotFoundException on deleting a missing REST API or usage plan; BadRequestException on
+deleting a usage plan that still has API stages or naming a stage that does not exist;
+ConflictException on duplicate resources and usage-plan keys; the account's control-plane
+quotas answered with 429 TooManyRequestsException and Retry-After (clock scaled).
+
+Data plane: `/restapis/{api_id}/{stage}/_user_request_/{path}` matches resource and method,
+enforces `apiKeyRequired` against usage plans bound to the stage, applies the plan's
+throttle, checks the Lambda resource policy, builds the REST v1 proxy event and invokes the
+function through the Lambda Runtime API.
+"""
+
+import base64
+import fnmatch
+import json
+import re
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from urllib.parse import parse_qs, unquote
+
+from .common import ACCOUNT_ID, Response, aws_error
+
+# Seconds between calls, per account (cannot be raised on AWS).
+QUOTAS = {"CreateRestApi": 3.0, "CreateDeployment": 5.0, "DeleteRestApi": 30.0, "UpdateUsagePlan": 20.0}
+TAG_ARN = re.compile(r"^arn:aws:apigateway:([^:]+)::/(restapis|apikeys|usageplans)/([^/]+)$")
+STAGE_PATH = re.compile(r"^/restapis/([^/]+)/([^/]+)/_user_request_(/.*)?$")
+INTEGRATION_URI = re.compile(r"^arn:aws:apigateway:[^:]+:lambda:path/2015-03-31/functions/(.+)/invocations$")
+
+
+def _error(status, code, message, retry_after=None):
+    return aws_error("apigateway", status, code, message, retry_after)
+
+
+def gateway_message(status: int, message: str, headers=None) -> Response:
+    h = {"x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-ErrorType": {403: "ForbiddenException", 429: "TooManyRequestsException"}.get(status, "")}
+    h.update(headers or {})
+    return Response(status, {"message": message}, h)
+
+
+class ApiGateway:
+    def __init__(self, aws):
+        self.aws = aws
+        self.lock = threading.Lock()
+        self.last_call: dict[str, float] = {}
+        self.buckets: dict[tuple, list] = {}
+        self.quota_counts: dict[tuple, int] = {}
+
+    def reset(self):
+        with self.lock:
+            self.last_call.clear()
+            self.buckets.clear()
+            self.quota_counts.clear()
+
+    @staticmethod
+    def backend(region):
+        from moto.apigateway.models import apigateway_backends
+
+        return apigateway_backends[ACCOUNT_ID][region]
+
+    # ---- control plane ------------------------------------------------------------------
+
+    def before(self, call, environ, body: bytes, region: str):
+        op = call.operation
+        path = environ.get("PATH_INFO", "")
+        backend = self.backend(region)
+        req = {}
+        if body:
+            try:
+                req = json.loads(body)
+            except ValueError:
+                req = {}
+        if op in ("TagResource", "GetTags", "UntagResource"):
+            return self.tags(op, path, environ, req)
+        parts = path.strip("/").split("/")
+        if op == "DeleteRestApi" and parts[1] not in backend.apis:
+            return _error(404, "NotFoundException", "Invalid API identifier specified")
+        if op in ("DeleteUsagePlan", "UpdateUsagePlan", "GetUsagePlan", "CreateUsagePlanKey") and parts[1] not in backend.usage_plans:
+            return _error(404, "NotFoundException", "Invalid Usage Plan ID specified")
+        if op == "DeleteUsagePlan" and backend.usage_plans[parts[1]].api_stages:
+            return _error(400, "BadRequestException",
+                          f"Cannot delete Usage Plan {parts[1]} because there are API Stages associated with it")
+        if op == "CreateUsagePlan":
+            for stage in req.get("apiStages") or []:
+                if not self.stage_exists(backend, stage.get("apiId"), stage.get("stage")):
+                    return _error(400, "BadRequestException",
+                                  f"Invalid API Stage {{api: {stage.get('apiId')}, stage: {stage.get('stage')}}} specified for usageplan")
+        if op == "UpdateUsagePlan":
+            for patch in req.get("patchOperations") or []:
+                if patch.get("op") == "add" and patch.get("path") == "/apiStages":
+                    api_id, _, stage = (patch.get("value") or "").partition(":")
+                    if not self.stage_exists(backend, api_id, stage):
+                        return _error(400, "BadRequestException",
+                                      f"Invalid API Stage {{api: {api_id}, stage: {stage}}} specified for usageplan {parts[1]}")
+        if op == "CreateUsagePlanKey":
+            key_id = req.get("keyId")
+            if key_id not in backend.keys:
+                return _error(404, "NotFoundException", "Invalid API Key identifier specified")
+            if key_id in backend.usage_plan_keys.get(parts[1], {}):
+                return _error(409, "ConflictException", f"Usage Plan {parts[1]} already contains API Key {key_id}")
+        if op == "CreateResource":
+            api = backend.apis.get(parts[1])
+            if api is not None:
+                for res in api.resources.values():
+                    if res.parent_id == parts[3] and res.path_part == req.get("pathPart"):
+                        return _error(409, "ConflictException",
+                                      f"Another resource with the same parent already has this name: {req.get('pathPart')}")
+        if op in QUOTAS and self.aws.settings.apigw_quotas:
+            interval = self.aws.settings.scaled(QUOTAS[op])
+            with self.lock:
+                now = time.monotonic()
+                last = self.last_call.get(op)
+                if last is not None and now - last < interval:
+                    return _error(429, "TooManyRequestsException", "Too Many Requests", retry_after=interval - (now - last))
+                self.last_call[op] = now
+        return None
+
+    def after(self, call, environ, body, region, resp):
+        return None
+
+    @staticmethod
+    def stage_exists(backend, api_id, stage) -> bool:
+        api = backend.apis.get(api_id or "")
+        return api is not None and stage in api.stages
+
+    def resolve_tagged(self, arn: str):
+        m = TAG_ARN.match(arn)
+        if not m:
+            return None
+        region, kind, ident = m.groups()
+        backend = self.backend(region)
+        collection = {"restapis": backend.apis, "apikeys": backend.keys, "usageplans": backend.usage_plans}[kind]
+        return collection.get(ident)
+
+    def tags(self, op, path, environ, req):
+        arn = unquote(path[len("/tags/"):])
+        obj = self.resolve_tagged(arn)
+        if obj is None:
+            return _error(404, "NotFoundException", f"Invalid resource identifier specified: {arn}")
+        current = getattr(obj, "tags", None)
+        if current is None:
+            current = {}
+            obj.tags = current
+        if op == "TagResource":
+            current.update(req.get("tags") or {})
+            return Response(204, b"")
+        if op == "UntagResource":
+            for key in parse_qs(environ.get("QUERY_STRING", "")).get("tagKeys", []):
+                current.pop(key, None)
+            return Response(204, b"")
+        return Response(200, {"tags": dict(current)})
+
+    # ---- data plane ---------------------------------------------------------------------
+
+    def find_api(self, api_id):
+        from moto.apigateway.models import apigateway_backends
+
+        for region in list(apigateway_backends[ACCOUNT_ID].keys()):
+            backend = apigateway_backends[ACCOUNT_ID][region]
+            if api_id in backend.apis:
+                return region, backend, backend.apis[api_id]
+        return None, None, None
+
+    @staticmethod
+    def match_resource(api, path: str):
+        path = path.rstrip("/") or "/"
+        candidates = []
+        for res in api.resources.values():
+            template = res.get_path()
+            if template == path:
+                return res, {}
+            pattern = "^" + re.sub(r"\\\{([^}+]+)\\\+\\\}", r"(?P<\1>.+)", re.sub(r"\\\{([^}+]+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))) + "$"
+            m = re.match(pattern, path)
+            if m:
+                candidates.append((len(template), res, m.groupdict()))
+        if candidates:
+            candidates.sort(key=lambda c: -c[0])
+            return candidates[0][1], candidates[0][2]
+        return None, None
+
+    def check_key(self, backend, api_id, stage, key_value):
+        """Returns (key, plan) for an enabled key in a usage plan bound to the stage."""
+        if not key_value:
+            return None, None
+        key = next((k for k in backend.keys.values() if k.value == key_value and k.enabled), None)
+        if key is None:
+            return None, None
+        for plan in backend.usage_plans.values():
+            bound = any(s.get("apiId") == api_id and s.get("stage") == stage for s in plan.api_stages)
+            if bound and key.id in backend.usage_plan_keys.get(plan.id, {}):
+                return key, plan
+        return key, None
+
+    def throttled(self, plan, key) -> str:
+        throttle = plan.throttle or {}
+        rate = float(throttle.get("rateLimit") or 0)
+        burst = float(throttle.get("burstLimit") or 0)
+        now = time.monotonic()
+        with self.lock:
+            if rate > 0 or burst > 0:
+                capacity = max(burst, 1.0)
+                tokens, last = self.buckets.get((plan.id, key.id), [capacity, now])
+                tokens = min(capacity, tokens + (now - last) * rate)
+                if tokens < 1.0:
+                    self.buckets[(plan.id, key.id)] = [tokens, now]
+                    return "Too Many Requests"
+                self.buckets[(plan.id, key.id)] = [tokens - 1.0, now]
+            quota = plan.quota or {} if hasattr(plan, "quota") else {}
+            limit = int(quota.get("limit") or 0)
+            if limit:
+                period = quota.get("period", "MONTH")
+                stamp = datetime.now(timezone.utc)
+                window = {"DAY": stamp.strftime("%Y-%j"), "WEEK": stamp.strftime("%Y-%W")}.get(period, stamp.strftime("%Y-%m"))
+                count = self.quota_counts.get((plan.id, key.id, window), 0)
+                if count >= limit:
+                    return "Limit Exceeded"
+                self.quota_counts[(plan.id, key.id, window)] = count + 1
+        return ""
+
+    def invoke_stage(self, environ, path, body: bytes) -> Response:
+        m = STAGE_PATH.match(path)
+        if not m:
+            return gateway_message(404, "Not Found")
+        api_id, stage_name, rest = m.group(1), m.group(2), m.group(3) or "/"
+        region, backend, api = self.find_api(api_id)
+        if api is None:
+            return gateway_message(404, "Not Found")
+        stage = api.stages.get(stage_name)
+        if stage is None:
+            return gateway_message(403, "Forbidden")
+        method_name = environ["REQUEST_METHOD"]
+        resource, params = self.match_resource(api, rest)
+        method = None
+        if resource is not None:
+            method = resource.resource_methods.get(method_name) or resource.resource_methods.get("ANY")
+        if method is None:
+            return gateway_message(403, "Missing Authentication Token")
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        key = None
+        if method.api_key_required:
+            key, plan = self.check_key(backend, api_id, stage_name, headers.get("x-api-key"))
+            if key is None or plan is None:
+                return gateway_message(403, "Forbidden")
+            reason = self.throttled(plan, key)
+            if reason:
+                return gateway_message(429, reason)
+        integration = method.method_integration
+        if integration is None or integration.integration_type != "AWS_PROXY":
+            return gateway_message(500, "Internal server error")
+        fm = INTEGRATION_URI.match(integration.uri or "")
+        if not fm:
+            return gateway_message(500, "Internal server error")
+        function_arn = fm.group(1)
+        request_id = str(uuid.uuid4())
+        source_arn = f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage_name}/{method_name}{resource.get_path()}"
+        event = self.proxy_event(environ, api_id, stage_name, rest, resource, method_name, headers, params, body, key, request_id)
+        status, payload = self.aws.lambda_.invoke_from_apigateway(function_arn, source_arn, event)
+        if status != 200:
+            return gateway_message(status, "Internal server error")
+        return self.proxy_response(payload)
+
+    def proxy_event(self, environ, api_id, stage, path, resource, method, headers, params, body, key, request_id):
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        now = datetime.now(timezone.utc)
+        text = body.decode("utf-8", errors="strict") if body else None
+        return {
+            "resource": resource.get_path(),
+            "path": path,
+            "httpMethod": method,
+            "headers": headers or None,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+            "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+            "multiValueQueryStringParameters": query or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourceId": resource.id,
+                "resourcePath": resource.get_path(),
+                "httpMethod": method,
+                "extendedRequestId": request_id,
+                "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "path": f"/{stage}{path}",
+                "accountId": ACCOUNT_ID,
+                "protocol": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                "stage": stage,
+                "domainPrefix": api_id,
+                "requestTimeEpoch": int(now.timestamp() * 1000),
+                "requestId": request_id,
+                "identity": {
+                    "apiKey": key.value if key else None,
+                    "apiKeyId": key.id if key else None,
+                    "sourceIp": environ.get("REMOTE_ADDR", "127.0.0.1"),
+                    "userAgent": headers.get("user-agent"),
+                },
+                "domainName": f"{api_id}.execute-api.localhost",
+                "apiId": api_id,
+            },
+            "body": text,
+            "isBase64Encoded": False,
+        }
+
+    @staticmethod
+    def proxy_response(payload: bytes) -> Response:
+        try:
+            out = json.loads(payload)
+            status = int(out.get("statusCode", 200))
+            headers = dict(out.get("headers") or {})
+            for k, values in (out.get("multiValueHeaders") or {}).items():
+                if values:
+                    headers[k] = values[-1]
+            body = out.get("body") or ""
+            data = base64.b64decode(body) if out.get("isBase64Encoded") else body.encode()
+            if not 100 <= status <= 599:
+                raise ValueError(status)
+        except (ValueError, TypeError, AttributeError):
+            return gateway_message(502, "Internal server error")
+        return Response(status, data, headers)
+
+
+def source_arn_allows(pattern: str, arn: str) -> bool:
+    return fnmatch.fnmatchcase(arn, pattern)

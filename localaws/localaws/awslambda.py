@@ -1,0 +1,349 @@
+"""Lambda: states, permission semantics, IAM propagation, and a real Runtime API.
+
+After CreateFunction the function is `Pending`, after an update `LastUpdateStatus` is
+`InProgress`, each for a configurable (clock-scaled) time; an update meanwhile is a
+ResourceConflictException. CreateFunction or a role change naming a role that is too new is
+InvalidParameterValueException "The role defined for the function cannot be assumed by Lambda.".
+AddPermission with an existing StatementId is a ResourceConflictException; RemovePermission of
+a missing one a ResourceNotFoundException.
+
+Invocation (from the local API Gateway): the function's uploaded zip is unpacked, its
+`bootstrap` started with the function's environment plus the local endpoint and credentials of
+its execution role (STS AssumeRole), and driven through the Lambda Runtime API on a private
+loopback port. The process is kept warm until its code or configuration changes; the timeout is
+enforced; a crash, an error or a malformed reply is reported to API Gateway as a 502.
+"""
+
+import fnmatch
+import hashlib
+import io
+import json
+import os
+import queue
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .common import ACCOUNT_ID, Response, aws_error
+
+FUNCTION_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)")
+
+
+def _error(status, code, message):
+    return aws_error("lambda", status, code, message)
+
+
+class Invocation:
+    def __init__(self, event: dict, deadline_ms: int):
+        self.id = str(uuid.uuid4())
+        self.event = json.dumps(event).encode()
+        self.deadline_ms = deadline_ms
+        self.done = threading.Event()
+        self.ok = False
+        self.payload = b""
+
+
+class WarmFunction:
+    """One `bootstrap` process and its Runtime API server."""
+
+    def __init__(self, key, code: bytes, env: dict, function_arn: str, log_path: str):
+        self.key = key
+        self.function_arn = function_arn
+        self.pending: "queue.Queue[Invocation]" = queue.Queue()
+        self.inflight: dict[str, Invocation] = {}
+        self.init_error = None
+        self.last_used = time.monotonic()
+        self.dir = tempfile.mkdtemp(prefix="localaws-lambda-")
+        with zipfile.ZipFile(io.BytesIO(code)) as zf:
+            zf.extractall(self.dir)
+            for info in zf.infolist():
+                mode = (info.external_attr >> 16) & 0o777
+                if mode:
+                    os.chmod(os.path.join(self.dir, info.filename), mode)
+        bootstrap = os.path.join(self.dir, "bootstrap")
+        if not os.path.isfile(bootstrap) or not os.stat(bootstrap).st_mode & stat.S_IXUSR:
+            raise RuntimeError("Runtime.InvalidEntrypoint: bootstrap is missing or not executable")
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        env = dict(env)
+        env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.server.server_address[1]}"
+        env["LAMBDA_TASK_ROOT"] = self.dir
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen([bootstrap], cwd=self.dir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+    def _handler(self):
+        warm = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, status, body=b"", headers=None):
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if self.path != "/2018-06-01/runtime/invocation/next":
+                    return self._reply(404)
+                inv = warm.pending.get()
+                if inv is None:
+                    return self._reply(410)
+                warm.inflight[inv.id] = inv
+                self._reply(200, inv.event, {
+                    "Content-Type": "application/json",
+                    "Lambda-Runtime-Aws-Request-Id": inv.id,
+                    "Lambda-Runtime-Deadline-Ms": str(inv.deadline_ms),
+                    "Lambda-Runtime-Invoked-Function-Arn": warm.function_arn,
+                    "Lambda-Runtime-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}",
+                })
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if self.path == "/2018-06-01/runtime/init/error":
+                    warm.init_error = body
+                    return self._reply(202, b'{"status":"OK"}')
+                m = re.match(r"^/2018-06-01/runtime/invocation/([^/]+)/(response|error)$", self.path)
+                if not m or m.group(1) not in warm.inflight:
+                    return self._reply(400, b'{"errorMessage":"unknown request id"}')
+                inv = warm.inflight.pop(m.group(1))
+                inv.ok = m.group(2) == "response"
+                inv.payload = body
+                inv.done.set()
+                self._reply(202, b'{"status":"OK"}')
+
+        return Handler
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and self.init_error is None
+
+    def invoke(self, event: dict, timeout: float) -> tuple[bool, bytes]:
+        self.last_used = time.monotonic()
+        inv = Invocation(event, int((time.time() + timeout) * 1000))
+        self.pending.put(inv)
+        deadline = time.monotonic() + timeout
+        while not inv.done.wait(0.05):
+            if not self.alive() or time.monotonic() > deadline:
+                return False, b'{"errorMessage":"Task timed out or the runtime exited"}'
+        return inv.ok, inv.payload
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.pending.put(None)
+        self.server.shutdown()
+        self.server.server_close()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Lambda:
+    def __init__(self, aws):
+        self.aws = aws
+        self.lock = threading.Lock()
+        self.pending_until: dict[str, float] = {}
+        self.updating_until: dict[str, float] = {}
+        self.warm: dict[str, WarmFunction] = {}
+        self.invoke_locks: dict[str, threading.Lock] = {}
+
+    def reset(self):
+        self.shutdown()
+        self.pending_until.clear()
+        self.updating_until.clear()
+
+    def shutdown(self):
+        with self.lock:
+            warm, self.warm = list(self.warm.values()), {}
+        for w in warm:
+            w.stop()
+
+    @staticmethod
+    def backend(region):
+        from moto.awslambda.models import lambda_backends
+
+        return lambda_backends[ACCOUNT_ID][region]
+
+    def function(self, region, name):
+        from moto.awslambda.exceptions import UnknownFunctionException
+
+        try:
+            return self.backend(region).get_function(name)
+        except UnknownFunctionException:
+            return None
+        except Exception:  # noqa: BLE001 - moto raises several not-found types
+            return None
+
+    # ---- control plane --------------------------------------------------------------------
+
+    def before(self, call, environ, body, region):
+        op = call.operation
+        path = environ.get("PATH_INFO", "")
+        m = FUNCTION_PATH.match(path)
+        name = m.group(1).rsplit(":", 1)[-1] if m else None
+        req = {}
+        if body and op != "UpdateFunctionCode":
+            try:
+                req = json.loads(body)
+            except ValueError:
+                req = {}
+        if op == "CreateFunction" or (op == "UpdateFunctionConfiguration" and req.get("Role")):
+            role = req.get("Role") or ""
+            if not self.aws.iam.assumable(role):
+                return _error(400, "InvalidParameterValueException",
+                              "The role defined for the function cannot be assumed by Lambda.")
+        if op in ("UpdateFunctionConfiguration", "UpdateFunctionCode"):
+            fn = self.function(region, name)
+            if fn is not None:
+                now = time.monotonic()
+                if self.pending_until.get(fn.function_name, 0) > now:
+                    return _error(409, "ResourceConflictException",
+                                  "The operation cannot be performed at this time. The function is currently in the following state: Pending")
+                if self.updating_until.get(fn.function_name, 0) > now:
+                    return _error(409, "ResourceConflictException",
+                                  f"The operation cannot be performed at this time. An update is in progress for resource: {fn.function_arn}")
+        if op == "AddPermission":
+            fn = self.function(region, name)
+            sid = req.get("StatementId")
+            if fn is not None and any(s.get("Sid") == sid for s in fn.policy.statements):
+                return _error(409, "ResourceConflictException",
+                              f"The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement.")
+        if op == "RemovePermission":
+            fn = self.function(region, name)
+            sid = path.rsplit("/", 1)[-1]
+            if fn is not None:
+                if not fn.policy.statements:
+                    return _error(404, "ResourceNotFoundException", "No policy is associated with the given resource.")
+                if not any(s.get("Sid") == sid for s in fn.policy.statements):
+                    return _error(404, "ResourceNotFoundException", f"Statement {sid} is not found in resource policy.")
+        return None
+
+    def _patch_state(self, name: str, config: dict) -> None:
+        now = time.monotonic()
+        if self.pending_until.get(name, 0) > now:
+            config["State"] = "Pending"
+            config["StateReason"] = "The function is being created."
+            config["StateReasonCode"] = "Creating"
+        else:
+            config["State"] = "Active"
+            config.pop("StateReason", None)
+            config.pop("StateReasonCode", None)
+        if self.updating_until.get(name, 0) > now:
+            config["LastUpdateStatus"] = "InProgress"
+            config["LastUpdateStatusReason"] = "The function is being updated."
+            config["LastUpdateStatusReasonCode"] = "Creating"
+        else:
+            config["LastUpdateStatus"] = "Successful"
+            config.pop("LastUpdateStatusReason", None)
+            config.pop("LastUpdateStatusReasonCode", None)
+
+    def after(self, call, environ, body, region, resp):
+        op = call.operation
+        if resp.status >= 300 or op not in ("CreateFunction", "GetFunction", "GetFunctionConfiguration",
+                                            "UpdateFunctionCode", "UpdateFunctionConfiguration", "DeleteFunction"):
+            return None
+        if op == "DeleteFunction":
+            name = FUNCTION_PATH.match(environ["PATH_INFO"]).group(1).rsplit(":", 1)[-1]
+            self.pending_until.pop(name, None)
+            self.updating_until.pop(name, None)
+            return None
+        out = json.loads(resp.body)
+        config = out.get("Configuration", out)
+        name = config.get("FunctionName")
+        settings = self.aws.settings
+        if op == "CreateFunction":
+            self.pending_until[name] = time.monotonic() + settings.scaled(settings.lambda_pending_secs)
+        elif op in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
+            self.updating_until[name] = time.monotonic() + settings.scaled(settings.lambda_update_secs)
+        self._patch_state(name, config)
+        headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-type"}
+        return Response(resp.status, out, headers)
+
+    # ---- invocation ---------------------------------------------------------------------
+
+    def allowed_by_policy(self, fn, source_arn: str) -> bool:
+        for s in fn.policy.statements:
+            principal = s.get("Principal", {})
+            service = principal.get("Service") if isinstance(principal, dict) else principal
+            if s.get("Effect") != "Allow" or service != "apigateway.amazonaws.com":
+                continue
+            if s.get("Action") not in ("lambda:InvokeFunction", "lambda:*"):
+                continue
+            cond = (s.get("Condition") or {}).get("ArnLike", {}).get("AWS:SourceArn")
+            if cond is None or fnmatch.fnmatchcase(source_arn, cond):
+                return True
+        return False
+
+    def role_credentials(self, fn, region) -> dict:
+        from moto.sts.models import sts_backends
+
+        backend = sts_backends[ACCOUNT_ID]["global"]
+        role = backend.assume_role(region_name=region, role_session_name=fn.function_name, role_arn=fn.role,
+                                   policy=None, duration=3600, external_id=None)
+        return {"AWS_ACCESS_KEY_ID": role.access_key_id, "AWS_SECRET_ACCESS_KEY": role.secret_access_key,
+                "AWS_SESSION_TOKEN": role.session_token}
+
+    def invoke_from_apigateway(self, function_arn: str, source_arn: str, event: dict) -> tuple[int, bytes]:
+        parts = function_arn.split(":")
+        region, name = (parts[3], parts[6]) if len(parts) >= 7 else ("us-east-1", function_arn)
+        fn = self.function(region, name)
+        if fn is None or not self.allowed_by_policy(fn, source_arn):
+            return 500, b""
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.aws.port}",
+        }
+        env.update(fn.environment_vars or {})
+        env.update(self.role_credentials(fn, region))
+        key = hashlib.sha256(json.dumps([fn.code_sha_256, fn.environment_vars, fn.role, fn.timeout,
+                                         fn.memory_size], sort_keys=True, default=str).encode()).hexdigest()
+        log_dir = os.environ.get("LOCALAWS_STATE_DIR") or tempfile.gettempdir()
+        with self.lock:
+            lock = self.invoke_locks.setdefault(fn.function_name, threading.Lock())
+        # One invocation per warm process at a time, like one Lambda execution environment.
+        with lock:
+            with self.lock:
+                warm = self.warm.get(fn.function_name)
+                if warm is not None and (warm.key != key or not warm.alive()):
+                    self.warm.pop(fn.function_name)
+                    warm.stop()
+                    warm = None
+            if warm is None:
+                try:
+                    warm = WarmFunction(key, fn.code_bytes, env, fn.function_arn,
+                                        os.path.join(log_dir, f"lambda-{fn.function_name}.log"))
+                except (RuntimeError, zipfile.BadZipFile, OSError):
+                    return 502, b""
+                with self.lock:
+                    self.warm[fn.function_name] = warm
+            ok, payload = warm.invoke(event, float(fn.timeout or 3))
+            if not ok:
+                with self.lock:
+                    self.warm.pop(fn.function_name, None)
+                warm.stop()
+                return 502, payload
+            return 200, payload

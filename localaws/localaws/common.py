@@ -1,0 +1,110 @@
+"""Shared helpers: settings, the request record, and protocol-correct error responses."""
+
+import json
+import math
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass
+class Settings:
+    """Knobs, set from flags at start and through POST /_localaws/config."""
+
+    # Real-AWS timings are multiplied by this (0.1 makes a 30 s quota 3 s).
+    clock_scale: float = 1.0
+    # Seconds a new function stays Pending / an update stays InProgress (unscaled).
+    lambda_pending_secs: float = 1.0
+    lambda_update_secs: float = 1.0
+    # Seconds before a new IAM role can be assumed by Lambda (unscaled).
+    iam_propagation_secs: float = 8.0
+    # Enforce API Gateway control-plane quotas.
+    apigw_quotas: bool = True
+    # Milliseconds added to every AWS call.
+    latency_ms: float = 0.0
+    # Concurrent InvokeEndpoint calls allowed per endpoint (0 = unlimited); excess is throttled.
+    endpoint_max_concurrency: int = 0
+    # Seconds an idle warm Lambda process is kept.
+    lambda_idle_secs: float = 300.0
+
+    def scaled(self, seconds: float) -> float:
+        return seconds * self.clock_scale
+
+    def update(self, values: dict) -> None:
+        for key, value in values.items():
+            if not hasattr(self, key):
+                raise KeyError(key)
+            setattr(self, key, type(getattr(self, key))(value))
+
+
+@dataclass
+class Call:
+    service: str
+    operation: str
+    mutating: bool
+    status: int = 0
+    fault: str = ""
+    at: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict:
+        return {
+            "service": self.service,
+            "operation": self.operation,
+            "mutating": self.mutating,
+            "status": self.status,
+            "fault": self.fault,
+        }
+
+
+class Response(Exception):
+    """A complete HTTP answer; raised or returned by interceptors."""
+
+    def __init__(self, status: int, body: bytes | str | dict | list = b"", headers: dict | None = None):
+        super().__init__(status)
+        self.status = status
+        self.headers = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            self.headers.setdefault("Content-Type", "application/json")
+        self.body = body.encode() if isinstance(body, str) else body
+
+
+# Services whose errors are XML (query protocol).
+QUERY_PROTOCOL = {"iam", "sts"}
+
+
+def aws_error(service: str, status: int, code: str, message: str, retry_after: float | None = None) -> Response:
+    """An error shaped as the service's protocol shapes it."""
+    request_id = str(uuid.uuid4())
+    headers = {"x-amzn-RequestId": request_id}
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    if service in QUERY_PROTOCOL:
+        kind = "Receiver" if status >= 500 else "Sender"
+        body = (
+            f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        headers["Content-Type"] = "text/xml"
+        return Response(status, body, headers)
+    headers["x-amzn-ErrorType"] = code
+    if service == "lambda":
+        body = {"Type": "User" if status < 500 else "Service", "Message": message, "__type": code}
+        if retry_after is not None:
+            body["retryAfterSeconds"] = str(headers["Retry-After"])
+    else:
+        body = {"__type": code, "message": message}
+    return Response(status, body, headers)
+
+
+class Clock:
+    """Monotonic time, shared so tests can reason about it."""
+
+    lock = threading.Lock()
+
+    @staticmethod
+    def now() -> float:
+        return time.monotonic()
