@@ -39,7 +39,7 @@ class Local:
         return boto3.client(
             service, endpoint_url=self.url, region_name="us-east-1",
             aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="secret",
-            config=Config(retries={"max_attempts": retries + 1, "mode": "standard"}, parameter_validation=validate),
+            config=Config(retries={"total_max_attempts": retries + 1, "mode": "standard"}, parameter_validation=validate),
         )
 
     def requests(self):
