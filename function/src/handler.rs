@@ -52,12 +52,11 @@ pub fn route_path(req: &Request) -> String {
         Some(RequestContext::ApiGatewayV2(c)) => c.stage.clone(),
         _ => None,
     };
-    if let Some(stage) = stage.filter(|s| s != "$default") {
-        if let Some(rest) = raw.strip_prefix(&format!("/{stage}")) {
-            if rest.starts_with('/') {
-                return rest.to_string();
-            }
-        }
+    if let Some(stage) = stage.filter(|s| s != "$default")
+        && let Some(rest) = raw.strip_prefix(&format!("/{stage}"))
+        && rest.starts_with('/')
+    {
+        return rest.to_string();
     }
     raw.to_string()
 }

@@ -11,3 +11,5 @@ pub mod embedding;
 pub mod limits;
 pub mod metadata;
 pub mod names;
+#[cfg(feature = "localaws")]
+pub mod testing;

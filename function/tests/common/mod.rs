@@ -24,8 +24,11 @@ pub enum EndpointMode {
     Garbage,
 }
 
+/// Stored vectors by key: data and metadata.
+pub type Store = BTreeMap<String, (Vec<f32>, Map<String, Value>)>;
+
 pub struct Stub {
-    pub store: Mutex<BTreeMap<String, (Vec<f32>, Map<String, Value>)>>,
+    pub store: Mutex<Store>,
     pub mode: Mutex<EndpointMode>,
     pub invocations: AtomicUsize,
     pub writes: AtomicUsize,

@@ -1,0 +1,231 @@
+//! The function's logic against the local AWS: real MiniLM embeddings from the local SageMaker
+//! endpoint, real S3 Vectors semantics (limits, filters, non-filterable `text`).
+
+mod common;
+
+use common::rest_event;
+use function::aws::AwsBackend;
+use function::config::Config;
+use function::handler::App;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use shared::chunk::ChunkConfig;
+use shared::testing::LocalAws;
+
+const BUCKET: &str = "alex-vectors-123456789012";
+const INDEX: &str = "financial-research";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn sdk(aws: &LocalAws) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&aws.url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3vectors::config::Credentials::new(
+            "AKIDLOCAL",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await
+}
+
+/// Creates the bucket and index the deployer creates, and the app over them.
+async fn setup(aws: &LocalAws) -> (App<AwsBackend>, aws_sdk_s3vectors::Client) {
+    let sdk = sdk(aws).await;
+    let s3v = aws_sdk_s3vectors::Client::new(&sdk);
+    s3v.create_vector_bucket()
+        .vector_bucket_name(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    s3v.create_index()
+        .vector_bucket_name(BUCKET)
+        .index_name(INDEX)
+        .data_type(aws_sdk_s3vectors::types::DataType::Float32)
+        .dimension(384)
+        .distance_metric(aws_sdk_s3vectors::types::DistanceMetric::Cosine)
+        .metadata_configuration(
+            aws_sdk_s3vectors::types::MetadataConfiguration::builder()
+                .non_filterable_metadata_keys("text")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let config = Config {
+        bucket: BUCKET.into(),
+        index: INDEX.into(),
+        endpoint: "alex-embedding-endpoint".into(),
+        dimension: 384,
+        chunk: ChunkConfig::default(),
+        embed_batch_size: 16,
+        embed_concurrency: 2,
+    };
+    let app = App {
+        backend: AwsBackend::new(&sdk, Some(&config)),
+        config: Ok(config),
+    };
+    (app, s3v)
+}
+
+async fn keys(s3v: &aws_sdk_s3vectors::Client) -> Vec<String> {
+    let out = s3v
+        .list_vectors()
+        .vector_bucket_name(BUCKET)
+        .index_name(INDEX)
+        .send()
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = out.vectors.into_iter().map(|v| v.key).collect();
+    keys.sort();
+    keys
+}
+
+async fn post<B: function::backend::Backend>(
+    app: &App<B>,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let (s, b, _) = call_any(app, rest_event("POST", path, &body.to_string())).await;
+    (s, b)
+}
+
+async fn call_any<B: function::backend::Backend>(
+    app: &App<B>,
+    req: lambda_http::Request,
+) -> (u16, Value, lambda_http::Response<lambda_http::Body>) {
+    let resp = function::handler::handle(app, req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = match resp.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    (status, body, resp)
+}
+
+#[test]
+fn original_documents_rank_the_right_company_first() {
+    let aws = LocalAws::start(&[]);
+    runtime().block_on(async {
+        let (app, _) = setup(&aws).await;
+        let docs: Vec<Value> = include_str!("../../deployer/samples/documents.jsonl")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        for doc in &docs {
+            let mut doc = doc.clone();
+            doc.as_object_mut().unwrap().remove("id");
+            let (s, body) = post(&app, "/ingest", doc).await;
+            assert_eq!(s, 200, "{body}");
+            assert_eq!(body["message"], "Document indexed successfully");
+        }
+        for (query, ticker) in [
+            ("electric vehicles and sustainable transportation", "TSLA"),
+            ("cloud computing and AWS services", "AMZN"),
+            ("artificial intelligence and GPU computing", "NVDA"),
+        ] {
+            let (s, body) = post(&app, "/search", json!({"query": query, "k": 3})).await;
+            assert_eq!(s, 200, "{body}");
+            assert_eq!(body["count"], 3);
+            assert_eq!(
+                body["results"][0]["metadata"]["ticker"], ticker,
+                "{query}: {body}"
+            );
+            let top = body["results"][0]["score"].as_f64().unwrap();
+            let second = body["results"][1]["score"].as_f64().unwrap();
+            assert!(top > second && top <= 1.0, "{body}");
+        }
+        let (_, body) = post(
+            &app,
+            "/search",
+            json!({"query": "GPU", "filter": {"sector": "Automotive"}}),
+        )
+        .await;
+        assert_eq!(body["count"], 1);
+        assert_eq!(body["results"][0]["metadata"]["ticker"], "TSLA");
+    });
+}
+
+#[test]
+fn a_20kb_document_is_chunked_found_and_replaced_without_stale_chunks() {
+    let aws = LocalAws::start(&[]);
+    runtime().block_on(async {
+        let (app, s3v) = setup(&aws).await;
+        let mut text = String::new();
+        let mut i = 0;
+        while text.len() < 20 * 1024 {
+            text.push_str(&format!(
+                "Quarter {i} results showed steady revenue growth across the retail segment and stable margins. "
+            ));
+            if i == 90 {
+                text.push_str("The lighthouse keeper's parrot recites maritime poetry at dawn. ");
+            }
+            i += 1;
+        }
+        let (s, body) = post(&app, "/ingest", json!({"text": text, "id": "big", "metadata": {"source": "report"}})).await;
+        assert_eq!(s, 200, "{body}");
+        let chunks = body["chunks"].as_u64().unwrap() as usize;
+        assert!(chunks >= 20, "{chunks}");
+        assert_eq!(keys(&s3v).await.len(), chunks);
+        let (_, found) = post(&app, "/search", json!({"query": "a parrot reciting poems about the sea", "k": 1})).await;
+        assert_eq!(found["results"][0]["document_id"], "big");
+        assert!(found["results"][0]["text"].as_str().unwrap().contains("parrot"), "{found}");
+
+        let (s, _) = post(&app, "/ingest", json!({"text": "A much shorter replacement.", "id": "big"})).await;
+        assert_eq!(s, 200);
+        assert_eq!(keys(&s3v).await, vec!["big#0".to_string()]);
+    });
+}
+
+fn hostile() -> impl Strategy<Value = (String, bool)> {
+    let bodies = prop_oneof![
+        "\\PC{0,80}",
+        Just(json!({"text": "t", "metadata": {"text": "override"}}).to_string()),
+        Just(json!({"text": "t", "metadata": {"big": "x".repeat(2100)}}).to_string()),
+        Just(json!({"documents": [{"text": "ok"}, {"text": ""}]}).to_string()),
+        ("[a-z]{1,8}", any::<i64>())
+            .prop_map(|(k, v)| json!({"text": "t", "metadata": {k: [v]}}).to_string()),
+        (-10i64..0).prop_map(|k| json!({"query": "q", "k": k}).to_string()),
+        Just(json!({"query": "q", "filter": {"text": {"$eq": "x"}}}).to_string()),
+        Just(json!({"query": "q", "filter": {"ticker": {"$regex": "x"}}}).to_string()),
+    ];
+    (bodies, any::<bool>())
+}
+
+#[test]
+fn hostile_requests_get_4xx_and_write_nothing() {
+    let aws = LocalAws::start(&[]);
+    let rt = runtime();
+    let (app, s3v) = rt.block_on(setup(&aws));
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 120,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&hostile(), |(body, search)| {
+            let path = if search { "/search" } else { "/ingest" };
+            let (status, resp, _) = rt.block_on(call_any(&app, rest_event("POST", path, &body)));
+            prop_assert!(
+                (400..500).contains(&status),
+                "{} for {:?}: {}",
+                status,
+                body,
+                resp
+            );
+            Ok(())
+        })
+        .unwrap();
+    assert!(rt.block_on(keys(&s3v)).is_empty());
+    let log = aws.requests_json();
+    assert!(!log.contains("\"PutVectors\""), "{log}");
+}
