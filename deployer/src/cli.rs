@@ -1,0 +1,228 @@
+//! Command-line interface (clap derive): the doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Deploy, converge and remove the alex document ingestion and semantic-search stack on AWS
+#[derive(Debug, Parser)]
+#[command(name = "deployer", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Stack name: the prefix of every resource name
+    #[arg(long, global = true, default_value = shared::names::DEFAULT_STACK, env = "ALEX_STACK")]
+    pub name: String,
+    /// AWS region (default: the profile's, `AWS_REGION`, or `DEFAULT_AWS_REGION` from `.env`)
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// AWS profile from the shared config/credentials files (SSO included)
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (e.g. the local AWS)
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// More log output (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less output: errors only
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    /// Machine-readable JSON on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or converge the whole stack
+    Up(UpArgs),
+    /// Show what `up` would create, update or delete, changing nothing
+    Plan(PlanArgs),
+    /// Remove the stack except the vector bucket and index (the data)
+    Down(DownArgs),
+    /// Print the endpoints, the API key and the resource names of a deployed stack
+    Output(OutputArgs),
+    /// Send documents to the deployed API
+    Ingest(IngestArgs),
+    /// Search the deployed API
+    Search(SearchArgs),
+}
+
+/// How the stack is configured; every flag has the original setup's default.
+#[derive(Debug, Args, Clone)]
+pub struct StackArgs {
+    /// SageMaker embedding endpoint name
+    #[arg(long, env = "SAGEMAKER_ENDPOINT", default_value = shared::names::DEFAULT_EMBEDDING_ENDPOINT)]
+    pub embedding_endpoint: String,
+    /// Vector index name
+    #[arg(long, default_value = shared::names::DEFAULT_INDEX)]
+    pub index_name: String,
+    /// Embedding dimension of the index
+    #[arg(long, default_value_t = shared::names::DEFAULT_DIMENSION, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub dimension: u32,
+    /// Distance metric of the index
+    #[arg(long, value_enum, default_value_t = Metric::Cosine)]
+    pub metric: Metric,
+    /// Lambda memory in MB
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(128..=10240))]
+    pub memory: u32,
+    /// Lambda timeout in seconds
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=900))]
+    pub timeout: u32,
+    /// Lambda architecture
+    #[arg(long, value_enum, default_value_t = Arch::host())]
+    pub arch: Arch,
+    /// Log retention in days
+    #[arg(long, default_value_t = 7)]
+    pub log_retention_days: i32,
+    /// Usage plan quota: requests per month
+    #[arg(long, default_value_t = 10_000)]
+    pub quota: i32,
+    /// Usage plan steady-state rate (requests per second)
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Usage plan burst
+    #[arg(long, default_value_t = 200)]
+    pub burst: i32,
+    /// Upload this prebuilt zip instead of building the function
+    #[arg(long)]
+    pub zip: Option<PathBuf>,
+}
+
+/// `up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Exit 0 when nothing would change, 2 when something would, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+/// `down`.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Also delete the vector index and bucket (all ingested documents)
+    #[arg(long)]
+    pub delete_data: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Vector index name
+    #[arg(long, default_value = shared::names::DEFAULT_INDEX)]
+    pub index_name: String,
+}
+
+/// `output`.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print `VECTOR_BUCKET=`, `ALEX_API_ENDPOINT=`, `ALEX_API_KEY=` lines
+    #[arg(long, conflicts_with = "write_env")]
+    pub env: bool,
+    /// Upsert those lines into this `.env` file (other lines kept, mode 0600)
+    #[arg(long, value_name = "PATH")]
+    pub write_env: Option<PathBuf>,
+    /// Vector index name
+    #[arg(long, default_value = shared::names::DEFAULT_INDEX)]
+    pub index_name: String,
+}
+
+/// `ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Text/markdown files (one document each) or `.jsonl` files of {text, metadata?, id?}; `-` reads JSONL from stdin
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Documents per request
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Requests in flight
+    #[arg(long, default_value_t = 2)]
+    pub concurrency: usize,
+    /// API endpoint (default: `ALEX_API_ENDPOINT`, else read from the deployed stack)
+    #[arg(long, env = "ALEX_API_ENDPOINT")]
+    pub api_endpoint: Option<String>,
+    /// API key (default: `ALEX_API_KEY`, else read from the deployed stack)
+    #[arg(long, env = "ALEX_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
+/// `search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query text
+    pub query: String,
+    /// Number of results
+    #[arg(short, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub k: u32,
+    /// S3 Vectors metadata filter, as JSON
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// API endpoint (default: `ALEX_API_ENDPOINT`, else read from the deployed stack)
+    #[arg(long, env = "ALEX_API_ENDPOINT")]
+    pub api_endpoint: Option<String>,
+    /// API key (default: `ALEX_API_KEY`, else read from the deployed stack)
+    #[arg(long, env = "ALEX_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
+/// Index distance metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Metric {
+    /// Cosine distance
+    Cosine,
+    /// Euclidean distance
+    Euclidean,
+}
+
+impl Metric {
+    /// The S3 Vectors name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cosine => "cosine",
+            Self::Euclidean => "euclidean",
+        }
+    }
+}
+
+/// Lambda architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Arch {
+    /// x86_64
+    X86_64,
+    /// arm64 (Graviton)
+    Arm64,
+}
+
+impl Arch {
+    /// The machine this runs on.
+    pub fn host() -> Self {
+        if cfg!(target_arch = "aarch64") {
+            Self::Arm64
+        } else {
+            Self::X86_64
+        }
+    }
+    /// The Lambda API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::X86_64 => "x86_64",
+            Self::Arm64 => "arm64",
+        }
+    }
+}

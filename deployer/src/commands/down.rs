@@ -1,0 +1,69 @@
+//! `down`: removes the stack in dependency order, keeping the vector bucket and index unless
+//! `--delete-data`. Works with nothing local and after a partial `up`; safe to repeat.
+
+use crate::cli::DownArgs;
+use crate::context::{Change, Ctx};
+use crate::resources::{api_key, function, log_group, rest_api, role, usage_plan, vector_store};
+use anyhow::bail;
+use serde::Serialize;
+use std::io::{BufRead, IsTerminal, Write};
+
+/// What `down` did.
+#[derive(Debug, Serialize)]
+pub struct DownReport {
+    /// Everything deleted.
+    pub changes: Vec<Change>,
+    /// Whether the vector data was kept.
+    pub data_kept: bool,
+}
+
+fn confirm(ctx: &Ctx) -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to delete vector bucket {} without confirmation\nhint: pass `--yes` to delete the data non-interactively",
+            ctx.names.bucket
+        );
+    }
+    eprint!(
+        "This deletes every document in {}/{}. Type the bucket name to confirm: ",
+        ctx.names.bucket, ctx.names.index
+    );
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() != ctx.names.bucket {
+        bail!("not confirmed; nothing was deleted");
+    }
+    Ok(())
+}
+
+/// `down`.
+pub async fn run(ctx: &Ctx, args: &DownArgs) -> anyhow::Result<DownReport> {
+    if args.delete_data && !args.yes {
+        confirm(ctx)?;
+    }
+    // Usage plans hold API stages and keys: first.
+    for plan in usage_plan::find(ctx).await? {
+        usage_plan::delete_one(ctx, &plan, "").await?;
+    }
+    for key in api_key::find(ctx).await? {
+        api_key::delete_one(ctx, &key.id, "").await?;
+    }
+    for api in rest_api::find(ctx).await? {
+        rest_api::delete_one(ctx, &api.id, "").await?;
+    }
+    function::delete(ctx).await?;
+    tokio::try_join!(log_group::delete(ctx), role::delete(ctx))?;
+    if args.delete_data {
+        vector_store::delete(ctx).await?;
+    } else {
+        ctx.progress.step(&format!(
+            "kept    vector bucket {} and index {} (pass `--delete-data` to remove them)",
+            ctx.names.bucket, ctx.names.index
+        ));
+    }
+    Ok(DownReport {
+        changes: ctx.changes(),
+        data_kept: !args.delete_data,
+    })
+}

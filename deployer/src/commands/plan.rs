@@ -1,0 +1,34 @@
+//! `plan`: what `up` would change, field by field, without changing anything.
+
+use crate::cli::PlanArgs;
+use crate::commands::up;
+use crate::context::{Change, Ctx};
+use serde::Serialize;
+
+/// The plan.
+#[derive(Debug, Serialize)]
+pub struct PlanReport {
+    /// Changes `up` would make.
+    pub changes: Vec<Change>,
+}
+
+impl std::fmt::Display for PlanReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.changes.is_empty() {
+            return writeln!(f, "No changes: the stack matches the configuration.");
+        }
+        for c in &self.changes {
+            writeln!(f, "{:<7} {} {}", c.action, c.resource, c.detail)?;
+        }
+        writeln!(f, "{} change(s).", self.changes.len())
+    }
+}
+
+/// `plan` (the context is in dry-run mode).
+pub async fn run(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<PlanReport> {
+    let code = up::artifact(ctx, &args.stack)?;
+    up::converge(ctx, &args.stack, &code).await?;
+    Ok(PlanReport {
+        changes: ctx.changes(),
+    })
+}

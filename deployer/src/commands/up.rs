@@ -1,0 +1,142 @@
+//! `up`: build and package the function, check the embedding endpoint, then converge every
+//! resource (independent ones concurrently). `plan` runs the same code with changes recorded
+//! instead of made.
+
+use crate::cli::StackArgs;
+use crate::context::{Change, Ctx};
+use crate::package::{self, Artifact};
+use crate::resources::{
+    api_key, function, log_group, permission, rest_api, role, usage_plan, vector_store,
+};
+use anyhow::bail;
+use aws_smithy_types::Blob;
+use serde::Serialize;
+use shared::embedding::{EmbeddingError, decode_embeddings};
+use std::collections::BTreeMap;
+
+/// What `up` did.
+#[derive(Debug, Serialize)]
+pub struct UpReport {
+    /// Stack name.
+    pub stack: String,
+    /// Region.
+    pub region: String,
+    /// Every change made, in order.
+    pub changes: Vec<Change>,
+}
+
+/// Builds (or reads `--zip`) and checks the artifact.
+pub fn artifact(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<Artifact> {
+    match &args.zip {
+        Some(path) => package::from_zip(path, args.arch),
+        None => {
+            ctx.progress.step(&format!(
+                "build   function (release, {})",
+                args.arch.as_str()
+            ));
+            let binary = package::build(args.arch)?;
+            package::package(&binary, args.arch)
+        }
+    }
+}
+
+/// One InvokeEndpoint: the endpoint must exist and embed to the index's dimension.
+/// Unreachable is a warning (the stack may be deployed before the endpoint).
+pub async fn preflight(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<()> {
+    let body = br#"{"inputs": ["dimension check"], "parameters": {"truncation": true}}"#.to_vec();
+    let out = ctx
+        .sagemaker
+        .invoke_endpoint()
+        .endpoint_name(&args.embedding_endpoint)
+        .content_type("application/json")
+        .body(Blob::new(body))
+        .send()
+        .await;
+    let endpoint = &args.embedding_endpoint;
+    match out {
+        Ok(out) => {
+            let bytes = out.body.map(Blob::into_inner).unwrap_or_default();
+            match decode_embeddings(&bytes, 1, args.dimension as usize) {
+                Ok(_) => Ok(()),
+                Err(EmbeddingError::Dimension { got, expected }) => bail!(
+                    "embedding endpoint {endpoint} returns {got}-dimensional vectors, but the index is {expected}-dimensional\nhint: pass `--dimension {got}` for a new index, or deploy an endpoint with a {expected}-dimensional model"
+                ),
+                Err(e) => {
+                    ctx.progress
+                        .warn(&format!("embedding endpoint {endpoint}: {e}"));
+                    Ok(())
+                }
+            }
+        }
+        Err(e) => {
+            ctx.progress.warn(&format!(
+                "could not check embedding endpoint {endpoint} ({}); the function will fail until it exists",
+                crate::aws_error::describe(&e)
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// Converges the stack.
+pub async fn converge(ctx: &Ctx, args: &StackArgs, code: &Artifact) -> anyhow::Result<()> {
+    let spec = vector_store::IndexSpec {
+        dimension: args.dimension,
+        metric: args.metric,
+    };
+    let (_, _, role_arn) = tokio::try_join!(
+        vector_store::ensure(ctx, spec),
+        log_group::ensure(ctx, args.log_retention_days),
+        role::ensure(ctx, &args.embedding_endpoint),
+    )?;
+    let env: BTreeMap<String, String> = [
+        ("VECTOR_BUCKET", ctx.names.bucket.clone()),
+        ("INDEX_NAME", ctx.names.index.clone()),
+        ("SAGEMAKER_ENDPOINT", args.embedding_endpoint.clone()),
+        ("EMBEDDING_DIMENSION", args.dimension.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let fspec = function::FunctionSpec {
+        role_arn,
+        memory: args.memory as i32,
+        timeout: args.timeout as i32,
+        arch: args.arch,
+        env,
+    };
+    let function_arn = function::ensure(ctx, &fspec, code).await?;
+    let api_id = rest_api::ensure(ctx, &function_arn).await?;
+    permission::ensure(ctx, &api_id, &rest_api::ROUTES).await?;
+    let limits = usage_plan::Limits {
+        quota: args.quota,
+        rate: args.rate,
+        burst: args.burst,
+    };
+    // A concurrent run may delete the duplicate key or plan this run picked: start over.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let result = async {
+            let key_id = api_key::ensure(ctx).await?;
+            usage_plan::ensure(ctx, &api_id, &key_id, limits).await
+        }
+        .await;
+        match result {
+            Err(e) if crate::resources::is_gone(&e) && attempts < 4 => continue,
+            other => return other,
+        }
+    }
+}
+
+/// `up`.
+pub async fn run(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<UpReport> {
+    let code = artifact(ctx, args)?;
+    preflight(ctx, args).await?;
+    converge(ctx, args, &code).await?;
+    Ok(UpReport {
+        stack: ctx.names.stack.clone(),
+        region: ctx.region.clone(),
+        changes: ctx.changes(),
+    })
+}

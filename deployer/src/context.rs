@@ -1,0 +1,190 @@
+//! One context for a command: SDK clients, account, region, resource names, progress,
+//! and whether changes are made (`up`) or only recorded (`plan`).
+
+use crate::cli::GlobalArgs;
+use crate::progress::Progress;
+use anyhow::{Context as _, anyhow};
+use serde::Serialize;
+use shared::names::StackNames;
+use std::sync::Mutex;
+
+/// A change `up` makes (or `plan` reports).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Change {
+    /// `create`, `update`, `delete`.
+    pub action: &'static str,
+    /// e.g. `lambda function alex-ingest`.
+    pub resource: String,
+    /// What differs, field by field (`memory: 256 -> 128`).
+    pub detail: String,
+}
+
+/// Everything a command needs.
+pub struct Ctx {
+    /// IAM.
+    pub iam: aws_sdk_iam::Client,
+    /// Lambda.
+    pub lambda: aws_sdk_lambda::Client,
+    /// CloudWatch Logs.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// API Gateway (REST).
+    pub apigw: aws_sdk_apigateway::Client,
+    /// S3 Vectors.
+    pub s3v: aws_sdk_s3vectors::Client,
+    /// SageMaker Runtime.
+    pub sagemaker: aws_sdk_sagemakerruntime::Client,
+    /// The account id.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// `--endpoint-url` / `AWS_ENDPOINT_URL`, when set.
+    pub endpoint_url: Option<String>,
+    /// Resource names.
+    pub names: StackNames,
+    /// Progress output.
+    pub progress: Progress,
+    /// `plan`: record changes instead of making them.
+    pub dry_run: bool,
+    changes: Mutex<Vec<Change>>,
+}
+
+impl Ctx {
+    /// Loads credentials and region through the standard chain and resolves the account.
+    pub async fn load(global: &GlobalArgs, index: &str, dry_run: bool) -> anyhow::Result<Self> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(5)
+                .with_max_backoff(std::time::Duration::from_secs(10)),
+        );
+        if let Some(profile) = &global.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &global.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let region = global.region.clone().or_else(|| {
+            std::env::var("DEFAULT_AWS_REGION")
+                .ok()
+                .filter(|r| !r.is_empty())
+        });
+        if let Some(region) = region {
+            loader = loader.region(aws_config::Region::new(region));
+        }
+        let sdk = loader.load().await;
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| anyhow!("no AWS region is configured\nhint: pass `--region us-east-1`, set `AWS_REGION`, or put `DEFAULT_AWS_REGION=` in `.env`"))?;
+        let sts = aws_sdk_sts::Client::new(&sdk);
+        let identity = sts.get_caller_identity().send().await.map_err(|e| {
+            anyhow!(
+                "could not identify the AWS account (sts:GetCallerIdentity): {}\nhint: configure credentials (`aws configure`, `aws sso login`, or `--profile`)",
+                crate::aws_error::describe(&e)
+            )
+        })?;
+        let account = identity
+            .account()
+            .context("sts:GetCallerIdentity returned no account id")?
+            .to_string();
+        Ok(Self {
+            iam: aws_sdk_iam::Client::new(&sdk),
+            lambda: aws_sdk_lambda::Client::new(&sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            apigw: aws_sdk_apigateway::Client::new(&sdk),
+            s3v: aws_sdk_s3vectors::Client::new(&sdk),
+            sagemaker: aws_sdk_sagemakerruntime::Client::new(&sdk),
+            names: StackNames::new(&global.name, &account, index),
+            account,
+            region,
+            endpoint_url: global.endpoint_url.clone(),
+            progress: Progress::new(global.quiet > 0, global.json),
+            dry_run,
+            changes: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Records a change; returns whether to make it (false under `plan`).
+    pub fn change(
+        &self,
+        action: &'static str,
+        resource: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> bool {
+        let change = Change {
+            action,
+            resource: resource.into(),
+            detail: detail.into(),
+        };
+        if !self.dry_run {
+            self.progress.step(&format!(
+                "{:<7} {} {}",
+                change.action, change.resource, change.detail
+            ));
+        }
+        if let Ok(mut changes) = self.changes.lock() {
+            changes.push(change);
+        }
+        !self.dry_run
+    }
+
+    /// The changes recorded so far.
+    pub fn changes(&self) -> Vec<Change> {
+        self.changes.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Tags put on everything taggable.
+    pub fn tags(&self) -> Vec<(String, String)> {
+        vec![
+            ("stack".to_string(), self.names.stack.clone()),
+            ("managed-by".to_string(), "alex-deployer".to_string()),
+        ]
+    }
+
+    /// `arn:aws:iam::{account}:role/{role}`.
+    pub fn role_arn(&self) -> String {
+        format!("arn:aws:iam::{}:role/{}", self.account, self.names.role)
+    }
+
+    /// The function's ARN.
+    pub fn function_arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            self.region, self.account, self.names.function
+        )
+    }
+
+    /// The vector bucket's ARN.
+    pub fn bucket_arn(&self) -> String {
+        format!(
+            "arn:aws:s3vectors:{}:{}:bucket/{}",
+            self.region, self.account, self.names.bucket
+        )
+    }
+
+    /// The index's ARN.
+    pub fn index_arn(&self) -> String {
+        format!("{}/index/{}", self.bucket_arn(), self.names.index)
+    }
+
+    /// Whether calls go to a loopback endpoint (the local AWS).
+    pub fn is_local(&self) -> bool {
+        self.endpoint_url.as_deref().is_some_and(|u| {
+            u.contains("://127.0.0.1") || u.contains("://localhost") || u.contains("://[::1]")
+        })
+    }
+
+    /// The invoke URL of `path` on the stage of REST API `api_id`.
+    pub fn invoke_url(&self, api_id: &str, path: &str) -> String {
+        let stage = &self.names.stage;
+        match (&self.endpoint_url, self.is_local()) {
+            (Some(base), true) => format!(
+                "{}/restapis/{api_id}/{stage}/_user_request_/{path}",
+                base.trim_end_matches('/')
+            ),
+            _ => format!(
+                "https://{api_id}.execute-api.{}.amazonaws.com/{stage}/{path}",
+                self.region
+            ),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The API key. Key names are not unique in AWS: found by name, duplicates removed like the
+//! REST API's. Its value is only ever printed by `output`, never logged.
+
+use crate::aws_error::{describe, is_not_found};
+use crate::context::Ctx;
+use crate::resources::NEW;
+use anyhow::{anyhow, bail};
+use aws_sdk_apigateway::types::{Op, PatchOperation};
+
+/// A key found by name.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Its id.
+    pub id: String,
+    /// Enabled.
+    pub enabled: bool,
+    /// Carries this stack's `managed-by` tag.
+    pub managed: bool,
+}
+
+/// Keys named like the stack's, oldest first.
+pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Found>> {
+    let mut all = Vec::new();
+    let mut position: Option<String> = None;
+    loop {
+        let out = ctx
+            .apigw
+            .get_api_keys()
+            .name_query(&ctx.names.api_key)
+            .limit(500)
+            .set_position(position.clone())
+            .send()
+            .await
+            .map_err(|e| anyhow!("failed to list API keys: {}", describe(&e)))?;
+        for key in out.items() {
+            if key.name() == Some(ctx.names.api_key.as_str())
+                && let Some(id) = key.id()
+            {
+                let created = key.created_date().map(|d| d.secs()).unwrap_or(0);
+                let managed = key
+                    .tags()
+                    .and_then(|t| t.get("managed-by"))
+                    .is_some_and(|v| v == "alex-deployer");
+                all.push((created, id.to_string(), key.enabled(), managed));
+            }
+        }
+        position = out.position().map(str::to_string);
+        if position.is_none() || out.items().is_empty() {
+            break;
+        }
+    }
+    all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    Ok(all
+        .into_iter()
+        .map(|(_, id, enabled, managed)| Found {
+            id,
+            enabled,
+            managed,
+        })
+        .collect())
+}
+
+/// Deletes one key.
+pub async fn delete_one(ctx: &Ctx, id: &str, why: &str) -> anyhow::Result<()> {
+    if !ctx.change(
+        "delete",
+        format!("api key {} ({id})", ctx.names.api_key),
+        why,
+    ) {
+        return Ok(());
+    }
+    match ctx.apigw.delete_api_key().api_key(id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => bail!("failed to delete api key {id}: {}", describe(&e)),
+    }
+}
+
+/// Finds or creates the key (enabled); returns its id.
+pub async fn ensure(ctx: &Ctx) -> anyhow::Result<String> {
+    let label = format!("api key {}", ctx.names.api_key);
+    let mut found = find(ctx).await?;
+    if found.is_empty() {
+        if !ctx.change("create", &label, "(enabled)") {
+            return Ok(NEW.to_string());
+        }
+        let mut req = ctx
+            .apigw
+            .create_api_key()
+            .name(&ctx.names.api_key)
+            .enabled(true);
+        for (k, v) in ctx.tags() {
+            req = req.tags(k, v);
+        }
+        req.send()
+            .await
+            .map_err(|e| anyhow!("failed to create {label}: {}", describe(&e)))?;
+        // List again so concurrent runs settle on the same keeper.
+        found = find(ctx).await?;
+    }
+    let Some(keep) = found.first() else {
+        return Err(anyhow!(crate::resources::Gone(label)));
+    };
+    for extra in found.iter().skip(1).filter(|f| f.managed) {
+        delete_one(ctx, &extra.id, "(duplicate)").await?;
+    }
+    if !keep.enabled && ctx.change("update", &label, "enabled: false -> true") {
+        ctx.apigw
+            .update_api_key()
+            .api_key(&keep.id)
+            .patch_operations(
+                PatchOperation::builder()
+                    .op(Op::Replace)
+                    .path("/enabled")
+                    .value("true")
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| anyhow!("failed to enable {label}: {}", describe(&e)))?;
+    }
+    Ok(keep.id.clone())
+}
+
+/// The key's value (`apigateway:GET` with includeValue).
+pub async fn value(ctx: &Ctx, id: &str) -> anyhow::Result<String> {
+    let out = ctx
+        .apigw
+        .get_api_key()
+        .api_key(id)
+        .include_value(true)
+        .send()
+        .await
+        .map_err(|e| anyhow!("failed to read the value of api key {id}: {}", describe(&e)))?;
+    out.value
+        .ok_or_else(|| anyhow!("api key {id} has no value"))
+}

@@ -1,0 +1,84 @@
+//! The function's CloudWatch log group, with its retention.
+
+use crate::aws_error::{describe, is, is_not_found};
+use crate::context::Ctx;
+use anyhow::bail;
+
+async fn current_retention(ctx: &Ctx) -> anyhow::Result<Option<Option<i32>>> {
+    let name = &ctx.names.log_group;
+    let out = ctx
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("failed to read log group {name}: {}", describe(&e)))?;
+    Ok(out
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(name.as_str()))
+        .map(|g| g.retention_in_days()))
+}
+
+/// Creates the log group or repairs its retention.
+pub async fn ensure(ctx: &Ctx, retention_days: i32) -> anyhow::Result<()> {
+    let name = &ctx.names.log_group;
+    let label = format!("log group {name}");
+    let retention = match current_retention(ctx).await? {
+        Some(r) => r,
+        None => {
+            if !ctx.change("create", &label, format!("(retention {retention_days} d)")) {
+                return Ok(());
+            }
+            let mut req = ctx.logs.create_log_group().log_group_name(name);
+            for (k, v) in ctx.tags() {
+                req = req.tags(k, v);
+            }
+            match req.send().await {
+                Ok(_) => {}
+                Err(e) if is(&e, &["ResourceAlreadyExistsException"]) => {}
+                Err(e) => bail!("failed to create {label}: {}", describe(&e)),
+            }
+            None
+        }
+    };
+    if retention != Some(retention_days) {
+        let from = retention.map_or("never expire".to_string(), |d| format!("{d} d"));
+        if ctx.change(
+            "update",
+            &label,
+            format!("retention: {from} -> {retention_days} d"),
+        ) {
+            ctx.logs
+                .put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(retention_days)
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("failed to set the retention of {label}: {}", describe(&e))
+                })?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the log group.
+pub async fn delete(ctx: &Ctx) -> anyhow::Result<()> {
+    let name = &ctx.names.log_group;
+    if current_retention(ctx).await?.is_none() {
+        return Ok(());
+    }
+    ctx.change("delete", format!("log group {name}"), "");
+    match ctx
+        .logs
+        .delete_log_group()
+        .log_group_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => bail!("failed to delete log group {name}: {}", describe(&e)),
+    }
+}

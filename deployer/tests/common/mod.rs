@@ -1,0 +1,256 @@
+//! Test support: a private local AWS per test, the `deployer` binary run against it, and SDK
+//! clients to check what it did.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use shared::testing::LocalAws;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub struct Env {
+    pub aws: LocalAws,
+    pub dir: PathBuf,
+    key: String,
+    secret: String,
+}
+
+/// Knobs that keep real-AWS timings but scaled down 20×.
+pub const FAST: &[&str] = &[
+    "--clock-scale",
+    "0.05",
+    "--lambda-pending-secs",
+    "2",
+    "--iam-propagation-secs",
+    "8",
+];
+
+impl Env {
+    pub fn start() -> Self {
+        let aws = LocalAws::start(FAST);
+        let creds: Value = serde_json::from_str(&aws.control("GET", "credentials", None)).unwrap();
+        let dir = aws.state_dir.join("work");
+        std::fs::create_dir_all(&dir).unwrap();
+        Self {
+            key: creds["AccessKeyId"].as_str().unwrap().to_string(),
+            secret: creds["SecretAccessKey"].as_str().unwrap().to_string(),
+            aws,
+            dir,
+        }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
+        cmd.args(args)
+            .current_dir(&self.dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &self.dir)
+            .env("AWS_ENDPOINT_URL", &self.aws.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", &self.key)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        if let Ok(target) = std::env::var("CARGO_TARGET_DIR") {
+            cmd.env("CARGO_TARGET_DIR", target);
+        }
+        if let Ok(rustup) = std::env::var("RUSTUP_HOME") {
+            cmd.env("RUSTUP_HOME", rustup);
+        }
+        if let Ok(cargo) = std::env::var("CARGO_HOME") {
+            cmd.env("CARGO_HOME", cargo);
+        }
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run the deployer")
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "deployer {args:?} failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    pub fn requests(&self) -> Value {
+        serde_json::from_str(&self.aws.requests_json()).unwrap()
+    }
+
+    pub fn clear_requests(&self) {
+        self.aws.control("DELETE", "requests", None);
+    }
+
+    pub fn sdk(&self) -> aws_config::SdkConfig {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(&self.aws.url)
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                    &self.key,
+                    &self.secret,
+                    None,
+                    None,
+                    "test",
+                ))
+                .load(),
+        )
+    }
+
+    /// POSTs through the local API Gateway.
+    pub fn post(&self, url: &str, key: Option<&str>, body: &str) -> (u16, Value) {
+        let path = url.strip_prefix(&self.aws.url).expect("a local invoke URL");
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(k) = key {
+            headers.push(("x-api-key", k));
+        }
+        let (status, text) =
+            shared::testing::http(self.aws.port, "POST", path, &headers, body).unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+/// Counts of each resource kind the stack owns, read through the SDK.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Inventory {
+    pub rest_apis: usize,
+    pub api_keys: usize,
+    pub usage_plans: usize,
+    pub functions: usize,
+    pub roles: usize,
+    pub log_groups: usize,
+    pub buckets: usize,
+    pub indexes: usize,
+}
+
+pub async fn inventory(sdk: &aws_config::SdkConfig) -> Inventory {
+    let apigw = aws_sdk_apigateway::Client::new(sdk);
+    let rest_apis = apigw
+        .get_rest_apis()
+        .limit(500)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .filter(|a| a.name() == Some("alex-api"))
+        .count();
+    let api_keys = apigw
+        .get_api_keys()
+        .limit(500)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .filter(|a| a.name() == Some("alex-api-key"))
+        .count();
+    let usage_plans = apigw
+        .get_usage_plans()
+        .limit(500)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .filter(|a| a.name() == Some("alex-usage-plan"))
+        .count();
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    let functions = lambda
+        .list_functions()
+        .send()
+        .await
+        .unwrap()
+        .functions()
+        .iter()
+        .filter(|f| f.function_name() == Some("alex-ingest"))
+        .count();
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let roles = iam
+        .list_roles()
+        .send()
+        .await
+        .unwrap()
+        .roles()
+        .iter()
+        .filter(|r| r.role_name() == "alex-ingest-lambda-role")
+        .count();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let log_groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix("/aws/lambda/alex-ingest")
+        .send()
+        .await
+        .unwrap()
+        .log_groups()
+        .len();
+    let s3v = aws_sdk_s3vectors::Client::new(sdk);
+    let buckets = s3v
+        .list_vector_buckets()
+        .send()
+        .await
+        .unwrap()
+        .vector_buckets()
+        .len();
+    let indexes = if buckets > 0 {
+        s3v.list_indexes()
+            .vector_bucket_name("alex-vectors-123456789012")
+            .send()
+            .await
+            .map(|o| o.indexes().len())
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    Inventory {
+        rest_apis,
+        api_keys,
+        usage_plans,
+        functions,
+        roles,
+        log_groups,
+        buckets,
+        indexes,
+    }
+}
+
+pub const ONE_OF_EACH: Inventory = Inventory {
+    rest_apis: 1,
+    api_keys: 1,
+    usage_plans: 1,
+    functions: 1,
+    roles: 1,
+    log_groups: 1,
+    buckets: 1,
+    indexes: 1,
+};
+
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Reads the `.env` the deployer wrote.
+pub fn dotenv(env: &Env) -> std::collections::HashMap<String, String> {
+    std::fs::read_to_string(env.dir.join(".env"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}

@@ -1,0 +1,93 @@
+//! Crash and concurrency safety: a failure injected at each mutating call k = 1..N of a fresh
+//! `up`, or its answer lost after it took effect, and two `up`s started together — each time
+//! the next `up` ends with exactly one of each resource and a working API.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// Mutating calls a fresh `up` makes.
+fn fresh_up_mutations(env: &Env) -> usize {
+    env.clear_requests();
+    env.ok(&["up"]);
+    let n = env.requests()["mutating"].as_u64().unwrap() as usize;
+    env.aws.control("POST", "reset", Some("{}"));
+    n
+}
+
+fn assert_converged(env: &Env) {
+    let sdk = env.sdk();
+    assert_eq!(block_on(inventory(&sdk)), ONE_OF_EACH);
+    env.ok(&["output", "--write-env", ".env"]);
+    let vars = dotenv(env);
+    let (status, body) = env.post(
+        &vars["ALEX_API_ENDPOINT"],
+        Some(&vars["ALEX_API_KEY"]),
+        &json!({"text": "converged"}).to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+fn fault_at_each_call(kind: &str, count: u32) {
+    let env = Env::start();
+    let n = fresh_up_mutations(&env);
+    assert!(n >= 15, "a fresh up makes {n} mutating calls");
+    for k in 1..=n {
+        env.aws.control("POST", "reset", Some("{}"));
+        env.aws.control(
+            "POST",
+            "faults",
+            Some(&json!({"after": k, "kind": kind, "count": count}).to_string()),
+        );
+        let first = env.run(&["up"]);
+        env.aws.control("DELETE", "faults", None);
+        let second = env.run(&["up"]);
+        assert!(
+            second.status.success(),
+            "up after a {kind} fault at mutating call {k} (first up: {:?}) failed:\n{}",
+            first.status.code(),
+            String::from_utf8_lossy(&second.stderr)
+        );
+        assert_converged(&env);
+    }
+}
+
+#[test]
+fn a_failure_at_any_mutating_call_is_finished_by_the_next_up() {
+    // Enough consecutive 500s to exhaust the SDK's retries: the call really fails.
+    fault_at_each_call("500", 8);
+}
+
+#[test]
+fn a_lost_answer_at_any_mutating_call_leaves_no_duplicates() {
+    // The call takes effect, the connection drops, the SDK retries it as a second call.
+    fault_at_each_call("drop", 1);
+}
+
+#[test]
+fn two_concurrent_fresh_ups_end_with_one_of_each() {
+    let env = Env::start();
+    let a = env
+        .command(&["up"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let b = env
+        .command(&["up"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for (name, out) in [("first", &a), ("second", &b)] {
+        assert!(
+            out.status.success(),
+            "{name} up failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_converged(&env);
+    env.clear_requests();
+    env.ok(&["up"]);
+    assert_eq!(env.requests()["mutating"], Value::from(0));
+}

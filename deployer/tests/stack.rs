@@ -1,0 +1,411 @@
+//! The deployer against the local AWS: fresh `up` checked field by field, a no-op re-run,
+//! the original curl command through the local API Gateway, drift → plan → repair, and
+//! `down` that keeps the data unless asked.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+#[test]
+fn fresh_up_creates_everything_field_by_field_and_a_rerun_changes_nothing() {
+    let env = Env::start();
+    env.ok(&["up"]);
+    let sdk = env.sdk();
+    block_on(async {
+        assert_eq!(inventory(&sdk).await, ONE_OF_EACH);
+        let s3v = aws_sdk_s3vectors::Client::new(&sdk);
+        let index = s3v
+            .get_index()
+            .vector_bucket_name("alex-vectors-123456789012")
+            .index_name("financial-research")
+            .send()
+            .await
+            .unwrap()
+            .index
+            .unwrap();
+        assert_eq!(index.dimension, 384);
+        assert_eq!(index.distance_metric.as_str(), "cosine");
+        assert_eq!(
+            index
+                .metadata_configuration
+                .unwrap()
+                .non_filterable_metadata_keys(),
+            ["text"]
+        );
+
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        let role = iam
+            .get_role()
+            .role_name("alex-ingest-lambda-role")
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        let tags: Vec<(String, String)> = role
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        assert!(
+            tags.contains(&("managed-by".into(), "alex-deployer".into())),
+            "{tags:?}"
+        );
+        let policy = iam
+            .get_role_policy()
+            .role_name("alex-ingest-lambda-role")
+            .policy_name("alex-ingest-policy")
+            .send()
+            .await
+            .unwrap();
+        let decoded: Value = serde_json::from_str(&urldecode(&policy.policy_document)).unwrap();
+        let resources: Vec<&str> = decoded["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                s["Resource"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            resources,
+            [
+                "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/alex-ingest:*",
+                "arn:aws:s3vectors:us-east-1:123456789012:bucket/alex-vectors-123456789012/index/financial-research",
+                "arn:aws:sagemaker:us-east-1:123456789012:endpoint/alex-embedding-endpoint",
+            ]
+        );
+        assert!(!policy.policy_document.contains("\"*\""));
+
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        let group = logs
+            .describe_log_groups()
+            .log_group_name_prefix("/aws/lambda/alex-ingest")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(group.log_groups()[0].retention_in_days(), Some(7));
+
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        let f = lambda
+            .get_function_configuration()
+            .function_name("alex-ingest")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(f.runtime().map(|r| r.as_str()), Some("provided.al2023"));
+        assert_eq!(f.handler(), Some("bootstrap"));
+        assert_eq!(f.memory_size(), Some(128));
+        assert_eq!(
+            f.role(),
+            Some("arn:aws:iam::123456789012:role/alex-ingest-lambda-role")
+        );
+        let vars = f.environment().unwrap().variables().unwrap();
+        assert_eq!(vars["VECTOR_BUCKET"], "alex-vectors-123456789012");
+        assert_eq!(vars["INDEX_NAME"], "financial-research");
+        assert_eq!(vars["SAGEMAKER_ENDPOINT"], "alex-embedding-endpoint");
+
+        let apigw = aws_sdk_apigateway::Client::new(&sdk);
+        let api = apigw.get_rest_apis().send().await.unwrap().items()[0].clone();
+        let api_id = api.id().unwrap();
+        assert_eq!(api.tags().unwrap()["stack"], "alex");
+        let resources = apigw
+            .get_resources()
+            .rest_api_id(api_id)
+            .send()
+            .await
+            .unwrap();
+        for route in ["/ingest", "/search"] {
+            let r = resources
+                .items()
+                .iter()
+                .find(|r| r.path() == Some(route))
+                .unwrap();
+            let m = apigw
+                .get_method()
+                .rest_api_id(api_id)
+                .resource_id(r.id().unwrap())
+                .http_method("POST")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(m.api_key_required(), Some(true));
+            let i = m.method_integration().unwrap();
+            assert_eq!(i.r#type().unwrap().as_str(), "AWS_PROXY");
+            assert!(
+                i.uri()
+                    .unwrap()
+                    .ends_with("function:alex-ingest/invocations")
+            );
+        }
+        apigw
+            .get_stage()
+            .rest_api_id(api_id)
+            .stage_name("prod")
+            .send()
+            .await
+            .unwrap();
+        let plan = apigw.get_usage_plans().send().await.unwrap().items()[0].clone();
+        assert_eq!(plan.api_stages()[0].api_id(), Some(api_id));
+        assert_eq!(plan.throttle().unwrap().rate_limit(), 100.0);
+        assert_eq!(plan.throttle().unwrap().burst_limit(), 200);
+        assert_eq!(plan.quota().unwrap().limit(), 10_000);
+        let keys = apigw
+            .get_usage_plan_keys()
+            .usage_plan_id(plan.id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(keys.items().len(), 1);
+        let policy: Value = serde_json::from_str(
+            lambda
+                .get_policy()
+                .function_name("alex-ingest")
+                .send()
+                .await
+                .unwrap()
+                .policy()
+                .unwrap(),
+        )
+        .unwrap();
+        let sources: Vec<&str> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Condition"]["ArnLike"]["AWS:SourceArn"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                format!("arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/POST/ingest"),
+                format!("arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/POST/search"),
+            ]
+        );
+    });
+
+    env.clear_requests();
+    env.ok(&["up"]);
+    let log = env.requests();
+    assert_eq!(log["mutating"], 0, "a re-run must not mutate: {log}");
+}
+
+fn urldecode(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len() + 0
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn the_original_curl_command_works_through_the_local_gateway() {
+    let env = Env::start();
+    env.ok(&["up"]);
+    env.ok(&["output", "--write-env", ".env"]);
+    let vars = dotenv(&env);
+    assert_eq!(vars["VECTOR_BUCKET"], "alex-vectors-123456789012");
+    let endpoint = vars["ALEX_API_ENDPOINT"].clone();
+    let key = vars["ALEX_API_KEY"].clone();
+    assert!(
+        endpoint.ends_with("/prod/_user_request_/ingest"),
+        "{endpoint}"
+    );
+    // The original setup's test command, verbatim.
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"curl -s -X POST "$ALEX_API_ENDPOINT" -H "x-api-key: $ALEX_API_KEY" -H "Content-Type: application/json" -d '{"text": "Test document via API", "metadata": {"source": "api_test"}}'"#)
+        .env("ALEX_API_ENDPOINT", &endpoint)
+        .env("ALEX_API_KEY", &key)
+        .output()
+        .unwrap();
+    let body: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(body["message"], "Document indexed successfully", "{body}");
+    let id = body["document_id"].as_str().unwrap().to_string();
+
+    let search = endpoint.replace("/ingest", "/search");
+    let (status, found) = env.post(
+        &search,
+        Some(&key),
+        &json!({"query": "test document", "k": 1}).to_string(),
+    );
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["results"][0]["document_id"], id.as_str());
+    assert_eq!(found["results"][0]["metadata"]["source"], "api_test");
+
+    assert_eq!(
+        env.post(&endpoint, None, "{}"),
+        (403, json!({"message": "Forbidden"}))
+    );
+    assert_eq!(env.post(&endpoint, Some("not-the-key"), "{}").0, 403);
+
+    // The CLI clients read the same .env.
+    let out = env.ok(&["search", "test document via api", "-k", "1", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["results"][0]["document_id"], id.as_str());
+}
+
+#[test]
+fn down_keeps_vector_data_and_up_finds_it_again() {
+    let env = Env::start();
+    env.ok(&["up"]);
+    let samples = shared::testing::repo_root().join("deployer/samples/documents.jsonl");
+    env.ok(&["ingest", samples.to_str().unwrap()]);
+    env.ok(&["down"]);
+    let sdk = env.sdk();
+    let after_down = block_on(inventory(&sdk));
+    assert_eq!(
+        after_down,
+        Inventory {
+            buckets: 1,
+            indexes: 1,
+            ..Inventory {
+                rest_apis: 0,
+                api_keys: 0,
+                usage_plans: 0,
+                functions: 0,
+                roles: 0,
+                log_groups: 0,
+                buckets: 0,
+                indexes: 0
+            }
+        }
+    );
+    let out = env.run(&["output"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hint: run `deployer up` first"));
+    env.ok(&["down"]);
+
+    env.ok(&["up"]);
+    let out = env.ok(&[
+        "search",
+        "artificial intelligence and GPU computing",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["results"][0]["metadata"]["ticker"], "NVDA", "{v}");
+
+    env.ok(&["down", "--delete-data", "--yes"]);
+    assert_eq!(
+        block_on(inventory(&sdk)),
+        Inventory {
+            rest_apis: 0,
+            api_keys: 0,
+            usage_plans: 0,
+            functions: 0,
+            roles: 0,
+            log_groups: 0,
+            buckets: 0,
+            indexes: 0
+        }
+    );
+    let refused = env.run(&["down", "--delete-data"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "no terminal, no --yes: refuse"
+    );
+}
+
+#[test]
+fn drift_is_planned_field_by_field_then_repaired() {
+    let env = Env::start();
+    env.ok(&["up"]);
+    let plan = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+
+    let sdk = env.sdk();
+    block_on(async {
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        lambda
+            .update_function_configuration()
+            .function_name("alex-ingest")
+            .memory_size(512)
+            .send()
+            .await
+            .unwrap();
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        logs.put_retention_policy()
+            .log_group_name("/aws/lambda/alex-ingest")
+            .retention_in_days(30)
+            .send()
+            .await
+            .unwrap();
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        iam.put_role_policy().role_name("alex-ingest-lambda-role").policy_name("alex-ingest-policy")
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#).send().await.unwrap();
+        let apigw = aws_sdk_apigateway::Client::new(&sdk);
+        let plan = apigw.get_usage_plans().send().await.unwrap().items()[0]
+            .id()
+            .unwrap()
+            .to_string();
+        apigw
+            .update_usage_plan()
+            .usage_plan_id(plan)
+            .patch_operations(
+                aws_sdk_apigateway::types::PatchOperation::builder()
+                    .op(aws_sdk_apigateway::types::Op::Replace)
+                    .path("/throttle/rateLimit")
+                    .value("5")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    env.clear_requests();
+    let plan = env.run(&["plan", "--detailed-exitcode"]);
+    let text = String::from_utf8_lossy(&plan.stdout).to_string();
+    assert_eq!(
+        plan.status.code(),
+        Some(2),
+        "{text}\n{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    for expected in [
+        "memory: 512 -> 128 MB",
+        "retention: 30 d -> 7 d",
+        "iam role policy alex-ingest-policy",
+        "rate: Some(5.0) -> 100",
+    ] {
+        assert!(text.contains(expected), "plan misses `{expected}`:\n{text}");
+    }
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("update") || l.starts_with("create"))
+            .count(),
+        4,
+        "{text}"
+    );
+    assert_eq!(env.requests()["mutating"], 0, "plan must not mutate");
+
+    env.ok(&["up"]);
+    let plan = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+}
