@@ -119,3 +119,112 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_apigateway::operation::delete_rest_api::{DeleteRestApiError, DeleteRestApiOutput};
+    use aws_sdk_apigateway::types::error::NotFoundException;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    /// Isolates `with_quota_retry` from the SDK's own retry.
+    fn no_sdk_retry(c: aws_sdk_apigateway::config::Builder) -> aws_sdk_apigateway::config::Builder {
+        c.retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+    }
+
+    fn throttled(retry_after: &str) -> aws_smithy_runtime_api::http::Response {
+        let mut resp = aws_smithy_runtime_api::http::Response::new(
+            StatusCode::try_from(429).unwrap(),
+            SdkBody::from(r#"{"message":"Too Many Requests"}"#),
+        );
+        resp.headers_mut()
+            .insert("x-amzn-ErrorType", "TooManyRequestsException");
+        resp.headers_mut()
+            .insert("Retry-After", retry_after.to_string());
+        resp.headers_mut()
+            .insert("Content-Type", "application/json");
+        resp
+    }
+
+    #[tokio::test]
+    async fn quota_retry_waits_retry_after_then_succeeds() {
+        let limited = mock!(aws_sdk_apigateway::Client::delete_rest_api)
+            .then_http_response(|| throttled("1"));
+        let ok = mock!(aws_sdk_apigateway::Client::delete_rest_api)
+            .then_output(|| DeleteRestApiOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_apigateway,
+            RuleMode::Sequential,
+            &[&limited, &ok],
+            no_sdk_retry
+        );
+        let started = std::time::Instant::now();
+        let out = with_quota_retry(Duration::from_secs(10), || {
+            client.delete_rest_api().rest_api_id("a").send()
+        })
+        .await;
+        assert!(out.is_ok(), "{out:?}");
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "Retry-After honoured"
+        );
+        assert_eq!(limited.num_calls(), 1);
+        assert_eq!(ok.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn quota_retry_gives_up_past_its_budget() {
+        let limited = mock!(aws_sdk_apigateway::Client::delete_rest_api)
+            .then_http_response(|| throttled("30"));
+        let client = mock_client!(
+            aws_sdk_apigateway,
+            RuleMode::Sequential,
+            &[&limited],
+            no_sdk_retry
+        );
+        let out = with_quota_retry(Duration::from_secs(5), || {
+            client.delete_rest_api().rest_api_id("a").send()
+        })
+        .await;
+        let err = out.unwrap_err();
+        assert_eq!(code(&err), Some("TooManyRequestsException"));
+        assert_eq!(
+            limited.num_calls(),
+            1,
+            "a 30 s wait does not fit a 5 s budget"
+        );
+    }
+
+    #[tokio::test]
+    async fn not_found_is_decided_by_code() {
+        let missing = mock!(aws_sdk_apigateway::Client::delete_rest_api).then_error(|| {
+            let msg = "Invalid API identifier specified";
+            DeleteRestApiError::NotFoundException(
+                NotFoundException::builder()
+                    .message(msg)
+                    .meta(
+                        aws_smithy_types::error::ErrorMetadata::builder()
+                            .code("NotFoundException")
+                            .message(msg)
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_apigateway, RuleMode::Sequential, &[&missing]);
+        let err = client
+            .delete_rest_api()
+            .rest_api_id("a")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(is_not_found(&err));
+        assert!(!is(&err, &["ConflictException"]));
+        assert_eq!(
+            describe(&err),
+            "NotFoundException: Invalid API identifier specified"
+        );
+    }
+}

@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(sha256_b64(&a), sha256_b64(&b));
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap();
         let entry = archive.by_index(0).unwrap();
-        assert_eq!(entry.name(), "bootstrap");
+        assert_eq!(entry.name().unwrap(), "bootstrap");
         assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
     }
 

@@ -159,16 +159,26 @@ class LocalAws:
         op = (params.get("Action") or ["Unknown"])[0]
         return op, not op.startswith(READ_PREFIXES)
 
-    def take_fault(self, mutating: bool) -> str:
-        """Counts a mutating call against the armed faults; returns the fault kind to apply."""
-        if not mutating:
+    def take_fault(self, call: Call) -> str:
+        """Counts a mutating call against the armed faults; returns the fault kind to apply.
+
+        A fault fires on the `after`-th mutating call from when it was armed and then sticks to
+        that call's service and operation: its next `count - 1` attempts (the SDK's retries)
+        fail too, whatever else runs concurrently.
+        """
+        if not call.mutating:
             return ""
         with self.lock:
             kind = ""
+            target = (call.service, call.operation)
             for fault in self.faults:
-                fault["after"] -= 1
-                if fault["after"] <= 0 and fault["count"] > 0:
-                    kind = kind or fault["kind"]
+                if "target" not in fault:
+                    fault["after"] -= 1
+                    if fault["after"] > 0:
+                        continue
+                    fault["target"] = target
+                if fault["target"] == target and fault["count"] > 0 and not kind:
+                    kind = fault["kind"]
                     fault["count"] -= 1
             self.faults = [f for f in self.faults if f["count"] > 0]
             return kind
@@ -234,7 +244,7 @@ class LocalAws:
             self.calls.append(call)
         if self.settings.latency_ms > 0:
             time.sleep(self.settings.latency_ms / 1000.0)
-        fault = self.take_fault(mutating)
+        fault = self.take_fault(call)
         call.fault = fault
         if fault == "500":
             call.status = 500
@@ -300,7 +310,7 @@ class LocalAws:
                         return Response(400, {"error": f"unknown fault kind {kind}"})
                     self.faults.append({"after": int(data.get("after", 1)), "kind": kind,
                                         "count": int(data.get("count", 1))})
-                return Response(200, {"faults": list(self.faults)})
+                return Response(200, {"faults": [{k: v for k, v in f.items() if k != "target"} for f in self.faults]})
         if name == "config":
             if method == "POST":
                 try:

@@ -106,24 +106,28 @@ pub async fn converge(ctx: &Ctx, args: &StackArgs, code: &Artifact) -> anyhow::R
         env,
     };
     let function_arn = function::ensure(ctx, &fspec, code).await?;
-    let api_id = rest_api::ensure(ctx, &function_arn).await?;
-    permission::ensure(ctx, &api_id, &rest_api::ROUTES).await?;
+    let (api_id, first_key) = tokio::try_join!(
+        async {
+            let api_id = rest_api::ensure(ctx, &function_arn).await?;
+            permission::ensure(ctx, &api_id, &rest_api::ROUTES).await?;
+            Ok::<_, anyhow::Error>(api_id)
+        },
+        api_key::ensure(ctx),
+    )?;
     let limits = usage_plan::Limits {
         quota: args.quota,
         rate: args.rate,
         burst: args.burst,
     };
     // A concurrent run may delete the duplicate key or plan this run picked: start over.
+    let mut key_id = first_key;
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let result = async {
-            let key_id = api_key::ensure(ctx).await?;
-            usage_plan::ensure(ctx, &api_id, &key_id, limits).await
-        }
-        .await;
-        match result {
-            Err(e) if crate::resources::is_gone(&e) && attempts < 4 => continue,
+        match usage_plan::ensure(ctx, &api_id, &key_id, limits).await {
+            Err(e) if crate::resources::is_gone(&e) && attempts < 4 => {
+                key_id = api_key::ensure(ctx).await?
+            }
             other => return other,
         }
     }
@@ -132,6 +136,7 @@ pub async fn converge(ctx: &Ctx, args: &StackArgs, code: &Artifact) -> anyhow::R
 /// `up`.
 pub async fn run(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<UpReport> {
     let code = artifact(ctx, args)?;
+    // Before anything changes: a wrong dimension is bad input and must change nothing.
     preflight(ctx, args).await?;
     converge(ctx, args, &code).await?;
     Ok(UpReport {

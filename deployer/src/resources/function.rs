@@ -49,8 +49,12 @@ fn role_not_ready<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>
         && message(err).contains("cannot be assumed by Lambda")
 }
 
-/// Waits until the function is Active and no update is in progress.
-pub async fn wait_settled(ctx: &Ctx) -> anyhow::Result<()> {
+/// Waits until the function is Active and no update is in progress; returns its configuration.
+pub async fn wait_settled(
+    ctx: &Ctx,
+) -> anyhow::Result<
+    aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
+> {
     let started = Instant::now();
     let spinner = ctx.progress.spinner(&format!(
         "waiting for lambda function {}",
@@ -87,7 +91,7 @@ pub async fn wait_settled(ctx: &Ctx) -> anyhow::Result<()> {
                 if let Some(s) = spinner {
                     s.finish_and_clear();
                 }
-                return Ok(());
+                return Ok(out);
             }
         }
         if started.elapsed() > SETTLE_BUDGET {
@@ -152,12 +156,18 @@ where
 pub async fn ensure(ctx: &Ctx, spec: &FunctionSpec, code: &Artifact) -> anyhow::Result<String> {
     let name = &ctx.names.function;
     let label = format!("lambda function {name}");
-    let current = match ctx.lambda.get_function().function_name(name).send().await {
-        Ok(out) => out.configuration,
+    let exists = match ctx
+        .lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Some(out),
         Err(e) if is_not_found(&e) => None,
         Err(e) => bail!("failed to read {label}: {}", describe(&e)),
     };
-    let Some(_) = current else {
+    let Some(first) = exists else {
         if !ctx.change(
             "create",
             &label,
@@ -210,14 +220,16 @@ pub async fn ensure(ctx: &Ctx, spec: &FunctionSpec, code: &Artifact) -> anyhow::
             Err(e) => Err(failed(&format!("create {label}"), &e)),
         };
     };
-    wait_settled(ctx).await?;
-    let config = ctx
-        .lambda
-        .get_function_configuration()
-        .function_name(name)
-        .send()
-        .await
-        .map_err(|e| anyhow!("failed to read {label}: {}", describe(&e)))?;
+    let settled = matches!(first.state(), Some(State::Active) | None)
+        && !matches!(
+            first.last_update_status(),
+            Some(LastUpdateStatus::InProgress)
+        );
+    let config = if settled {
+        first
+    } else {
+        wait_settled(ctx).await?
+    };
     let mut diffs = Vec::new();
     if config.runtime() != Some(&Runtime::Providedal2023) {
         diffs.push(format!(
@@ -363,5 +375,51 @@ pub async fn delete(ctx: &Ctx) -> anyhow::Result<()> {
             ctx.names.function,
             describe(&e)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_lambda::operation::create_function::CreateFunctionError;
+    use aws_sdk_lambda::types::error::InvalidParameterValueException;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    async fn create_error(
+        message: &'static str,
+    ) -> aws_smithy_runtime_api::client::result::SdkError<
+        CreateFunctionError,
+        aws_smithy_runtime_api::http::Response,
+    > {
+        let rule = mock!(aws_sdk_lambda::Client::create_function).then_error(move || {
+            CreateFunctionError::InvalidParameterValueException(
+                InvalidParameterValueException::builder()
+                    .message(message)
+                    .meta(
+                        aws_smithy_types::error::ErrorMetadata::builder()
+                            .code("InvalidParameterValueException")
+                            .message(message)
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_lambda, RuleMode::Sequential, &[&rule]);
+        client
+            .create_function()
+            .function_name("f")
+            .send()
+            .await
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn role_propagation_is_recognised_by_code_and_message() {
+        assert!(role_not_ready(
+            &create_error("The role defined for the function cannot be assumed by Lambda.").await
+        ));
+        assert!(!role_not_ready(
+            &create_error("Unzipped size must be smaller than 262144000 bytes").await
+        ));
     }
 }
