@@ -29,6 +29,8 @@ class Settings:
     endpoint_max_concurrency: int = 0
     # Seconds an idle warm Lambda process is kept.
     lambda_idle_secs: float = 300.0
+    # Check calls against IAM (fixed at start: `--enforce-iam`).
+    enforce_iam: bool = False
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.clock_scale

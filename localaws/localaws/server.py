@@ -258,6 +258,13 @@ class LocalAws:
             call.status = 0
             self.drop_connection(environ)
             raise ConnectionAbortedError()
+        if self.settings.enforce_iam:
+            from .auth import authorize
+
+            denied = authorize(service, operation, region, environ, body)
+            if denied is not None:
+                call.status = denied.status
+                return denied
         interceptor = self.interceptors.get(service)
         try:
             resp = interceptor.before(call, environ, body, region) if interceptor else None
@@ -268,6 +275,8 @@ class LocalAws:
         except Response as r:
             resp = r
         call.status = resp.status
+        if resp.status == 403 and os.environ.get("LOCALAWS_DEBUG"):
+            print(f"403 {service} {operation}: {resp.body[:500]!r}", file=sys.stderr, flush=True)
         if fault == "drop":
             # The call took effect; the caller never hears of it.
             self.drop_connection(environ)
@@ -340,6 +349,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-apigw-quotas", action="store_true")
     parser.add_argument("--endpoint", action="append", default=[], help="an embedding endpoint name")
     parser.add_argument("--port-file", help="write the bound port here once listening")
+    parser.add_argument("--enforce-iam", action="store_true",
+                        help="check every call against the caller's IAM policies (use /_localaws/credentials)")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
@@ -352,7 +363,12 @@ def main(argv=None) -> None:
         lambda_update_secs=args.lambda_pending_secs,
         iam_propagation_secs=args.iam_propagation_secs,
         apigw_quotas=not args.no_apigw_quotas,
+        enforce_iam=args.enforce_iam,
     )
+    if args.enforce_iam:
+        from .auth import enable
+
+        enable()
     app = LocalAws(settings, args.endpoint or ["alex-embedding-endpoint"])
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     app.port = server.server_address[1]

@@ -10,8 +10,6 @@ use std::process::{Command, Output};
 pub struct Env {
     pub aws: LocalAws,
     pub dir: PathBuf,
-    key: String,
-    secret: String,
 }
 
 /// Knobs that keep real-AWS timings but scaled down 20×.
@@ -27,18 +25,23 @@ pub const FAST: &[&str] = &[
 impl Env {
     pub fn start() -> Self {
         let aws = LocalAws::start(FAST);
-        let creds: Value = serde_json::from_str(&aws.control("GET", "credentials", None)).unwrap();
         let dir = aws.state_dir.join("work");
         std::fs::create_dir_all(&dir).unwrap();
-        Self {
-            key: creds["AccessKeyId"].as_str().unwrap().to_string(),
-            secret: creds["SecretAccessKey"].as_str().unwrap().to_string(),
-            aws,
-            dir,
-        }
+        Self { aws, dir }
+    }
+
+    /// The administrator's keys (recreated by a reset, so read each time).
+    fn creds(&self) -> (String, String) {
+        let creds: Value =
+            serde_json::from_str(&self.aws.control("GET", "credentials", None)).unwrap();
+        (
+            creds["AccessKeyId"].as_str().unwrap().to_string(),
+            creds["SecretAccessKey"].as_str().unwrap().to_string(),
+        )
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
+        let (key, secret) = self.creds();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
         cmd.args(args)
             .current_dir(&self.dir)
@@ -47,8 +50,8 @@ impl Env {
             .env("HOME", &self.dir)
             .env("AWS_ENDPOINT_URL", &self.aws.url)
             .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", &self.key)
-            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
+            .env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
             .env("AWS_EC2_METADATA_DISABLED", "true");
         if let Ok(target) = std::env::var("CARGO_TARGET_DIR") {
             cmd.env("CARGO_TARGET_DIR", target);
@@ -88,6 +91,7 @@ impl Env {
     }
 
     pub fn sdk(&self) -> aws_config::SdkConfig {
+        let (key, secret) = self.creds();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -97,11 +101,7 @@ impl Env {
                 .endpoint_url(&self.aws.url)
                 .region(aws_config::Region::new("us-east-1"))
                 .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                    &self.key,
-                    &self.secret,
-                    None,
-                    None,
-                    "test",
+                    key, secret, None, None, "test",
                 ))
                 .load(),
         )
