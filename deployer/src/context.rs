@@ -97,7 +97,7 @@ impl Ctx {
             account,
             region,
             endpoint_url: global.endpoint_url.clone(),
-            progress: Progress::new(global.quiet > 0, global.json),
+            progress: Progress::new(global.quiet > 0),
             dry_run,
             changes: Mutex::new(Vec::new()),
         })

@@ -114,7 +114,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Ingest(args) => {
             let (endpoint, key) = api_target(global, &args.api_endpoint, &args.api_key).await?;
-            let progress = progress::Progress::new(global.quiet > 0, global.json);
+            let progress = progress::Progress::new(global.quiet > 0);
             let report = commands::ingest::run(args, &endpoint, &key, &progress).await?;
             if global.json {
                 print_json(&report)?;

@@ -12,8 +12,8 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// `quiet` silences everything but errors.
-    pub fn new(quiet: bool, _json: bool) -> Self {
+    /// `quiet` silences everything but errors and warnings.
+    pub fn new(quiet: bool) -> Self {
         Self {
             quiet,
             tty: std::io::stderr().is_terminal(),

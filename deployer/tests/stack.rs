@@ -200,7 +200,7 @@ fn urldecode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%'
-            && i + 2 < b.len() + 0
+            && i + 2 < b.len()
             && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
         {
             out.push(v);
@@ -407,5 +407,45 @@ fn drift_is_planned_field_by_field_then_repaired() {
         Some(0),
         "{}",
         String::from_utf8_lossy(&plan.stdout)
+    );
+}
+
+#[test]
+fn a_wrong_dimension_is_refused_before_anything_changes() {
+    let env = Env::start();
+    env.clear_requests();
+    let out = env.run(&["up", "--dimension", "768"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("returns 384-dimensional vectors, but the index is 768-dimensional"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+    assert_eq!(
+        env.requests()["mutating"],
+        0,
+        "bad input must change nothing"
+    );
+
+    env.ok(&["up"]);
+    let out = env.run(&[
+        "up",
+        "--dimension",
+        "768",
+        "--embedding-endpoint",
+        "missing-endpoint",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "exists with dimension 384 and metric cosine, but the stack wants dimension 768"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: could not check embedding endpoint missing-endpoint"),
+        "{err}"
     );
 }

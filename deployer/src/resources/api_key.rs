@@ -20,33 +20,28 @@ pub struct Found {
 
 /// Keys named like the stack's, oldest first.
 pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Found>> {
+    let keys: Vec<aws_sdk_apigateway::types::ApiKey> = ctx
+        .apigw
+        .get_api_keys()
+        .name_query(&ctx.names.api_key)
+        .limit(500)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|e| anyhow!("failed to list API keys: {}", describe(&e)))?;
     let mut all = Vec::new();
-    let mut position: Option<String> = None;
-    loop {
-        let out = ctx
-            .apigw
-            .get_api_keys()
-            .name_query(&ctx.names.api_key)
-            .limit(500)
-            .set_position(position.clone())
-            .send()
-            .await
-            .map_err(|e| anyhow!("failed to list API keys: {}", describe(&e)))?;
-        for key in out.items() {
-            if key.name() == Some(ctx.names.api_key.as_str())
-                && let Some(id) = key.id()
-            {
-                let created = key.created_date().map(|d| d.secs()).unwrap_or(0);
-                let managed = key
-                    .tags()
-                    .and_then(|t| t.get("managed-by"))
-                    .is_some_and(|v| v == "alex-deployer");
-                all.push((created, id.to_string(), key.enabled(), managed));
-            }
-        }
-        position = out.position().map(str::to_string);
-        if position.is_none() || out.items().is_empty() {
-            break;
+    for key in &keys {
+        if key.name() == Some(ctx.names.api_key.as_str())
+            && let Some(id) = key.id()
+        {
+            let created = key.created_date().map(|d| d.secs()).unwrap_or(0);
+            let managed = key
+                .tags()
+                .and_then(|t| t.get("managed-by"))
+                .is_some_and(|v| v == "alex-deployer");
+            all.push((created, id.to_string(), key.enabled(), managed));
         }
     }
     all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));

@@ -167,6 +167,9 @@ pub async fn ensure(ctx: &Ctx, spec: &FunctionSpec, code: &Artifact) -> anyhow::
         Err(e) if is_not_found(&e) => None,
         Err(e) => bail!("failed to read {label}: {}", describe(&e)),
     };
+    let environment = Environment::builder()
+        .set_variables(Some(spec.env.clone().into_iter().collect()))
+        .build();
     let Some(first) = exists else {
         if !ctx.change(
             "create",
@@ -180,9 +183,6 @@ pub async fn ensure(ctx: &Ctx, spec: &FunctionSpec, code: &Artifact) -> anyhow::
         ) {
             return Ok(ctx.function_arn());
         }
-        let environment = Environment::builder()
-            .set_variables(Some(spec.env.clone().into_iter().collect()))
-            .build();
         let created = retry_transient(false, || {
             let mut req = ctx
                 .lambda
@@ -287,9 +287,6 @@ pub async fn ensure(ctx: &Ctx, spec: &FunctionSpec, code: &Artifact) -> anyhow::
     }
     let arch_differs = config.architectures().first() != Some(&architecture(spec.arch));
     if !diffs.is_empty() && ctx.change("update", &label, diffs.join("; ")) {
-        let environment = Environment::builder()
-            .set_variables(Some(spec.env.clone().into_iter().collect()))
-            .build();
         retry_transient(true, || {
             ctx.lambda
                 .update_function_configuration()

@@ -29,32 +29,27 @@ pub struct Found {
 
 /// Every REST API named like the stack's, in keep-order (oldest first, then id).
 pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Found>> {
+    let apis: Vec<aws_sdk_apigateway::types::RestApi> = ctx
+        .apigw
+        .get_rest_apis()
+        .limit(500)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|e| anyhow!("failed to list REST APIs: {}", describe(&e)))?;
     let mut all = Vec::new();
-    let mut position: Option<String> = None;
-    loop {
-        let out = ctx
-            .apigw
-            .get_rest_apis()
-            .limit(500)
-            .set_position(position.clone())
-            .send()
-            .await
-            .map_err(|e| anyhow!("failed to list REST APIs: {}", describe(&e)))?;
-        for api in out.items() {
-            if api.name() == Some(ctx.names.api.as_str())
-                && let Some(id) = api.id()
-            {
-                let created = api.created_date().map(|d| d.secs()).unwrap_or(0);
-                let managed = api
-                    .tags()
-                    .and_then(|t| t.get("managed-by"))
-                    .is_some_and(|v| v == "alex-deployer");
-                all.push((created, id.to_string(), managed));
-            }
-        }
-        position = out.position().map(str::to_string);
-        if position.is_none() || out.items().is_empty() {
-            break;
+    for api in &apis {
+        if api.name() == Some(ctx.names.api.as_str())
+            && let Some(id) = api.id()
+        {
+            let created = api.created_date().map(|d| d.secs()).unwrap_or(0);
+            let managed = api
+                .tags()
+                .and_then(|t| t.get("managed-by"))
+                .is_some_and(|v| v == "alex-deployer");
+            all.push((created, id.to_string(), managed));
         }
     }
     all.sort();

@@ -22,28 +22,20 @@ pub struct Limits {
 
 /// Plans named like the stack's, oldest first (plans have no creation date: by id).
 pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<UsagePlan>> {
-    let mut all = Vec::new();
-    let mut position: Option<String> = None;
-    loop {
-        let out = ctx
-            .apigw
-            .get_usage_plans()
-            .limit(500)
-            .set_position(position.clone())
-            .send()
-            .await
-            .map_err(|e| anyhow!("failed to list usage plans: {}", describe(&e)))?;
-        all.extend(
-            out.items()
-                .iter()
-                .filter(|p| p.name() == Some(ctx.names.usage_plan.as_str()))
-                .cloned(),
-        );
-        position = out.position().map(str::to_string);
-        if position.is_none() || out.items().is_empty() {
-            break;
-        }
-    }
+    let plans: Vec<UsagePlan> = ctx
+        .apigw
+        .get_usage_plans()
+        .limit(500)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|e| anyhow!("failed to list usage plans: {}", describe(&e)))?;
+    let mut all: Vec<UsagePlan> = plans
+        .into_iter()
+        .filter(|p| p.name() == Some(ctx.names.usage_plan.as_str()))
+        .collect();
     all.sort_by(|a, b| a.id().cmp(&b.id()));
     Ok(all)
 }
