@@ -54,6 +54,19 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Search the deployed API
     Search(SearchArgs),
+    /// Build the function and write the deployment zip `up` would upload (for `up --zip`)
+    Package(PackageArgs),
+}
+
+/// `package`.
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    /// Where to write the zip
+    #[arg(long, short, default_value = "alex-function.zip")]
+    pub out: PathBuf,
+    /// Lambda architecture
+    #[arg(long, value_enum, default_value_t = Arch::host())]
+    pub arch: Arch,
 }
 
 /// How the stack is configured; every flag has the original setup's default.

@@ -137,6 +137,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Package(args) => {
+            let progress = progress::Progress::new(global.quiet > 0);
+            progress.step(&format!(
+                "build   function (release, {})",
+                args.arch.as_str()
+            ));
+            let artifact = package::package(&package::build(args.arch)?, args.arch)?;
+            std::fs::write(&args.out, &artifact.zip)
+                .map_err(|e| anyhow::anyhow!("could not write `{}`: {e}", args.out.display()))?;
+            let summary = serde_json::json!({
+                "path": args.out.display().to_string(),
+                "bytes": artifact.zip.len(),
+                "code_sha256": artifact.sha256,
+            });
+            if global.json {
+                print_json(&summary)?;
+            } else {
+                println!(
+                    "{} {} bytes sha256 {}",
+                    args.out.display(),
+                    artifact.zip.len(),
+                    artifact.sha256
+                );
+            }
+        }
         Command::Search(args) => {
             let (endpoint, key) = api_target(global, &args.api_endpoint, &args.api_key).await?;
             let response = commands::search::run(args, &endpoint, &key).await?;

@@ -26,6 +26,7 @@ fn help_texts() {
         vec!["output", "--help"],
         vec!["ingest", "--help"],
         vec!["search", "--help"],
+        vec!["package", "--help"],
     ] {
         let out = deployer(&cmd);
         assert!(out.status.success());

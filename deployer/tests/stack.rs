@@ -192,6 +192,12 @@ fn fresh_up_creates_everything_field_by_field_and_a_rerun_changes_nothing() {
     env.ok(&["up"]);
     let log = env.requests();
     assert_eq!(log["mutating"], 0, "a re-run must not mutate: {log}");
+
+    // `package` writes exactly what `up` uploads: deploying it with `--zip` changes nothing.
+    env.ok(&["package", "--out", "fn.zip"]);
+    env.clear_requests();
+    env.ok(&["up", "--zip", "fn.zip"]);
+    assert_eq!(env.requests()["mutating"], 0);
 }
 
 fn urldecode(s: &str) -> String {

@@ -15,7 +15,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -272,11 +271,7 @@ def deployer_calls(latency_ms):
     local = Local("--clock-scale", "0.05")
     local.control("config", {"latency_ms": latency_ms})
     zip_path = os.path.join(local.state, "function.zip")
-    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
-        info = zipfile.ZipInfo("bootstrap", date_time=(1980, 1, 1, 0, 0, 0))
-        info.external_attr = 0o755 << 16
-        info.compress_type = zipfile.ZIP_DEFLATED
-        zf.writestr(info, BOOTSTRAP.read_bytes())
+    local.deployer("package", "-q", "--out", zip_path)
     rows = {}
     for name, args in (("fresh up", ["up", "-q", "--zip", zip_path]), ("no-op up", ["up", "-q", "--zip", zip_path]),
                        ("no-op up (with build check)", ["up", "-q"]), ("down", ["down", "-q"])):
@@ -319,7 +314,7 @@ def main():
         f"| cold init: process start → first Runtime API poll (median of 15) | {cold:.1f} ms | ≤ 15 ms | {verdict(cold <= 15)} |",
         f"| warm CPU per ingest request, downstream waits excluded (1,000 requests) | {cpu_ms:.2f} ms | — | |",
         f"| peak RSS after 1,000 ingests | {rss:.1f} MB | ≤ 30 MB | {verdict(rss <= 30 and ok)} |",
-        f"| zip size (deflate) | {zip_size / 1e6:.2f} MB | ≤ 8 MB | {verdict(zip_size <= 8e6)} |",
+        f"| zip size (`deployer package`) | {zip_size / 1e6:.2f} MB | ≤ 8 MB | {verdict(zip_size <= 8e6)} |",
         f"| glibc floor (highest GLIBC_ symbol version needed) | {glibc} | ≤ 2.34 | {verdict(tuple(map(int, glibc.split('.'))) <= (2, 34))} |",
         "",
         "## Bulk ingest of 1,000 documents through the local API Gateway",
@@ -334,8 +329,13 @@ def main():
         "",
         f"- speed-up over one-by-one: **{one / batch:.1f}×** (goal ≥ 10×: {verdict(one / batch >= 10)})",
         f"- batch total / floor: **{batch / floor:.2f}×** (goal ≤ 1.5×: {verdict(batch / floor <= 1.5)})",
+        f"- the best speed-up attainable here is one-by-one ÷ floor = **{one / floor:.1f}×**: the local endpoint runs "
+        f"all-MiniLM-L6-v2 in numpy on {os.cpu_count()} CPU cores ({floor / 1000 * 1000:.0f} ms of compute per document), "
+        f"so compute, not per-request overhead ({(one - floor):.0f} ms per request here), dominates. Batch ingest "
+        f"reaches {floor / batch * 100:.0f}% of that bound. On AWS, per-request overhead (API Gateway, Lambda, "
+        f"the endpoint's network round trip) is large next to the endpoint's compute, which is what makes 10× reachable there.",
         "",
-        "## Deployer (`--zip` prebuilt artifact unless noted; local AWS clock scaled ×0.05)",
+        "## Deployer (`--zip` artifact from `deployer package` unless noted; local AWS clock scaled ×0.05)",
         "",
         "| run | latency per call | reads | writes | wall time |",
         "|---|---|---|---|---|",
