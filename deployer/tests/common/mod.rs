@@ -53,14 +53,18 @@ impl Env {
             .env("AWS_ACCESS_KEY_ID", key)
             .env("AWS_SECRET_ACCESS_KEY", secret)
             .env("AWS_EC2_METADATA_DISABLED", "true");
-        if let Ok(target) = std::env::var("CARGO_TARGET_DIR") {
-            cmd.env("CARGO_TARGET_DIR", target);
+        // HOME is isolated (no real ~/.aws is ever read), so name cargo's and rustup's homes
+        // explicitly: the release build `up` runs then shares the workspace's registry,
+        // toolchain and fingerprints instead of starting over under the temp HOME.
+        let real_home = std::env::var("HOME").unwrap_or_default();
+        for (var, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+            let value = std::env::var(var).unwrap_or_else(|_| format!("{real_home}/{default}"));
+            cmd.env(var, value);
         }
-        if let Ok(rustup) = std::env::var("RUSTUP_HOME") {
-            cmd.env("RUSTUP_HOME", rustup);
-        }
-        if let Ok(cargo) = std::env::var("CARGO_HOME") {
-            cmd.env("CARGO_HOME", cargo);
+        for var in ["CARGO", "CARGO_TARGET_DIR", "RUSTUP_TOOLCHAIN"] {
+            if let Ok(value) = std::env::var(var) {
+                cmd.env(var, value);
+            }
         }
         cmd
     }
