@@ -136,7 +136,10 @@ impl Ctx {
     pub fn tags(&self) -> Vec<(String, String)> {
         vec![
             ("stack".to_string(), self.names.stack.clone()),
-            ("managed-by".to_string(), "alex-deployer".to_string()),
+            (
+                "managed-by".to_string(),
+                crate::resources::MANAGED_BY.to_string(),
+            ),
         ]
     }
 

@@ -37,10 +37,7 @@ pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Found>> {
             && let Some(id) = key.id()
         {
             let created = key.created_date().map(|d| d.secs()).unwrap_or(0);
-            let managed = key
-                .tags()
-                .and_then(|t| t.get("managed-by"))
-                .is_some_and(|v| v == "alex-deployer");
+            let managed = crate::resources::is_managed(key.tags());
             all.push((created, id.to_string(), key.enabled(), managed));
         }
     }

@@ -45,10 +45,7 @@ pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Found>> {
             && let Some(id) = api.id()
         {
             let created = api.created_date().map(|d| d.secs()).unwrap_or(0);
-            let managed = api
-                .tags()
-                .and_then(|t| t.get("managed-by"))
-                .is_some_and(|v| v == "alex-deployer");
+            let managed = crate::resources::is_managed(api.tags());
             all.push((created, id.to_string(), managed));
         }
     }
