@@ -1,7 +1,7 @@
 //! [`Backend`] on the AWS SDK: SageMaker Runtime InvokeEndpoint and S3 Vectors.
 //! Errors are classified by the service error's code, never by display text.
 
-use crate::backend::{Backend, BackendError, Hit, NewVector};
+use crate::backend::{Backend, BackendError, Hit, NewVector, StoredVector};
 use crate::config::Config;
 use aws_sdk_s3vectors::types::{PutInputVector, VectorData};
 use aws_smithy_types::{Blob, Document, Number};
@@ -44,6 +44,18 @@ impl AwsBackend {
     }
 }
 
+/// The HTTP status of a raw response (the SDK's `HttpResponse`).
+pub trait RawStatus {
+    /// The status code.
+    fn status_code(&self) -> u16;
+}
+
+impl RawStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
 /// Classifies an SDK error by its service error code.
 fn classify<E, R>(
     service: &'static str,
@@ -51,8 +63,12 @@ fn classify<E, R>(
 ) -> BackendError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + RawStatus,
 {
+    // A real-time endpoint refuses an oversize body with a bare 413 (no error code).
+    if service == "SageMaker" && err.raw_response().is_some_and(|r| r.status_code() == 413) {
+        return BackendError::TooLarge(format!("{service}: HTTP 413"));
+    }
     let Some(service_err) = err.as_service_error() else {
         return BackendError::Other(format!(
             "{service} call failed: {}",
@@ -64,7 +80,16 @@ where
     if THROTTLING_CODES.contains(&code.as_str()) {
         return BackendError::Throttled { service, detail };
     }
+    let message = service_err.message().unwrap_or("");
     match (service, code.as_str()) {
+        // Serverless: "Request … has oversize body."; an answer over the limit fails in the
+        // model server ("Message size exceed limit"). Decided by code, then message.
+        ("SageMaker", "ValidationError") if message.contains("oversize body") => {
+            BackendError::TooLarge(detail)
+        }
+        ("SageMaker", "ModelError") if message.contains("size exceed") => {
+            BackendError::TooLarge(detail)
+        }
         ("SageMaker", _) => BackendError::Endpoint(detail),
         ("S3 Vectors", "ValidationException") => BackendError::Invalid(
             service_err
@@ -165,23 +190,30 @@ impl Backend for AwsBackend {
         Ok(())
     }
 
-    async fn chunk_count(&self, key: String) -> Result<Option<usize>, BackendError> {
+    async fn get_vectors(&self, keys: Vec<String>) -> Result<Vec<StoredVector>, BackendError> {
         let out = self
             .s3vectors
             .get_vectors()
             .vector_bucket_name(&self.bucket)
             .index_name(&self.index)
-            .keys(key)
+            .set_keys(Some(keys))
+            .return_data(true)
             .return_metadata(true)
             .send()
             .await
             .map_err(|e| classify("S3 Vectors", e))?;
-        Ok(out.vectors.first().map(|v| {
-            metadata_map(v.metadata.as_ref())
-                .get("chunk_count")
-                .and_then(Value::as_u64)
-                .unwrap_or(1) as usize
-        }))
+        Ok(out
+            .vectors
+            .into_iter()
+            .map(|v| StoredVector {
+                data: match v.data {
+                    Some(VectorData::Float32(d)) => d,
+                    _ => Vec::new(),
+                },
+                metadata: metadata_map(v.metadata.as_ref()),
+                key: v.key,
+            })
+            .collect())
     }
 
     async fn delete_vectors(&self, keys: Vec<String>) -> Result<(), BackendError> {

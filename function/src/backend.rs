@@ -14,6 +14,17 @@ pub struct NewVector {
     pub metadata: Map<String, Value>,
 }
 
+/// A stored vector read back by GetVectors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVector {
+    /// The vector key.
+    pub key: String,
+    /// The embedding.
+    pub data: Vec<f32>,
+    /// The stored metadata.
+    pub metadata: Map<String, Value>,
+}
+
 /// One QueryVectors hit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -39,6 +50,10 @@ pub enum BackendError {
     /// The embedding endpoint failed (unknown endpoint, model error…).
     #[error("embedding endpoint failed: {0}")]
     Endpoint(String),
+    /// The request or the answer exceeded the endpoint's payload limit (4 MiB serverless,
+    /// 6 MiB real-time): a smaller batch may pass.
+    #[error("embedding endpoint payload limit exceeded: {0}")]
+    TooLarge(String),
     /// S3 Vectors rejected the request's input (e.g. a filter).
     #[error("rejected by S3 Vectors: {0}")]
     Invalid(String),
@@ -59,11 +74,11 @@ pub trait Backend: Send + Sync {
         &self,
         vectors: Vec<NewVector>,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
-    /// The `chunk_count` stored with vector `key`, if the vector exists.
-    fn chunk_count(
+    /// GetVectors (≤ 100 keys) with data and metadata; missing keys are left out.
+    fn get_vectors(
         &self,
-        key: String,
-    ) -> impl Future<Output = Result<Option<usize>, BackendError>> + Send;
+        keys: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<StoredVector>, BackendError>> + Send;
     /// DeleteVectors (≤ 500 keys); missing keys are not an error.
     fn delete_vectors(
         &self,

@@ -1,7 +1,8 @@
 //! Function configuration, read once from the environment at cold start.
 
-use shared::chunk::ChunkConfig;
+use shared::chunk::{ChunkConfig, MIN_MAX_TOKENS};
 use shared::names::{DEFAULT_DIMENSION, DEFAULT_INDEX};
+use shared::tokenize::MODEL_MAX_TOKENS;
 
 /// Everything the handlers need to know about their deployment.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,13 +15,28 @@ pub struct Config {
     pub endpoint: String,
     /// `EMBEDDING_DIMENSION` (default 384): the index's dimension.
     pub dimension: usize,
-    /// `CHUNK_MAX_CHARS` / `CHUNK_OVERLAP_CHARS`.
+    /// `CHUNK_MAX_TOKENS` (default 256, special tokens included) / `CHUNK_OVERLAP_TOKENS`
+    /// (default 32): chunk sizes in the model's word pieces.
     pub chunk: ChunkConfig,
-    /// `EMBED_BATCH_SIZE` (default 16): texts per InvokeEndpoint call.
+    /// `EMBED_BATCH_SIZE` (default 32): most texts per InvokeEndpoint call; calls are also
+    /// sized so the answer fits `embed_max_payload`.
     pub embed_batch_size: usize,
-    /// `EMBED_CONCURRENCY` (default 2): InvokeEndpoint calls in flight.
+    /// `EMBED_CONCURRENCY` (default 2, the original serverless endpoint's max concurrency):
+    /// InvokeEndpoint calls in flight.
     pub embed_concurrency: usize,
+    /// `EMBED_MAX_PAYLOAD_BYTES` (default 4 MiB, a serverless endpoint's request and answer
+    /// limit; real-time endpoints allow 6 MiB).
+    pub embed_max_payload: usize,
+    /// `TIME_BUDGET_MS` (default 29,000, API Gateway's integration timeout): work stops
+    /// before this much time has passed since the request arrived, or before the invocation
+    /// deadline if that is earlier.
+    pub time_budget_ms: u64,
+    /// `DEADLINE_MARGIN_MS` (default 2,500): time kept to write what is done and answer.
+    pub deadline_margin_ms: u64,
 }
+
+/// A serverless endpoint's request and answer limit (4 MiB).
+pub const SERVERLESS_MAX_PAYLOAD: usize = 4 * 1024 * 1024;
 
 impl Config {
     /// Reads the configuration through `var` (the process environment in `main`).
@@ -57,11 +73,25 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_INDEX.to_string()),
             dimension: number("EMBEDDING_DIMENSION", DEFAULT_DIMENSION as usize, 1, 4096),
             chunk: ChunkConfig {
-                max_chars: number("CHUNK_MAX_CHARS", defaults.max_chars, 50, 20_000),
-                overlap_chars: number("CHUNK_OVERLAP_CHARS", defaults.overlap_chars, 0, 10_000),
+                max_tokens: number(
+                    "CHUNK_MAX_TOKENS",
+                    defaults.max_tokens,
+                    MIN_MAX_TOKENS,
+                    MODEL_MAX_TOKENS,
+                ),
+                overlap_tokens: number("CHUNK_OVERLAP_TOKENS", defaults.overlap_tokens, 0, 128),
+                max_bytes: defaults.max_bytes,
             },
-            embed_batch_size: number("EMBED_BATCH_SIZE", 16, 1, 256),
+            embed_batch_size: number("EMBED_BATCH_SIZE", 32, 1, 256),
             embed_concurrency: number("EMBED_CONCURRENCY", 2, 1, 64),
+            embed_max_payload: number(
+                "EMBED_MAX_PAYLOAD_BYTES",
+                SERVERLESS_MAX_PAYLOAD,
+                64 * 1024,
+                64 * 1024 * 1024,
+            ),
+            time_budget_ms: number("TIME_BUDGET_MS", 29_000, 1_000, 900_000) as u64,
+            deadline_margin_ms: number("DEADLINE_MARGIN_MS", 2_500, 0, 60_000) as u64,
         };
         if problems.is_empty() {
             Ok(config)
@@ -94,11 +124,22 @@ mod tests {
         assert_eq!(c.index, "financial-research");
         assert_eq!(c.dimension, 384);
         assert_eq!(c.embed_concurrency, 2);
+        assert_eq!(c.chunk.max_tokens, 256);
+        assert_eq!(c.embed_max_payload, 4 * 1024 * 1024);
+        assert_eq!(c.time_budget_ms, 29_000);
     }
 
     #[test]
     fn every_problem_is_named() {
-        let err = Config::from_lookup(lookup(&[("EMBED_BATCH_SIZE", "0")])).unwrap_err();
+        let err = Config::from_lookup(lookup(&[
+            ("EMBED_BATCH_SIZE", "0"),
+            ("CHUNK_MAX_TOKENS", "600"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.contains("CHUNK_MAX_TOKENS must be an integer in 128..=512"),
+            "{err}"
+        );
         assert!(err.contains("VECTOR_BUCKET is not set"), "{err}");
         assert!(err.contains("SAGEMAKER_ENDPOINT is not set"), "{err}");
         assert!(

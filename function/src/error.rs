@@ -62,6 +62,23 @@ impl ApiError {
             )
         }
     }
+    /// 502: a downstream service failed; `detail` goes to the log.
+    pub fn upstream(message: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            detail: Some(detail.into()),
+            ..Self::new(502, message)
+        }
+    }
+    /// 503: the request could not be finished before the deadline.
+    pub fn out_of_time() -> Self {
+        Self {
+            retry_after: Some(RETRY_AFTER_SECS),
+            ..Self::new(
+                503,
+                "the embedding endpoint did not answer in time; retry later",
+            )
+        }
+    }
     /// 500 for a function deployed without its configuration.
     pub fn misconfigured(problem: &str) -> Self {
         Self::new(500, format!("the function is misconfigured: {problem}"))
@@ -106,7 +123,7 @@ impl From<BackendError> for ApiError {
                     format!("{service} is throttling requests; retry later"),
                 )
             },
-            BackendError::Endpoint(_) => Self {
+            BackendError::Endpoint(_) | BackendError::TooLarge(_) => Self {
                 detail,
                 ..Self::new(
                     502,

@@ -2,15 +2,16 @@
 
 use crate::backend::Backend;
 use crate::config::Config;
+use crate::embed::Deadline;
 use crate::error::ApiError;
 use crate::ingest::{IngestStats, ingest};
 use crate::search::{SearchStats, search};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use shared::api::ErrorBody;
+use shared::api::{ErrorBody, IngestOutcome};
 use shared::limits::MAX_LAMBDA_PAYLOAD;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 /// What the handler runs with: the AWS calls and the configuration (or why there is none).
 pub struct App<B> {
@@ -114,6 +115,13 @@ pub fn select_route(method: &str, path: &str) -> Result<Route, ApiError> {
     Ok(route)
 }
 
+/// The invocation's deadline (`Lambda-Runtime-Deadline-Ms`), when running in Lambda.
+fn invocation_deadline(req: &Request) -> Option<SystemTime> {
+    req.lambda_context_ref()
+        .filter(|ctx| ctx.deadline > 0)
+        .map(|ctx| SystemTime::UNIX_EPOCH + Duration::from_millis(ctx.deadline))
+}
+
 /// Handles one request; never fails and never panics on input: every outcome is a JSON answer.
 pub async fn handle<B: Backend>(
     app: &App<B>,
@@ -140,22 +148,34 @@ pub async fn handle<B: Backend>(
         ))),
         (Ok(config), Ok(Route::Ingest)) => {
             let mut stats = IngestStats::default();
-            let result = ingest(&app.backend, config, body, &mut stats).await;
+            let deadline = Deadline::new(started, invocation_deadline(&req), config);
+            let result = ingest(&app.backend, config, deadline, body, &mut stats).await;
             tracing::info!(
                 request_id,
                 route = "ingest",
                 body_bytes,
                 documents = stats.documents,
                 chunks = stats.chunks,
+                embedded = stats.embedded,
+                rewritten = stats.rewritten,
+                unchanged = stats.unchanged,
+                embed_calls = stats.embed.calls,
+                throttled = stats.embed.throttled,
+                splits = stats.embed.splits,
+                largest_answer = stats.embed.largest_answer,
                 embed_ms = stats.embed_ms as u64,
-                put_ms = stats.put_ms as u64,
+                store_ms = stats.store_ms as u64,
                 "ingest finished"
             );
-            result.map(|r| json_response(200, &r, None))
+            result.map(|outcome| match outcome {
+                IngestOutcome::Done(r) => json_response(200, &r, None),
+                IngestOutcome::Partial(p) => json_response(202, &p, None),
+            })
         }
         (Ok(config), Ok(Route::Search)) => {
             let mut stats = SearchStats::default();
-            let result = search(&app.backend, config, body, &mut stats).await;
+            let deadline = Deadline::new(started, invocation_deadline(&req), config);
+            let result = search(&app.backend, config, deadline, body, &mut stats).await;
             tracing::info!(
                 request_id,
                 route = "search",
@@ -174,7 +194,7 @@ pub async fn handle<B: Backend>(
             tracing::info!(
                 request_id,
                 route = route_name,
-                status = 200,
+                status = resp.status().as_u16(),
                 elapsed_ms,
                 "request done"
             );

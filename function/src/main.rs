@@ -20,7 +20,18 @@ async fn main() -> Result<(), Error> {
     if let Err(problem) = &config {
         tracing::error!(problem = %problem, "function is misconfigured; every request will answer 500");
     }
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // Every call is bounded: a connection in 3 s, an attempt in 20 s (a serverless endpoint's
+    // cold start), the whole call with retries in 26 s (API Gateway cuts at 29 s); handlers
+    // also cut work at the request's own deadline.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(20))
+        .operation_timeout(std::time::Duration::from_secs(26))
+        .build();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
     let app = App {
         backend: AwsBackend::new(&sdk, config.as_ref().ok()),
         config,

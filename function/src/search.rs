@@ -2,8 +2,8 @@
 
 use crate::backend::Backend;
 use crate::config::Config;
+use crate::embed::{Deadline, Embedder};
 use crate::error::ApiError;
-use crate::ingest::embed_all;
 use serde_json::Value;
 use shared::api::{SearchRequest, SearchResponse, SearchResult};
 use shared::limits::{DEFAULT_TOP_K, MAX_QUERY_BYTES, MAX_TOP_K};
@@ -50,6 +50,7 @@ fn check_filter(filter: &Value) -> Result<(), ApiError> {
 pub async fn search<B: Backend>(
     backend: &B,
     config: &Config,
+    deadline: Deadline,
     body: &[u8],
     stats: &mut SearchStats,
 ) -> Result<SearchResponse, ApiError> {
@@ -79,10 +80,17 @@ pub async fn search<B: Backend>(
     };
 
     let started = Instant::now();
-    let vector = embed_all(backend, config, &[request.query])
+    // The model reads at most `max_tokens` word pieces (sentence-transformers truncates at
+    // 256); a longer query would also make a token-level answer exceed the payload limit.
+    let (query, tokens) = shared::tokenize::truncate(&request.query, config.chunk.max_tokens)
+        .map_err(ApiError::internal)?;
+    let embedder = Embedder::new(backend, config, deadline);
+    let vector = embedder
+        .embed(&[query], &[tokens])
         .await?
         .pop()
-        .ok_or_else(|| ApiError::internal("no embedding for the query"))?;
+        .flatten()
+        .ok_or_else(ApiError::out_of_time)?;
     stats.embed_ms = started.elapsed().as_millis();
 
     let started = Instant::now();

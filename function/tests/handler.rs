@@ -125,7 +125,7 @@ async fn oversized_filterable_metadata_is_413() {
 #[tokio::test]
 async fn long_documents_are_chunked_and_found_by_any_chunk() {
     let app = app();
-    let filler = "Revenue grew strongly this quarter. ".repeat(30);
+    let filler = "Revenue grew strongly this quarter. ".repeat(60);
     let text = format!("{filler}Zebras graze peacefully near quantum lighthouses. {filler}");
     let (s, body) = post(&app, "/ingest", json!({"text": text, "id": "long"})).await;
     assert_eq!(s, 200, "{body}");
@@ -137,7 +137,8 @@ async fn long_documents_are_chunked_and_found_by_any_chunk() {
             let (_, m) = store.get(&format!("long#{i}")).unwrap();
             assert_eq!(m["chunk_index"], i);
             assert_eq!(m["chunk_count"], chunks);
-            assert!(m["text"].as_str().unwrap().chars().count() <= 200);
+            let tokens = shared::tokenize::count_tokens(m["text"].as_str().unwrap()).unwrap();
+            assert!(tokens <= 128, "{tokens} tokens");
         }
     }
     let (s, body) = post(
@@ -159,7 +160,7 @@ async fn long_documents_are_chunked_and_found_by_any_chunk() {
 #[tokio::test]
 async fn reingest_by_id_leaves_no_stale_chunks() {
     let app = app();
-    let long = "First version sentence here. ".repeat(40);
+    let long = "First version sentence here. ".repeat(100);
     let (_, body) = post(&app, "/ingest", json!({"text": long, "id": "doc"})).await;
     assert!(body["chunks"].as_u64().unwrap() > 3);
     let (s, body) = post(
@@ -342,4 +343,115 @@ proptest! {
         prop_assert_eq!(stored(&app), 0);
         prop_assert_eq!(app.backend.writes.load(Ordering::SeqCst), 0);
     }
+}
+
+/// A document of `n` sentences of ~10 tokens each.
+fn sentences(n: usize, tag: &str) -> String {
+    (0..n)
+        .map(|i| format!("Sentence {i} of the {tag} report covers revenue and margins. "))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_document_too_slow_for_one_call_completes_by_resending_and_embeds_each_chunk_once() {
+    let mut config = common::config();
+    config.embed_batch_size = 1;
+    config.embed_concurrency = 1;
+    config.time_budget_ms = 1_200;
+    config.deadline_margin_ms = 200;
+    let app = common::app_with(config);
+    app.backend.delay_ms.store(150, Ordering::SeqCst);
+    let body = json!({"text": sentences(120, "annual"), "id": "slow"});
+    let mut rounds = Vec::new();
+    loop {
+        let (s, answer) = post(&app, "/ingest", body.clone()).await;
+        rounds.push((s, answer.clone()));
+        if s == 200 {
+            break;
+        }
+        assert_eq!(s, 202, "{answer}");
+        assert_eq!(answer["document_id"], "slow");
+        assert!(answer["chunks_done"].as_u64() < answer["chunks_total"].as_u64());
+        assert!(rounds.len() < 10, "no end in sight: {rounds:?}");
+    }
+    assert!(rounds.len() >= 2, "one call was enough: {rounds:?}");
+    let done = &rounds.last().unwrap().1;
+    assert_eq!(done["message"], "Document indexed successfully");
+    let total = done["chunks"].as_u64().unwrap() as usize;
+    // Progress grows, and no chunk was embedded twice.
+    let progress: Vec<u64> = rounds
+        .iter()
+        .filter_map(|(_, a)| a["chunks_done"].as_u64())
+        .collect();
+    assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+    assert_eq!(app.backend.embedded.load(Ordering::SeqCst), total);
+    assert_eq!(stored(&app), total);
+}
+
+#[tokio::test]
+async fn resending_or_editing_a_document_embeds_only_what_changed() {
+    let app = app();
+    let original = sentences(60, "annual");
+    let (s, first) = post(&app, "/ingest", json!({"text": original, "id": "doc"})).await;
+    assert_eq!(s, 200, "{first}");
+    let total = first["chunks"].as_u64().unwrap() as usize;
+    assert!(total >= 4, "{total}");
+    let embedded = |app: &App<Stub>| app.backend.embedded.load(Ordering::SeqCst);
+    assert_eq!(embedded(&app), total);
+    // The same request again: nothing to embed, nothing to write.
+    let writes = app.backend.writes.load(Ordering::SeqCst);
+    let (s, _) = post(&app, "/ingest", json!({"text": original, "id": "doc"})).await;
+    assert_eq!(s, 200);
+    assert_eq!(embedded(&app), total);
+    assert_eq!(app.backend.writes.load(Ordering::SeqCst), writes);
+    // An edit in the last sentence re-embeds the last chunk(s) only.
+    let edited = original.replace("Sentence 59 of the annual", "Sentence 59 of the amended");
+    let (s, _) = post(&app, "/ingest", json!({"text": edited, "id": "doc"})).await;
+    assert_eq!(s, 200);
+    let again = embedded(&app) - total;
+    assert!((1..=2).contains(&again), "{again} chunks re-embedded");
+    // New metadata alone re-writes every chunk with its stored vector: no embedding.
+    let (s, _) = post(
+        &app,
+        "/ingest",
+        json!({"text": edited, "id": "doc", "metadata": {"ticker": "TSLA"}}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(embedded(&app) - total, again);
+    let store = app.backend.store.lock().unwrap();
+    assert!(store.values().all(|(_, m)| m["ticker"] == "TSLA"));
+    assert!(
+        store
+            .values()
+            .all(|(_, m)| m["embedding"] == shared::metadata::EMBEDDING_MARKER)
+    );
+}
+
+#[tokio::test]
+async fn documents_without_an_id_resume_under_the_same_content_derived_id() {
+    let app = app();
+    let (_, a) = post(&app, "/ingest", json!({"text": "Same text."})).await;
+    let (_, b) = post(&app, "/ingest", json!({"text": "Same text."})).await;
+    assert_eq!(a["document_id"], b["document_id"]);
+    assert_eq!(stored(&app), 1);
+    assert_eq!(app.backend.embedded.load(Ordering::SeqCst), 1);
+    let (s, c) = post(
+        &app,
+        "/ingest",
+        json!({"documents": [{"text": "x y"}, {"text": "x y"}]}),
+    )
+    .await;
+    assert_eq!(s, 400, "{c}");
+    assert!(c["error"].as_str().unwrap().contains("twice"), "{c}");
+}
+
+#[tokio::test]
+async fn text_with_nothing_to_embed_is_400() {
+    let app = app();
+    let (s, body) = post(&app, "/ingest", json!({"text": "\u{0}\u{7}x"})).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = post(&app, "/ingest", json!({"text": "\u{7}\u{1b}"})).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("nothing to embed"));
 }

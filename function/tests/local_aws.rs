@@ -68,8 +68,11 @@ async fn setup(aws: &LocalAws) -> (App<AwsBackend>, aws_sdk_s3vectors::Client) {
         endpoint: "alex-embedding-endpoint".into(),
         dimension: 384,
         chunk: ChunkConfig::default(),
-        embed_batch_size: 16,
+        embed_batch_size: 32,
         embed_concurrency: 2,
+        embed_max_payload: 4 * 1024 * 1024,
+        time_budget_ms: 29_000,
+        deadline_margin_ms: 2_500,
     };
     let app = App {
         backend: AwsBackend::new(&sdk, Some(&config)),

@@ -9,7 +9,12 @@ quotas answered with 429 TooManyRequestsException and Retry-After (clock scaled)
 Data plane: `/restapis/{api_id}/{stage}/_user_request_/{path}` matches resource and method,
 enforces `apiKeyRequired` against usage plans bound to the stage, applies the plan's
 throttle, checks the Lambda resource policy, builds the REST v1 proxy event and invokes the
-function through the Lambda Runtime API.
+function through the Lambda Runtime API. With API Gateway's and Lambda's limits: a body over
+10 MiB is a plain-text 413 "HTTP content length exceeded 10485760 bytes."; a proxy event over
+Lambda's 6 MiB request payload is 413 `{"message": "Request Too Long"}` (BadRequestException) and
+the function is not invoked; an integration slower than 29 s (`apigw_integration_timeout_secs`)
+is 504 `{"message": "Endpoint request timed out"}` while the invocation runs on in the background
+until the function's own timeout; a Lambda answer over 6,291,556 bytes is 502.
 """
 
 import base64
@@ -29,6 +34,10 @@ QUOTAS = {"CreateRestApi": 3.0, "CreateDeployment": 5.0, "DeleteRestApi": 30.0, 
 TAG_ARN = re.compile(r"^arn:aws:apigateway:([^:]+)::/(restapis|apikeys|usageplans)/([^/]+)$")
 STAGE_PATH = re.compile(r"^/restapis/([^/]+)/([^/]+)/_user_request_(/.*)?$")
 INTEGRATION_URI = re.compile(r"^arn:aws:apigateway:[^:]+:lambda:path/2015-03-31/functions/(.+)/invocations$")
+# API Gateway's payload cap, Lambda's synchronous request and response payload caps (bytes).
+MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_EVENT_BYTES = 6 * 1024 * 1024
+MAX_LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 
 
 def _error(status, code, message, retry_after=None):
@@ -221,6 +230,9 @@ class ApiGateway:
         return ""
 
     def invoke_stage(self, environ, path, body: bytes) -> Response:
+        if len(body) > MAX_BODY_BYTES:
+            return Response(413, f"HTTP content length exceeded {MAX_BODY_BYTES} bytes.",
+                            {"Content-Type": "text/plain; charset=utf-8", "x-amzn-RequestId": str(uuid.uuid4())})
         m = STAGE_PATH.match(path)
         if not m:
             return gateway_message(404, "Not Found")
@@ -259,10 +271,33 @@ class ApiGateway:
         request_id = str(uuid.uuid4())
         source_arn = f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage_name}/{method_name}{resource.get_path()}"
         event = self.proxy_event(environ, api_id, stage_name, rest, resource, method_name, headers, params, body, key, request_id)
-        status, payload = self.aws.lambda_.invoke_from_apigateway(function_arn, source_arn, event)
-        if status != 200:
-            return gateway_message(status, "Internal server error")
+        if len(json.dumps(event).encode()) > MAX_EVENT_BYTES:
+            return gateway_message(413, "Request Too Long", {"x-amzn-ErrorType": "BadRequestException"})
+        status, payload = self.invoke_with_timeout(function_arn, source_arn, event)
+        if status == 504:
+            return gateway_message(504, "Endpoint request timed out")
+        if status != 200 or len(payload) > MAX_LAMBDA_RESPONSE_BYTES:
+            return gateway_message(502 if status == 200 else status, "Internal server error")
         return self.proxy_response(payload)
+
+    def invoke_with_timeout(self, function_arn, source_arn, event) -> tuple[int, bytes]:
+        """Invokes in a thread and waits up to the integration timeout: (504, b"") past it, while
+        the invocation runs on (its writes still happen, as on AWS)."""
+        result = {}
+        done = threading.Event()
+
+        def run():
+            try:
+                result["out"] = self.aws.lambda_.invoke_from_apigateway(function_arn, source_arn, event)
+            except Exception:  # noqa: BLE001 - any failure of the integration is a 502
+                result["out"] = (502, b"")
+            finally:
+                done.set()
+
+        threading.Thread(target=run, daemon=True, name="apigw-integration").start()
+        if not done.wait(self.aws.settings.apigw_integration_timeout_secs):
+            return 504, b""
+        return result["out"]
 
     def proxy_event(self, environ, api_id, stage, path, resource, method, headers, params, body, key, request_id):
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)

@@ -11,7 +11,12 @@ Invocation (from the local API Gateway): the function's uploaded zip is unpacked
 `bootstrap` started with the function's environment plus the local endpoint and credentials of
 its execution role (STS AssumeRole), and driven through the Lambda Runtime API on a private
 loopback port. The process is kept warm until its code or configuration changes; the timeout is
-enforced; a crash, an error or a malformed reply is reported to API Gateway as a 502.
+enforced (`Lambda-Runtime-Deadline-Ms` is the invocation's start plus the function's timeout); a
+crash, an error or a malformed reply is reported to API Gateway as a 502. A response over
+6,291,556 bytes is refused to the runtime with 413 RequestEntityTooLarge "Response payload size
+exceeded maximum allowed payload size (6291556 bytes)." and fails the invocation. A process whose
+peak RSS (`VmHWM`) exceeds the function's MemorySize is killed and the invocation fails with
+`Runtime.OutOfMemory` (`lambda_enforce_memory`); both are written to the function's log.
 """
 
 import fnmatch
@@ -34,6 +39,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from .common import ACCOUNT_ID, Response, aws_error
 
 FUNCTION_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)")
+# Lambda's synchronous response payload cap, bytes.
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
+# Seconds between peak-RSS checks of a running invocation.
+MEMORY_POLL_SECS = 0.01
 
 
 def _error(status, code, message):
@@ -122,6 +131,14 @@ class WarmFunction:
                 if not m or m.group(1) not in warm.inflight:
                     return self._reply(400, b'{"errorMessage":"unknown request id"}')
                 inv = warm.inflight.pop(m.group(1))
+                if m.group(2) == "response" and len(body) > MAX_RESPONSE_BYTES:
+                    message = f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+                    error = {"errorMessage": message, "errorType": "RequestEntityTooLarge"}
+                    warm.write_log(f"RequestId: {inv.id} Error: {message}\n")
+                    inv.ok = False
+                    inv.payload = json.dumps(error).encode()
+                    inv.done.set()
+                    return self._reply(413, inv.payload, {"Content-Type": "application/json"})
                 inv.ok = m.group(2) == "response"
                 inv.payload = body
                 inv.done.set()
@@ -132,14 +149,45 @@ class WarmFunction:
     def alive(self) -> bool:
         return self.proc.poll() is None and self.init_error is None
 
-    def invoke(self, event: dict, timeout: float) -> tuple[bool, bytes]:
+    def write_log(self, text: str) -> None:
+        try:
+            self.log.write(text.encode())
+            self.log.flush()
+        except ValueError:  # closed: the process was stopped meanwhile
+            pass
+
+    def peak_rss_kb(self) -> int:
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def out_of_memory(self, inv: Invocation) -> tuple[bool, bytes]:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        message = f"RequestId: {inv.id} Error: Runtime exited with error: signal: killed"
+        self.write_log(f"{message}\nRuntime.OutOfMemory\n")
+        return False, json.dumps({"errorMessage": message, "errorType": "Runtime.OutOfMemory"}).encode()
+
+    def invoke(self, event: dict, timeout: float, memory_mb: int | None = None) -> tuple[bool, bytes]:
+        """Runs one invocation; with `memory_mb`, polls the process's peak RSS against it."""
         self.last_used = time.monotonic()
         inv = Invocation(event, int((time.time() + timeout) * 1000))
         self.pending.put(inv)
         deadline = time.monotonic() + timeout
-        while not inv.done.wait(0.05):
+        limit_kb = memory_mb * 1024 if memory_mb else 0
+        while not inv.done.wait(MEMORY_POLL_SECS if limit_kb else 0.05):
+            if limit_kb and self.peak_rss_kb() > limit_kb:
+                return self.out_of_memory(inv)
             if not self.alive() or time.monotonic() > deadline:
                 return False, b'{"errorMessage":"Task timed out or the runtime exited"}'
+        if limit_kb and self.peak_rss_kb() > limit_kb:
+            return self.out_of_memory(inv)
         return inv.ok, inv.payload
 
     def stop(self):
@@ -340,7 +388,8 @@ class Lambda:
                     return 502, b""
                 with self.lock:
                     self.warm[fn.function_name] = warm
-            ok, payload = warm.invoke(event, float(fn.timeout or 3))
+            memory_mb = int(fn.memory_size or 128) if self.aws.settings.lambda_enforce_memory else None
+            ok, payload = warm.invoke(event, float(fn.timeout or 3), memory_mb)
             if not ok:
                 with self.lock:
                     self.warm.pop(fn.function_name, None)

@@ -233,7 +233,8 @@ def glibc_floor():
 
 def bulk_ingest(n=1000):
     local = Local("--clock-scale", "0.05")
-    local.control("config", {"endpoint_max_concurrency": 2})
+    # The original serverless endpoint's limits (2 concurrent invocations, 4 MiB payloads).
+    local.control("endpoints", {"name": "alex-embedding-endpoint", "profile": "serverless", "max_concurrency": 2})
     work = local.state
     local.deployer("up", "-q", cwd=work)
     local.deployer("output", "--write-env", ".env", cwd=work)

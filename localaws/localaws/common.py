@@ -25,8 +25,11 @@ class Settings:
     apigw_quotas: bool = True
     # Milliseconds added to every AWS call.
     latency_ms: float = 0.0
-    # Concurrent InvokeEndpoint calls allowed per endpoint (0 = unlimited); excess is throttled.
-    endpoint_max_concurrency: int = 0
+    # Seconds API Gateway waits for a Lambda integration before answering 504 (not clock scaled;
+    # the invocation itself runs on until the function's own timeout).
+    apigw_integration_timeout_secs: float = 29.0
+    # Kill a Lambda process whose peak RSS exceeds the function's MemorySize (Runtime.OutOfMemory).
+    lambda_enforce_memory: bool = True
     # Seconds an idle warm Lambda process is kept.
     lambda_idle_secs: float = 300.0
     # Check calls against IAM (fixed at start: `--enforce-iam`).
@@ -50,15 +53,26 @@ class Call:
     status: int = 0
     fault: str = ""
     at: float = field(default_factory=time.time)
+    # InvokeEndpoint only: input strings, tokens per input ([CLS]/[SEP] included, after
+    # truncation), request and answer sizes in bytes.
+    inputs: int | None = None
+    tokens: list[int] | None = None
+    request_bytes: int | None = None
+    answer_bytes: int | None = None
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "service": self.service,
             "operation": self.operation,
             "mutating": self.mutating,
             "status": self.status,
             "fault": self.fault,
         }
+        for key in ("inputs", "tokens", "request_bytes", "answer_bytes"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
 
 
 class Response(Exception):

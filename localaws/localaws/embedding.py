@@ -1,14 +1,35 @@
 """SageMaker Runtime InvokeEndpoint served by the real all-MiniLM-L6-v2 (fp32, numpy).
 
-The answer is what the HuggingFace feature-extraction pipeline returns on SageMaker: the
-token-level last hidden state, `[1][tokens][384]` for one string and `[N][1][tokens_i][384]`
-for a list (each input is run on its own, so there is no padding). Inputs over 512 tokens fail
-unless `"parameters": {"truncation": true}`.
+Every endpoint has a task, a profile and their limits, set at start (`--endpoint`,
+`--endpoint-profile`) or through `POST /_localaws/endpoints`.
+
+Tasks. `feature-extraction` (the default) answers as the HuggingFace feature-extraction
+pipeline on SageMaker: the token-level last hidden state, `[1][tokens][384]` for one string and
+`[N][1][tokens_i][384]` for a list (each input is run on its own, so there is no padding); inputs
+over 512 tokens fail unless `"parameters": {"truncation": true}`. `sentence-embeddings` answers
+as the HuggingFace inference toolkit serving a sentence-transformers model:
+`{"embeddings": [384 floats]}` for one string, `{"embeddings": [[384 floats], ...]}` for a list,
+mean-pooled over the tokens and L2-normalised, each input silently truncated to 256 word pieces
+(the model's `max_seq_length`).
+
+Profiles. `serverless` (the default): at most 2 concurrent calls unless configured otherwise,
+request and answer up to 4 MiB; a larger request is 400 ValidationError
+"Request {id} has oversize body.". `realtime`: concurrency unlimited unless configured, request
+and answer up to 6 MiB; a larger request is a 413 `{"message": "HTTP content length exceeded
+6291456 bytes."}` from the front end, with no error type. For both, an answer over the cap is 424
+ModelError 'Received server error (500) from primary with message "Message size exceed limit:
+{n}"...', a call beyond the endpoint's concurrency is 400 ThrottlingException, and a call taking
+over 60 s is 424 ModelError "...Your invocation timed out while waiting for a response from
+container primary...". An endpoint's `latency_ms` is slept on every call while the call counts
+as active.
 """
 
 import json
 import re
 import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +37,15 @@ import numpy as np
 from .common import ACCOUNT_ID, Response, aws_error
 
 MAX_TOKENS = 512
+# sentence-transformers' max_seq_length for all-MiniLM-L6-v2 (special tokens included).
+SENTENCE_MAX_TOKENS = 256
 INVOKE_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
+# Request and answer payload caps, bytes.
+PAYLOAD_CAPS = {"serverless": 4 * 1024 * 1024, "realtime": 6 * 1024 * 1024}
+DEFAULT_CONCURRENCY = {"serverless": 2, "realtime": 0}
+TASKS = ("feature-extraction", "sentence-embeddings")
+# Seconds SageMaker waits for the container's answer (not clock scaled: compute is real time).
+INVOCATION_TIMEOUT_SECS = 60.0
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -52,15 +81,15 @@ class MiniLM:
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
 
-    def token_ids(self, text: str, truncate: bool) -> list[int]:
+    def token_ids(self, text: str, truncate: bool, max_tokens: int = MAX_TOKENS) -> list[int]:
         ids = self.tokenizer.encode(text).ids
-        if len(ids) > MAX_TOKENS:
+        if len(ids) > max_tokens:
             if not truncate:
                 raise ValueError(
                     f"Token indices sequence length is longer than the specified maximum sequence length "
-                    f"for this model ({len(ids)} > {MAX_TOKENS})"
+                    f"for this model ({len(ids)} > {max_tokens})"
                 )
-            ids = ids[: MAX_TOKENS - 1] + [ids[-1]]
+            ids = ids[: max_tokens - 1] + [ids[-1]]
         return ids
 
     def hidden_states(self, ids: list[int]) -> np.ndarray:
@@ -93,25 +122,93 @@ class MiniLM:
                             w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
         return x.astype(np.float32)
 
+    @staticmethod
+    def pool(states: np.ndarray) -> np.ndarray:
+        """Mean over tokens, L2-normalised: sentence-transformers' pooling for this model."""
+        h = states.mean(0)
+        return (h / np.linalg.norm(h)).astype(np.float32)
+
     def sentence_embedding(self, text: str) -> np.ndarray:
-        """Mean-pooled, L2-normalised: the model card's sentence embedding (for tests)."""
-        h = self.hidden_states(self.token_ids(text, truncate=True)).mean(0)
-        return h / np.linalg.norm(h)
+        """The model card's sentence embedding (256 word pieces at most)."""
+        return self.pool(self.hidden_states(self.token_ids(text, True, SENTENCE_MAX_TOKENS)))
+
+
+@dataclass
+class EndpointConfig:
+    profile: str = "serverless"
+    max_concurrency: int = DEFAULT_CONCURRENCY["serverless"]
+    task: str = "feature-extraction"
+    latency_ms: float = 0.0
+
+    @classmethod
+    def for_profile(cls, profile: str) -> "EndpointConfig":
+        return cls(profile=profile, max_concurrency=DEFAULT_CONCURRENCY[profile])
+
+    @property
+    def payload_cap(self) -> int:
+        return PAYLOAD_CAPS[self.profile]
+
+    def update(self, values: dict) -> None:
+        """Applies `profile`, `max_concurrency`, `task`, `latency_ms`; ValueError if one is invalid."""
+        profile = values.get("profile", self.profile)
+        if profile not in PAYLOAD_CAPS:
+            raise ValueError(f"profile must be one of {sorted(PAYLOAD_CAPS)}")
+        task = values.get("task", self.task)
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {list(TASKS)}")
+        concurrency = int(values.get("max_concurrency", self.max_concurrency))
+        latency = float(values.get("latency_ms", self.latency_ms))
+        if concurrency < 0 or latency < 0:
+            raise ValueError("max_concurrency and latency_ms must not be negative")
+        self.profile, self.task, self.max_concurrency, self.latency_ms = profile, task, concurrency, latency
 
 
 class SageMakerRuntime:
     """Interceptor for the `sagemaker` signing name: InvokeEndpoint only."""
 
-    def __init__(self, aws, endpoints):
+    def __init__(self, aws, endpoints, profile: str = "serverless"):
         self.aws = aws
-        self.endpoints = set(endpoints)
+        self.initial = list(endpoints)
+        self.initial_profile = profile
+        self.configs: dict[str, EndpointConfig] = {}
         self._model = None
         self._model_lock = threading.Lock()
         self._active: dict[str, int] = {}
         self._active_lock = threading.Lock()
+        self.reset()
 
     def reset(self):
-        pass
+        """Back to the endpoints given at start, with their profile's defaults."""
+        with self._active_lock:
+            self.configs = {name: EndpointConfig.for_profile(self.initial_profile) for name in self.initial}
+
+    @property
+    def endpoints(self) -> list[str]:
+        return sorted(self.configs)
+
+    def configure(self, values: dict) -> None:
+        """Creates or updates an endpoint (`POST /_localaws/endpoints`); ValueError if invalid.
+
+        A new endpoint takes its profile's defaults for what `values` leaves out; an existing one
+        keeps its current values."""
+        name = values.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError("name is required")
+        with self._active_lock:
+            current = self.configs.get(name)
+            if current is None:
+                profile = values.get("profile", "serverless")
+                if profile not in PAYLOAD_CAPS:
+                    raise ValueError(f"profile must be one of {sorted(PAYLOAD_CAPS)}")
+                current = EndpointConfig.for_profile(profile)
+            updated = EndpointConfig(**asdict(current))
+            updated.update(values)
+            self.configs[name] = updated
+
+    def describe(self) -> dict:
+        with self._active_lock:
+            return {"endpoints": sorted(self.configs),
+                    "configs": {name: asdict(c) for name, c in sorted(self.configs.items())}}
 
     @property
     def model(self) -> MiniLM:
@@ -128,41 +225,88 @@ class SageMakerRuntime:
         if not m:
             return None
         name = m.group(1)
-        if name not in self.endpoints:
-            return aws_error("sagemaker", 400, "ValidationError", f"Endpoint {name} of account {ACCOUNT_ID} not found.")
-        limit = self.aws.settings.endpoint_max_concurrency
+        call.request_bytes = len(body)
         with self._active_lock:
-            if limit and self._active.get(name, 0) >= limit:
+            config = self.configs.get(name)
+            config = EndpointConfig(**asdict(config)) if config is not None else None
+        if config is None:
+            return aws_error("sagemaker", 400, "ValidationError", f"Endpoint {name} of account {ACCOUNT_ID} not found.")
+        if len(body) > config.payload_cap:
+            if config.profile == "realtime":
+                # Refused by the front end before SageMaker proper: no modelled error type.
+                return Response(413, {"message": f"HTTP content length exceeded {config.payload_cap} bytes."},
+                                {"x-amzn-RequestId": str(uuid.uuid4())})
+            request_id = str(uuid.uuid4())
+            resp = aws_error("sagemaker", 400, "ValidationError", f"Request {request_id} has oversize body.")
+            resp.headers["x-amzn-RequestId"] = request_id
+            return resp
+        with self._active_lock:
+            if config.max_concurrency and self._active.get(name, 0) >= config.max_concurrency:
                 return aws_error("sagemaker", 400, "ThrottlingException", "Rate exceeded")
             self._active[name] = self._active.get(name, 0) + 1
         try:
-            return self.invoke(body)
+            return self.invoke(call, name, config, region, body)
         finally:
             with self._active_lock:
                 self._active[name] -= 1
 
-    def invoke(self, body: bytes) -> Response:
-        def model_error(message):
-            return aws_error("sagemaker", 424, "ModelError",
-                             f'Received client error (400) from primary with message "{{\\n  \\"code\\": 400,\\n  \\"type\\": \\"InternalServerException\\",\\n  \\"message\\": \\"{message}\\"\\n}}\\n".')
+    @staticmethod
+    def model_error(name: str, region: str, status: int, message: str) -> Response:
+        """424 ModelError: the container answered `status` (0: it did not answer in time)."""
+        kind = "client" if 400 <= status < 500 else "server"
+        return aws_error("sagemaker", 424, "ModelError",
+                         f'Received {kind} error ({status}) from primary with message "{message}". See '
+                         f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logEventViewer:"
+                         f"group=/aws/sagemaker/Endpoints/{name} in account {ACCOUNT_ID} for more information.")
+
+    def invoke(self, call, name: str, config: EndpointConfig, region: str, body: bytes) -> Response:
+        start = time.monotonic()
+
+        def client_error(message):
+            return self.model_error(name, region, 400,
+                                    f'{{\\n  \\"code\\": 400,\\n  \\"type\\": \\"InternalServerException\\",\\n  \\"message\\": \\"{message}\\"\\n}}\\n')
 
         try:
             req = json.loads(body)
         except ValueError:
-            return model_error("Content type is not supported or the body is not JSON")
+            return client_error("Content type is not supported or the body is not JSON")
         inputs = req.get("inputs") if isinstance(req, dict) else None
         truncate = bool(((req.get("parameters") or {}) if isinstance(req, dict) else {}).get("truncation"))
         single = isinstance(inputs, str)
         texts = [inputs] if single else inputs
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
-            return model_error("`inputs` must be a string or a non-empty list of strings")
+            return client_error("`inputs` must be a string or a non-empty list of strings")
+        call.inputs = len(texts)
+        sentences = config.task == "sentence-embeddings"
         try:
-            states = [self.model.hidden_states(self.model.token_ids(t, truncate)) for t in texts]
+            if sentences:
+                ids = [self.model.token_ids(t, True, SENTENCE_MAX_TOKENS) for t in texts]
+            else:
+                ids = [self.model.token_ids(t, truncate) for t in texts]
         except ValueError as e:
-            return model_error(str(e))
-        if single:
+            return client_error(str(e))
+        call.tokens = [len(i) for i in ids]
+        states = [self.model.hidden_states(i) for i in ids]
+        if sentences:
+            pooled = [self.model.pool(s).tolist() for s in states]
+            out = {"embeddings": pooled[0] if single else pooled}
+        elif single:
             out = [states[0].tolist()]
         else:
             out = [[s.tolist()] for s in states]
-        return Response(200, json.dumps(out).encode(), {"Content-Type": "application/json",
-                                                        "x-Amzn-Invoked-Production-Variant": "AllTraffic"})
+        answer = json.dumps(out).encode()
+        call.answer_bytes = len(answer)
+        elapsed = time.monotonic() - start
+        latency = config.latency_ms / 1000.0
+        if elapsed + latency > INVOCATION_TIMEOUT_SECS:
+            time.sleep(max(0.0, INVOCATION_TIMEOUT_SECS - elapsed))
+            return self.model_error(name, region, 0,
+                                    "Your invocation timed out while waiting for a response from container primary. "
+                                    "Review the latency metrics for each container in Amazon CloudWatch, resolve the "
+                                    "issue, and try again.")
+        if latency:
+            time.sleep(latency)
+        if len(answer) > config.payload_cap:
+            return self.model_error(name, region, 500, f"Message size exceed limit: {len(answer)}")
+        return Response(200, answer, {"Content-Type": "application/json",
+                                      "x-Amzn-Invoked-Production-Variant": "AllTraffic"})

@@ -93,7 +93,7 @@ def _rest_operation(routes, method: str, path: str) -> str:
 class LocalAws:
     """The WSGI application."""
 
-    def __init__(self, settings: Settings, endpoints: list[str]):
+    def __init__(self, settings: Settings, endpoints: list[str], endpoint_profile: str = "serverless"):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         from .apigateway import ApiGateway
@@ -112,7 +112,7 @@ class LocalAws:
         self.lambda_ = Lambda(self)
         self.interceptors = {
             "s3vectors": S3Vectors(self),
-            "sagemaker": SageMakerRuntime(self, endpoints),
+            "sagemaker": SageMakerRuntime(self, endpoints, endpoint_profile),
             "apigateway": ApiGateway(self),
             "lambda": self.lambda_,
             "iam": self.iam,
@@ -333,8 +333,11 @@ class LocalAws:
         if name == "endpoints":
             sm = self.interceptors["sagemaker"]
             if method == "POST":
-                sm.endpoints.add(data["name"])
-            return Response(200, {"endpoints": sorted(sm.endpoints)})
+                try:
+                    sm.configure(data)
+                except (TypeError, ValueError) as e:
+                    return Response(400, {"error": f"bad endpoint: {e}"})
+            return Response(200, sm.describe())
         if name == "credentials":
             return Response(200, self.iam.admin_credentials())
         return Response(404, {"error": f"no control endpoint {path}"})
@@ -348,6 +351,8 @@ def main(argv=None) -> None:
     parser.add_argument("--iam-propagation-secs", type=float, default=8.0)
     parser.add_argument("--no-apigw-quotas", action="store_true")
     parser.add_argument("--endpoint", action="append", default=[], help="an embedding endpoint name")
+    parser.add_argument("--endpoint-profile", choices=("serverless", "realtime"), default="serverless",
+                        help="limits of the endpoints given at start (serverless: 4 MiB, 2 concurrent calls)")
     parser.add_argument("--port-file", help="write the bound port here once listening")
     parser.add_argument("--enforce-iam", action="store_true",
                         help="check every call against the caller's IAM policies (use /_localaws/credentials)")
@@ -369,7 +374,7 @@ def main(argv=None) -> None:
         from .auth import enable
 
         enable()
-    app = LocalAws(settings, args.endpoint or ["alex-embedding-endpoint"])
+    app = LocalAws(settings, args.endpoint or ["alex-embedding-endpoint"], args.endpoint_profile)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     app.port = server.server_address[1]
     if args.port_file:

@@ -54,6 +54,7 @@ def server():
     proc = subprocess.Popen([sys.executable, "-m", "localaws.server", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(state, "server.log"), "w"))
     local = Local(port)
+    local.state = state
     for _ in range(100):
         try:
             local.control("health")
@@ -69,7 +70,8 @@ def server():
 
 
 DEFAULTS = {"clock_scale": 0.1, "lambda_pending_secs": 3.0, "lambda_update_secs": 3.0,
-            "iam_propagation_secs": 5.0, "apigw_quotas": True, "latency_ms": 0.0, "endpoint_max_concurrency": 0}
+            "iam_propagation_secs": 5.0, "apigw_quotas": True, "latency_ms": 0.0,
+            "apigw_integration_timeout_secs": 29.0, "lambda_enforce_memory": True}
 
 
 @pytest.fixture()

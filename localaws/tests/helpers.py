@@ -45,13 +45,13 @@ def make_role(aws, name="fn-role"):
     return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
 
-def make_function(aws, name="fn", timeout=3, env=None, wait_role=True):
+def make_function(aws, name="fn", timeout=3, env=None, wait_role=True, script=BOOTSTRAP, memory=128):
     role = make_role(aws, name + "-role")
     if wait_role:
         aws.control("config", {"iam_propagation_secs": 0})
     lam = aws.client("lambda")
     fn = lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=role, Handler="bootstrap",
-                             Code={"ZipFile": zip_bytes()}, Timeout=timeout,
+                             Code={"ZipFile": zip_bytes(script)}, Timeout=timeout, MemorySize=memory,
                              Environment={"Variables": env or {"MARKER": "one"}})
     return fn["FunctionArn"]
 

@@ -80,6 +80,36 @@ pub struct IngestResponse {
     pub chunks: usize,
 }
 
+/// The message of a 202 answer: the request was valid, part of it is stored.
+pub const INGEST_PARTIAL_MESSAGE: &str =
+    "Document partially indexed; send the same request again to continue";
+
+/// Answer of `POST /ingest` that ran out of time (HTTP 202): the chunks done so far are
+/// stored; sending the same request again skips them and continues.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestProgress {
+    /// Always [`INGEST_PARTIAL_MESSAGE`].
+    pub message: String,
+    /// The id of the (first) document.
+    pub document_id: String,
+    /// Every document id, in request order.
+    pub document_ids: Vec<String>,
+    /// Chunks of the request now stored with their current content.
+    pub chunks_done: usize,
+    /// Chunks of the request.
+    pub chunks_total: usize,
+}
+
+/// Any answer of `POST /ingest` that is not an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IngestOutcome {
+    /// 202: send the same request again.
+    Partial(IngestProgress),
+    /// 200: every document is stored.
+    Done(IngestResponse),
+}
+
 /// Body of `POST /search`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchRequest {

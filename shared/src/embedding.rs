@@ -144,7 +144,7 @@ impl<'de> Visitor<'de> for ElemSeed<'_> {
         }
         if !found {
             self.state.error = Some("an object without `embeddings`".into());
-        } else if self.state.levels.len() != 2 {
+        } else if !matches!(self.state.levels.len(), 1 | 2) {
             self.state.error = Some(format!(
                 "`embeddings` must be a list of vectors, got {}",
                 self.state.shape_string()
@@ -154,12 +154,48 @@ impl<'de> Visitor<'de> for ElemSeed<'_> {
     }
 }
 
+/// Bytes a token-level answer spends per number: the toolkit writes float32s through Python
+/// floats (`json.dumps`), ~21.4 bytes each with the separator, measured on MiniLM answers;
+/// 23 leaves margin for longer exponents.
+pub const ANSWER_BYTES_PER_NUMBER: usize = 23;
+
+/// An upper estimate of the answer's size for inputs of `tokens` tokens each (special tokens
+/// included): token-level answers hold a vector per token, pooled answers one per input.
+pub fn estimated_answer_bytes(tokens: &[usize], dim: usize, token_level: bool) -> usize {
+    let per_vector = dim * ANSWER_BYTES_PER_NUMBER + 4;
+    let vectors: usize = if token_level {
+        tokens.iter().sum()
+    } else {
+        tokens.len()
+    };
+    vectors * per_vector + tokens.len() * 8 + 32
+}
+
+/// A decoded answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// One L2-normalised vector per input, in order.
+    pub vectors: Vec<Vec<f32>>,
+    /// Whether the endpoint answered token-level states (feature-extraction) rather than
+    /// pooled vectors (sentence-embeddings).
+    pub token_level: bool,
+}
+
 /// Decodes `body` into `expected_count` L2-normalised vectors of dimension `dim`.
 pub fn decode_embeddings(
     body: &[u8],
     expected_count: usize,
     dim: usize,
 ) -> Result<Vec<Vec<f32>>, EmbeddingError> {
+    decode_answer(body, expected_count, dim).map(|d| d.vectors)
+}
+
+/// [`decode_embeddings`], also telling whether the answer was token-level.
+pub fn decode_answer(
+    body: &[u8],
+    expected_count: usize,
+    dim: usize,
+) -> Result<Decoded, EmbeddingError> {
     let mut state = Ragged::default();
     let mut de = serde_json::Deserializer::from_slice(body);
     ElemSeed {
@@ -220,7 +256,10 @@ pub fn decode_embeddings(
         out.push(l2_normalize(pooled).ok_or(EmbeddingError::Degenerate)?);
         offset = end;
     }
-    Ok(out)
+    Ok(Decoded {
+        vectors: out,
+        token_level: depth >= 3,
+    })
 }
 
 /// The mean of consecutive `dim`-long token vectors in `tokens`.
@@ -297,6 +336,10 @@ mod tests {
         ));
         let v = decode_embeddings(br#"{"embeddings":[[3,4],[0,5]]}"#, 2, 2).unwrap();
         assert!(close(&v[1], &[0.0, 1.0]));
+        // The toolkit's sentence-embeddings answer for a single string input.
+        let d = decode_answer(br#"{"embeddings":[3,4]}"#, 1, 2).unwrap();
+        assert!(close(&d.vectors[0], &[0.6, 0.8]) && !d.token_level);
+        assert!(decode_answer(b"[[[1,2]]]", 1, 2).unwrap().token_level);
         let v = decode_embeddings(b"[[6,8],[0,-2]]", 2, 2).unwrap();
         assert!(close(&v[0], &[0.6, 0.8]) && close(&v[1], &[0.0, -1.0]));
     }
@@ -332,7 +375,7 @@ mod tests {
             b"[[[[[1,2]]]]]",
             b"[[[[1,2]],[[1,2]]]]",
             b"[[1,2],[[1,2]]]",
-            b"{\"embeddings\": [1,2]}",
+            b"{\"embeddings\": [[[1,2]]]}",
             b"[[[1,2]]] trailing",
             b"[\"a\",\"b\"]",
             b"5",
@@ -352,6 +395,16 @@ mod tests {
             decode_embeddings(b"[[0,0]]", 1, 2),
             Err(EmbeddingError::Degenerate)
         );
+    }
+
+    #[test]
+    fn answer_estimates_bound_real_answers() {
+        // Measured on the local endpoint (toolkit float formatting): 148 tokens, 1,218,804 B;
+        // 512 tokens, 4,187,568 B.
+        assert!(estimated_answer_bytes(&[148], 384, true) >= 1_218_804);
+        assert!(estimated_answer_bytes(&[512], 384, true) >= 4_187_568);
+        assert!(estimated_answer_bytes(&[148], 384, true) < 1_218_804 * 11 / 10);
+        assert!(estimated_answer_bytes(&[256; 100], 384, false) < 1_000_000);
     }
 
     #[test]

@@ -13,3 +13,4 @@ pub mod metadata;
 pub mod names;
 #[cfg(feature = "localaws")]
 pub mod testing;
+pub mod tokenize;

@@ -2,22 +2,37 @@
 //! AWS call.
 //!
 //! Each vector carries the chunk `text` (declared non-filterable when the deployer creates the
-//! index), a UTC `timestamp`, `document_id`, `chunk_index`, `chunk_count`, then the user's
+//! index), a UTC `timestamp`, `document_id`, `chunk_index`, `chunk_count`, the `embedding` it
+//! was made with ([`EMBEDDING_MARKER`]) and the `content_hash` of what was embedded (so a
+//! re-sent or edited document re-embeds only chunks whose text changed), then the user's
 //! metadata. Sizes are measured as the bytes of the compact JSON encoding of the keys and
 //! values, the same measure the local AWS applies.
 
 use crate::limits::{MAX_FILTERABLE_METADATA_BYTES, MAX_METADATA_KEYS, MAX_TOTAL_METADATA_BYTES};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 /// The chunk text; the only non-filterable key.
 pub const TEXT_KEY: &str = "text";
+/// The metadata key naming the embedding a vector was made with.
+pub const EMBEDDING_KEY: &str = "embedding";
+/// The metadata key holding [`content_hash`] of the chunk.
+pub const CONTENT_HASH_KEY: &str = "content_hash";
+/// The embedding this version makes: all-MiniLM-L6-v2 token states, attention-mask mean
+/// pooling, L2 normalisation. Vectors without it (the original Python function took token 0)
+/// are not comparable and must be re-embedded.
+pub const EMBEDDING_MARKER: &str = "all-MiniLM-L6-v2/mean/l2";
+/// The timestamp key (changes on every write; ignored when comparing stored metadata).
+pub const TIMESTAMP_KEY: &str = "timestamp";
 /// Keys the function writes itself; user metadata may not use them.
-pub const RESERVED_KEYS: [&str; 5] = [
+pub const RESERVED_KEYS: [&str; 7] = [
     TEXT_KEY,
-    "timestamp",
+    TIMESTAMP_KEY,
     "document_id",
     "chunk_index",
     "chunk_count",
+    EMBEDDING_KEY,
+    CONTENT_HASH_KEY,
 ];
 /// Keys declared non-filterable on the index.
 pub const NON_FILTERABLE_KEYS: [&str; 1] = [TEXT_KEY];
@@ -38,7 +53,7 @@ pub enum MetadataError {
     },
     /// More than 50 keys including the function's own.
     #[error(
-        "metadata has {0} keys including the 5 reserved ones; the limit is {MAX_METADATA_KEYS}"
+        "metadata has {0} keys including the 7 reserved ones; the limit is {MAX_METADATA_KEYS}"
     )]
     TooManyKeys(usize),
     /// Filterable metadata above 2 KB.
@@ -124,6 +139,35 @@ pub struct ChunkInfo<'a> {
     pub timestamp: &'a str,
 }
 
+/// What a chunk's vector depends on: the embedding and the exact text (hex, 128 bits).
+pub fn content_hash(text: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(EMBEDDING_MARKER.as_bytes())
+        .chain_update([0u8])
+        .chain_update(text.as_bytes())
+        .finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether two stored metadata maps are the same apart from their timestamps (numbers
+/// compared by value: `2` and `2.0` are equal).
+pub fn same_apart_from_timestamp(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    fn same(x: &Value, y: &Value) -> bool {
+        match (x, y) {
+            (Value::Number(m), Value::Number(n)) => m.as_f64() == n.as_f64(),
+            (Value::Array(m), Value::Array(n)) => {
+                m.len() == n.len() && m.iter().zip(n).all(|(x, y)| same(x, y))
+            }
+            _ => x == y,
+        }
+    }
+    let keys = |m: &Map<String, Value>| m.keys().filter(|k| *k != TIMESTAMP_KEY).count();
+    keys(a) == keys(b)
+        && a.iter()
+            .filter(|(k, _)| *k != TIMESTAMP_KEY)
+            .all(|(k, v)| b.get(k).is_some_and(|w| same(v, w)))
+}
+
 /// The stored metadata of one chunk: the function's keys first, then the user's.
 pub fn build(
     text: &str,
@@ -132,10 +176,12 @@ pub fn build(
 ) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert(TEXT_KEY.into(), Value::from(text));
-    m.insert("timestamp".into(), Value::from(info.timestamp));
+    m.insert(TIMESTAMP_KEY.into(), Value::from(info.timestamp));
     m.insert("document_id".into(), Value::from(info.document_id));
     m.insert("chunk_index".into(), Value::from(info.index));
     m.insert("chunk_count".into(), Value::from(info.count));
+    m.insert(EMBEDDING_KEY.into(), Value::from(EMBEDDING_MARKER));
+    m.insert(CONTENT_HASH_KEY.into(), Value::from(content_hash(text)));
     if let Some(user) = user {
         for (k, v) in user {
             m.insert(k.clone(), v.clone());
@@ -193,11 +239,11 @@ mod tests {
     #[test]
     fn key_count_limit_counts_reserved_keys() {
         let mut user = Map::new();
-        for i in 0..45 {
+        for i in 0..43 {
             user.insert(format!("k{i}"), json!(1));
         }
         assert!(check_limits(&build("t", INFO, Some(&user))).is_ok());
-        user.insert("k45".into(), json!(1));
+        user.insert("k43".into(), json!(1));
         assert_eq!(
             check_limits(&build("t", INFO, Some(&user))),
             Err(MetadataError::TooManyKeys(51))
@@ -215,7 +261,7 @@ mod tests {
 
     #[test]
     fn filterable_limit() {
-        let user = obj(json!({"note": "x".repeat(1900)}));
+        let user = obj(json!({"note": "x".repeat(1800)}));
         assert!(check_limits(&build("t", INFO, Some(&user))).is_ok());
         let user = obj(json!({"note": "x".repeat(2000)}));
         assert!(matches!(
@@ -231,6 +277,27 @@ mod tests {
         assert_eq!(m["document_id"], "d");
         assert_eq!(m["chunk_count"], 1);
         assert_eq!(m["ticker"], "TSLA");
+        assert_eq!(m["embedding"], EMBEDDING_MARKER);
+        assert_eq!(m["content_hash"], content_hash("hello"));
         assert_eq!(vector_key("d", 3), "d#3");
+    }
+
+    #[test]
+    fn content_hash_depends_on_text_only_and_comparison_ignores_timestamps() {
+        assert_eq!(content_hash("a b"), content_hash("a b"));
+        assert_ne!(content_hash("a b"), content_hash("a  b"));
+        assert_eq!(content_hash("x").len(), 32);
+        let a = build("t", INFO, Some(&obj(json!({"n": 2, "l": ["x"]}))));
+        let mut b = build(
+            "t",
+            ChunkInfo {
+                timestamp: "2027-01-01T00:00:00Z",
+                ..INFO
+            },
+            Some(&obj(json!({"n": 2.0, "l": ["x"]}))),
+        );
+        assert!(same_apart_from_timestamp(&a, &b));
+        b.insert("chunk_count".into(), json!(2));
+        assert!(!same_apart_from_timestamp(&a, &b));
     }
 }

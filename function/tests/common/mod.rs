@@ -2,7 +2,7 @@
 //! answers token-level hidden states like the HuggingFace pipeline (hashed bag of words).
 #![allow(dead_code)]
 
-use function::backend::{Backend, BackendError, Hit, NewVector};
+use function::backend::{Backend, BackendError, Hit, NewVector, StoredVector};
 use function::config::Config;
 use function::handler::{App, handle};
 use lambda_http::{Body, Response};
@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use shared::chunk::ChunkConfig;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 pub const DIM: usize = 32;
 
@@ -31,7 +31,11 @@ pub struct Stub {
     pub store: Mutex<Store>,
     pub mode: Mutex<EndpointMode>,
     pub invocations: AtomicUsize,
+    /// Texts embedded, over all calls.
+    pub embedded: AtomicUsize,
     pub writes: AtomicUsize,
+    /// Milliseconds each InvokeEndpoint call takes.
+    pub delay_ms: AtomicU64,
 }
 
 impl Default for Stub {
@@ -40,7 +44,9 @@ impl Default for Stub {
             store: Mutex::new(BTreeMap::new()),
             mode: Mutex::new(EndpointMode::Normal),
             invocations: AtomicUsize::new(0),
+            embedded: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
+            delay_ms: AtomicU64::new(0),
         }
     }
 }
@@ -79,7 +85,14 @@ impl Backend for Stub {
             "truncation must be requested"
         );
         let inputs: Vec<String> = serde_json::from_value(req["inputs"].clone()).unwrap();
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
         let mode = *self.mode.lock().unwrap();
+        if mode == EndpointMode::Normal {
+            self.embedded.fetch_add(inputs.len(), Ordering::SeqCst);
+        }
         let answer = match mode {
             EndpointMode::Throttled => {
                 return Err(BackendError::Throttled {
@@ -113,11 +126,19 @@ impl Backend for Stub {
         Ok(())
     }
 
-    async fn chunk_count(&self, key: String) -> Result<Option<usize>, BackendError> {
+    async fn get_vectors(&self, keys: Vec<String>) -> Result<Vec<StoredVector>, BackendError> {
+        assert!(keys.len() <= 100);
         let store = self.store.lock().unwrap();
-        Ok(store
-            .get(&key)
-            .map(|(_, m)| m["chunk_count"].as_u64().unwrap() as usize))
+        Ok(keys
+            .into_iter()
+            .filter_map(|k| {
+                store.get(&k).map(|(data, metadata)| StoredVector {
+                    key: k.clone(),
+                    data: data.clone(),
+                    metadata: metadata.clone(),
+                })
+            })
+            .collect())
     }
 
     async fn delete_vectors(&self, keys: Vec<String>) -> Result<(), BackendError> {
@@ -161,18 +182,27 @@ pub fn config() -> Config {
         endpoint: "e".into(),
         dimension: DIM,
         chunk: ChunkConfig {
-            max_chars: 200,
-            overlap_chars: 40,
+            max_tokens: 128,
+            overlap_tokens: 16,
+            ..ChunkConfig::default()
         },
         embed_batch_size: 4,
         embed_concurrency: 2,
+        embed_max_payload: 4 * 1024 * 1024,
+        // Short, so throttling gives up (503) after about a second of backoff.
+        time_budget_ms: 3_000,
+        deadline_margin_ms: 1_500,
     }
 }
 
 pub fn app() -> App<Stub> {
+    app_with(config())
+}
+
+pub fn app_with(config: Config) -> App<Stub> {
     App {
         backend: Stub::default(),
-        config: Ok(config()),
+        config: Ok(config),
     }
 }
 

@@ -1,0 +1,303 @@
+//! Embedding text through the SageMaker endpoint inside its limits and the request's deadline.
+//!
+//! - **Batches sized by the answer they will produce**: a token-level answer costs
+//!   `tokens × dimension × ~21 bytes`, so inputs are grouped until the estimate
+//!   ([`shared::embedding::estimated_answer_bytes`]) reaches 90% of the endpoint's payload
+//!   limit (4 MiB serverless). Once an answer shows the endpoint pools (sentence-embeddings),
+//!   later plans in this process use the pooled estimate (~200× smaller).
+//! - **An oversize answer or request still splits**: the batch is halved and retried, so at
+//!   most `2n − 1` calls for `n` inputs; a single input that is too large is an error.
+//! - **Throttling backs off** (exponential, capped) only while the deadline allows.
+//! - **Concurrency** is at most `EMBED_CONCURRENCY` (the endpoint's max concurrency).
+//! - **Deadline**: a batch starts only if the slowest call seen so far still fits, and every
+//!   call is cut at the deadline; inputs not embedded in time come back as `None`.
+
+use crate::backend::{Backend, BackendError};
+use crate::config::Config;
+use crate::error::ApiError;
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use shared::embedding::{decode_answer, estimated_answer_bytes};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// When work must stop: the earlier of the invocation deadline and API Gateway's cut-off
+/// (`TIME_BUDGET_MS` after the request arrived), minus `DEADLINE_MARGIN_MS` kept to write
+/// what is done and answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    stop_at: Instant,
+}
+
+impl Deadline {
+    /// The deadline of a request that arrived at `started`; `invocation` is the Lambda
+    /// deadline (`Lambda-Runtime-Deadline-Ms`), absent outside Lambda.
+    pub fn new(started: Instant, invocation: Option<SystemTime>, config: &Config) -> Self {
+        let mut end = started + Duration::from_millis(config.time_budget_ms);
+        if let Some(at) = invocation {
+            let left = at
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            end = end.min(Instant::now() + left);
+        }
+        let margin = Duration::from_millis(config.deadline_margin_ms);
+        Self {
+            stop_at: end.checked_sub(margin).unwrap_or(started),
+        }
+    }
+
+    /// Time left before work must stop.
+    pub fn remaining(&self) -> Duration {
+        self.stop_at.saturating_duration_since(Instant::now())
+    }
+}
+
+/// Whether any answer in this process showed the endpoint pools (then batches are sized for
+/// pooled answers).
+static POOLED_SEEN: AtomicBool = AtomicBool::new(false);
+
+/// What one request's embedding did, for the log line.
+#[derive(Debug, Default, Serialize)]
+pub struct EmbedStats {
+    /// InvokeEndpoint calls made (including retries and splits).
+    pub calls: usize,
+    /// Calls throttled.
+    pub throttled: usize,
+    /// Batches halved after an oversize error.
+    pub splits: usize,
+    /// Largest answer received, bytes.
+    pub largest_answer: usize,
+}
+
+/// Plans consecutive batches of inputs with these token counts (special tokens included) and
+/// UTF-8 sizes, each estimated under 90% of `max_payload` both ways and at most `max_inputs`.
+pub fn plan_batches(
+    tokens: &[usize],
+    bytes: &[usize],
+    dim: usize,
+    max_payload: usize,
+    token_level: bool,
+    max_inputs: usize,
+) -> Vec<Range<usize>> {
+    let limit = max_payload / 10 * 9;
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < tokens.len() {
+        let mut end = start + 1;
+        while end < tokens.len() && end - start < max_inputs.max(1) {
+            let answer = estimated_answer_bytes(&tokens[start..=end], dim, token_level);
+            // JSON escaping can at most double ASCII control-free text; \u escapes are rarer.
+            let request: usize = bytes[start..=end].iter().map(|b| b * 2 + 4).sum::<usize>() + 64;
+            if answer > limit || request > limit {
+                break;
+            }
+            end += 1;
+        }
+        batches.push(start..end);
+        start = end;
+    }
+    batches
+}
+
+/// Embeds texts for one request.
+pub struct Embedder<'a, B> {
+    backend: &'a B,
+    config: &'a Config,
+    deadline: Deadline,
+    slowest_ms: AtomicU64,
+    calls: AtomicUsize,
+    throttled: AtomicUsize,
+    splits: AtomicUsize,
+    largest: AtomicUsize,
+}
+
+impl<'a, B: Backend> Embedder<'a, B> {
+    /// An embedder that stops at `deadline`.
+    pub fn new(backend: &'a B, config: &'a Config, deadline: Deadline) -> Self {
+        Self {
+            backend,
+            config,
+            deadline,
+            slowest_ms: AtomicU64::new(0),
+            calls: AtomicUsize::new(0),
+            throttled: AtomicUsize::new(0),
+            splits: AtomicUsize::new(0),
+            largest: AtomicUsize::new(0),
+        }
+    }
+
+    /// What was done so far.
+    pub fn stats(&self) -> EmbedStats {
+        EmbedStats {
+            calls: self.calls.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+            splits: self.splits.load(Ordering::Relaxed),
+            largest_answer: self.largest.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Embeds `texts` (with their token counts); `None` for inputs the deadline stopped.
+    pub async fn embed(
+        &self,
+        texts: &[&str],
+        tokens: &[usize],
+    ) -> Result<Vec<Option<Vec<f32>>>, ApiError> {
+        let bytes: Vec<usize> = texts.iter().map(|t| t.len()).collect();
+        let batches = plan_batches(
+            tokens,
+            &bytes,
+            self.config.dimension,
+            self.config.embed_max_payload,
+            !POOLED_SEEN.load(Ordering::Relaxed),
+            self.config.embed_batch_size,
+        );
+        let results: Vec<(Range<usize>, Option<Vec<Vec<f32>>>)> = futures::stream::iter(batches)
+            .map(|range| async move {
+                let slowest = Duration::from_millis(self.slowest_ms.load(Ordering::Relaxed));
+                let left = self.deadline.remaining();
+                if left.is_zero() || left < slowest {
+                    return Ok((range, None));
+                }
+                match tokio::time::timeout(left, self.embed_batch(&texts[range.clone()])).await {
+                    Ok(Ok(vectors)) => Ok((range, Some(vectors))),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Ok((range, None)),
+                }
+            })
+            .buffered(self.config.embed_concurrency.max(1))
+            .try_collect()
+            .await?;
+        let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+        for (range, vectors) in results {
+            if let Some(vectors) = vectors {
+                for (slot, v) in out[range].iter_mut().zip(vectors) {
+                    *slot = Some(v);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Embeds one batch, halving it on an oversize error and backing off on throttling.
+    fn embed_batch<'s>(
+        &'s self,
+        texts: &'s [&'s str],
+    ) -> futures::future::BoxFuture<'s, Result<Vec<Vec<f32>>, ApiError>>
+    where
+        B: Sync,
+    {
+        Box::pin(async move {
+            let mut attempt = 0u32;
+            loop {
+                let started = Instant::now();
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                match self.call(texts).await {
+                    Ok(vectors) => {
+                        let ms = started.elapsed().as_millis() as u64;
+                        self.slowest_ms.fetch_max(ms, Ordering::Relaxed);
+                        return Ok(vectors);
+                    }
+                    Err(CallError::Backend(BackendError::TooLarge(_))) if texts.len() > 1 => {
+                        self.splits.fetch_add(1, Ordering::Relaxed);
+                        let (left, right) = texts.split_at(texts.len() / 2);
+                        let mut vectors = self.embed_batch(left).await?;
+                        vectors.extend(self.embed_batch(right).await?);
+                        return Ok(vectors);
+                    }
+                    Err(CallError::Backend(BackendError::TooLarge(detail))) => {
+                        return Err(ApiError::upstream(
+                            "one chunk's embedding exceeds the endpoint's payload limit; \
+                             lower CHUNK_MAX_TOKENS or deploy the endpoint with \
+                             HF_TASK=sentence-embeddings",
+                            detail,
+                        ));
+                    }
+                    Err(CallError::Backend(e @ BackendError::Throttled { .. })) => {
+                        self.throttled.fetch_add(1, Ordering::Relaxed);
+                        let wait = backoff(attempt);
+                        if attempt >= 8 || self.deadline.remaining() <= wait {
+                            return Err(e.into());
+                        }
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                    }
+                    Err(CallError::Backend(e)) => return Err(e.into()),
+                    Err(CallError::Api(e)) => return Err(e),
+                }
+            }
+        })
+    }
+
+    async fn call(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, CallError> {
+        let body = serde_json::json!({"inputs": texts, "parameters": {"truncation": true}});
+        let body = serde_json::to_vec(&body).map_err(|e| ApiError::internal(e.to_string()))?;
+        let answer = self.backend.invoke_endpoint(body).await?;
+        self.largest.fetch_max(answer.len(), Ordering::Relaxed);
+        let decoded =
+            decode_answer(&answer, texts.len(), self.config.dimension).map_err(ApiError::from)?;
+        if !decoded.token_level {
+            POOLED_SEEN.store(true, Ordering::Relaxed);
+        }
+        Ok(decoded.vectors)
+    }
+}
+
+enum CallError {
+    Backend(BackendError),
+    Api(ApiError),
+}
+
+impl From<BackendError> for CallError {
+    fn from(e: BackendError) -> Self {
+        Self::Backend(e)
+    }
+}
+
+impl From<ApiError> for CallError {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+/// 200 ms, 400 ms, … capped at 3.2 s, with up to 25% jitter from the clock.
+fn backoff(attempt: u32) -> Duration {
+    let base = 200u64 << attempt.min(4);
+    let jitter = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()) % (base / 4 + 1));
+    Duration::from_millis(base + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_fit_the_serverless_answer_limit() {
+        let cap = 4 * 1024 * 1024;
+        // 256-token chunks answer ~2.3 MB each: one per call.
+        let b = plan_batches(&[256; 5], &[1000; 5], 384, cap, true, 32);
+        assert_eq!(b, vec![0..1, 1..2, 2..3, 3..4, 4..5]);
+        // ~148-token prose chunks: two per call (three would answer ~3.7 MB > 90% of 4 MiB).
+        let b = plan_batches(&[148; 4], &[900; 4], 384, cap, true, 32);
+        assert_eq!(b, vec![0..2, 2..4]);
+        // Pooled answers: limited by the input count only.
+        let b = plan_batches(&[256; 70], &[1000; 70], 384, cap, false, 32);
+        assert_eq!(b, vec![0..32, 32..64, 64..70]);
+        // A single input over the estimate still gets its own call.
+        assert_eq!(
+            plan_batches(&[512], &[3000], 384, cap, true, 32),
+            vec![0..1]
+        );
+        assert!(plan_batches(&[], &[], 384, cap, true, 32).is_empty());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(
+            backoff(0) >= Duration::from_millis(200) && backoff(0) <= Duration::from_millis(250)
+        );
+        assert!(backoff(10) <= Duration::from_millis(4000));
+    }
+}

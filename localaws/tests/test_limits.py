@@ -1,0 +1,281 @@
+"""The original stack's real limits: SageMaker endpoint profiles (payload caps, concurrency,
+tasks), API Gateway's payload and integration-timeout limits, Lambda's response cap and memory."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from botocore.exceptions import ClientError
+from conftest import HERE, Local, _free_port
+from helpers import deploy_api, make_function, wait_active
+
+ENDPOINT = "alex-embedding-endpoint"
+# About 152 word pieces: four of them make a ~5 MB token-level answer (over 4 MiB, under 6 MiB).
+PARAGRAPH = "the company reported quarterly revenue growth " * 25
+
+LIMITS_BOOTSTRAP = r'''#!/usr/bin/env python3
+import json, os, time, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(r.read())
+    with open(os.environ["TRACE"], "a") as f:
+        f.write("start\n")
+    try:
+        cmd = json.loads(event.get("body") or "{}")
+    except ValueError:
+        cmd = {}
+    time.sleep(cmd.get("sleep", 0))
+    if cmd.get("allocate_mb"):
+        b = bytearray(cmd["allocate_mb"] * 1024 * 1024)
+        b[::4096] = b"\x01" * len(range(0, len(b), 4096))
+    pad = "x" * cmd.get("answer_bytes", 0)
+    with open(os.environ["TRACE"], "a") as f:
+        f.write("done\n")
+    out = json.dumps({"statusCode": 200, "body": json.dumps({"size": len(pad), "pad": pad})}).encode()
+    urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=out, method="POST")).read()
+'''
+
+
+# ---- SageMaker ------------------------------------------------------------------------------
+
+def invoke_raw(aws, payload, endpoint=ENDPOINT, client=None):
+    c = client or aws.client("sagemaker-runtime")
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return c.invoke_endpoint(EndpointName=endpoint, ContentType="application/json", Body=body)["Body"].read()
+
+
+def invoke(aws, payload, endpoint=ENDPOINT):
+    return json.loads(invoke_raw(aws, payload, endpoint))
+
+
+def last_invoke(aws):
+    return [c for c in aws.requests() if c["operation"] == "InvokeEndpoint"][-1]
+
+
+def test_endpoint_profiles_defaults_update_and_reset(aws):
+    out = aws.control("endpoints")
+    assert out["endpoints"] == [ENDPOINT]
+    assert out["configs"][ENDPOINT] == {"profile": "serverless", "max_concurrency": 2,
+                                        "task": "feature-extraction", "latency_ms": 0.0}
+    aws.control("endpoints", {"name": "rt", "profile": "realtime"})
+    aws.control("endpoints", {"name": ENDPOINT, "latency_ms": 5})
+    out = aws.control("endpoints", {"name": ENDPOINT, "task": "sentence-embeddings"})
+    assert out["endpoints"] == [ENDPOINT, "rt"]
+    assert out["configs"]["rt"] == {"profile": "realtime", "max_concurrency": 0,
+                                    "task": "feature-extraction", "latency_ms": 0.0}
+    assert out["configs"][ENDPOINT]["latency_ms"] == 5.0  # kept by the second update
+    assert out["configs"][ENDPOINT]["task"] == "sentence-embeddings"
+    for bad in ({"name": "x", "profile": "gpu"}, {"name": "x", "task": "summarize"}, {"profile": "realtime"}):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            aws.control("endpoints", bad)
+        assert e.value.code == 400
+    aws.control("reset", {})
+    out = aws.control("endpoints")
+    assert out["endpoints"] == [ENDPOINT] and out["configs"][ENDPOINT]["task"] == "feature-extraction"
+
+
+def test_endpoint_profile_flag_sets_start_time_endpoints():
+    port = _free_port()
+    state = tempfile.mkdtemp(prefix="localaws-profile-")
+    env = dict(os.environ, PYTHONPATH=str(HERE), LOCALAWS_STATE_DIR=state)
+    proc = subprocess.Popen([sys.executable, "-m", "localaws.server", "--port", str(port), "--endpoint", "e1",
+                             "--endpoint-profile", "realtime"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        local = Local(port)
+        for _ in range(100):
+            try:
+                out = local.control("endpoints")
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not start with --endpoint-profile realtime")
+        assert out["configs"] == {"e1": {"profile": "realtime", "max_concurrency": 0,
+                                         "task": "feature-extraction", "latency_ms": 0.0}}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_serverless_request_over_4_mib_is_oversize_validation_error(aws):
+    body = json.dumps({"inputs": "x" * (4 * 1024 * 1024)}).encode()
+    with pytest.raises(ClientError) as e:
+        invoke_raw(aws, body)
+    err = e.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 400 and err["Error"]["Code"] == "ValidationError"
+    assert re.fullmatch(r"Request [0-9a-f-]{36} has oversize body\.", err["Error"]["Message"])
+    assert last_invoke(aws)["request_bytes"] == len(body)
+
+
+def test_serverless_answer_over_4_mib_is_model_error(aws):
+    with pytest.raises(ClientError) as e:
+        invoke(aws, {"inputs": [PARAGRAPH] * 4})
+    err = e.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 424 and err["Error"]["Code"] == "ModelError"
+    logged = last_invoke(aws)
+    assert logged["answer_bytes"] > 4_194_304
+    assert err["Error"]["Message"].startswith(
+        f'Received server error (500) from primary with message "Message size exceed limit: {logged["answer_bytes"]}".')
+
+
+def test_realtime_accepts_5_mb_answer_and_refuses_request_over_6_mib(aws):
+    aws.control("endpoints", {"name": "rt", "profile": "realtime"})
+    answer = invoke_raw(aws, {"inputs": [PARAGRAPH] * 4}, endpoint="rt")
+    assert 4_194_304 < len(answer) <= 6_291_456
+    assert np.asarray(json.loads(answer)).shape == (4, 1, 152, 384)
+    with pytest.raises(ClientError) as e:
+        invoke_raw(aws, json.dumps({"inputs": "x" * (6 * 1024 * 1024)}).encode(), endpoint="rt")
+    err = e.value.response
+    # An unmodelled front-end error: botocore falls back to the status code for the error code.
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 413 and err["Error"]["Code"] == "413"
+    assert err["Error"]["Message"] == "HTTP content length exceeded 6291456 bytes."
+    assert "x-amzn-errortype" not in err["ResponseMetadata"]["HTTPHeaders"]
+
+
+def test_third_concurrent_call_on_serverless_endpoint_is_throttled(aws):
+    aws.control("endpoints", {"name": ENDPOINT, "max_concurrency": 2, "latency_ms": 1500})
+    clients = [aws.client("sagemaker-runtime") for _ in range(3)]
+    start = threading.Barrier(3)
+    outcomes = []
+
+    def one(client):
+        start.wait()
+        try:
+            invoke_raw(aws, {"inputs": "hi"}, client=client)
+            outcomes.append("ok")
+        except ClientError as e:
+            outcomes.append(e.response["Error"]["Code"])
+
+    threads = [threading.Thread(target=one, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["ThrottlingException", "ok", "ok"]
+
+
+def test_sentence_embeddings_task_answers_pooled_normalised_vectors(aws):
+    texts = ["This is an example sentence", "Each sentence is converted.", "Café déjà vu — 東京"]
+    aws.control("endpoints", {"name": "st", "task": "sentence-embeddings"})
+    single = invoke(aws, {"inputs": texts[0]}, endpoint="st")
+    assert list(single) == ["embeddings"] and len(single["embeddings"]) == 384
+    batch = invoke(aws, {"inputs": texts}, endpoint="st")
+    assert list(batch) == ["embeddings"] and np.asarray(batch["embeddings"]).shape == (3, 384)
+    tokens = invoke(aws, {"inputs": texts})
+    for vec, item in zip(batch["embeddings"], tokens):
+        v = np.asarray(vec, dtype=np.float64)
+        pooled = np.asarray(item[0], dtype=np.float64).mean(0)
+        assert abs(np.linalg.norm(v) - 1.0) < 1e-5
+        assert v @ pooled / (np.linalg.norm(v) * np.linalg.norm(pooled)) > 0.9999
+    assert np.allclose(single["embeddings"], batch["embeddings"][0], atol=1e-6)
+
+
+def test_request_log_records_inputs_tokens_and_sizes(aws):
+    payload = {"inputs": ["This is an example sentence", "Each sentence is converted."]}
+    answer = invoke_raw(aws, payload)
+    logged = last_invoke(aws)
+    assert logged["inputs"] == 2 and logged["tokens"] == [7, 7]
+    assert logged["request_bytes"] == len(json.dumps(payload)) and logged["answer_bytes"] == len(answer)
+    # sentence-embeddings truncates to sentence-transformers' 256 word pieces, whatever the parameters.
+    aws.control("endpoints", {"name": "st", "task": "sentence-embeddings"})
+    invoke(aws, {"inputs": ["word " * 400, "hi"]}, endpoint="st")
+    assert last_invoke(aws)["tokens"] == [256, 3]
+
+
+# ---- API Gateway and Lambda -------------------------------------------------------------------
+
+def call(aws, api, body):
+    req = urllib.request.Request(f"{aws.url}/restapis/{api}/prod/_user_request_/echo", data=body.encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+
+
+def limits_api(aws, tmp_path, name, timeout=3, memory=128):
+    trace = tmp_path / "trace"
+    fn = make_function(aws, name, timeout=timeout, memory=memory, script=LIMITS_BOOTSTRAP, env={"TRACE": str(trace)})
+    wait_active(aws, name)
+    api, _, _, _ = deploy_api(aws, fn, key_required=False)
+    return api, trace
+
+
+def log_since(aws, name, offset):
+    path = os.path.join(aws.state, f"lambda-{name}.log")
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")
+
+
+def log_size(aws, name):
+    path = os.path.join(aws.state, f"lambda-{name}.log")
+    return os.path.getsize(path) if os.path.exists(path) else 0
+
+
+def test_integration_timeout_is_504_while_the_invocation_runs_on(aws, tmp_path):
+    # API Gateway's real 29 s is shortened to 1.5 s so the test takes seconds; the function sleeps
+    # 3 s, past the integration timeout but within its own 6 s timeout.
+    aws.control("config", {"apigw_integration_timeout_secs": 1.5})
+    api, trace = limits_api(aws, tmp_path, "slow-fn", timeout=6)
+    started = time.monotonic()
+    status, body, _ = call(aws, api, json.dumps({"sleep": 3}))
+    elapsed = time.monotonic() - started
+    assert (status, json.loads(body)) == (504, {"message": "Endpoint request timed out"})
+    assert 1.4 < elapsed < 2.9
+    assert trace.read_text() == "start\n"
+    end = time.monotonic() + 10
+    while trace.read_text() != "start\ndone\n" and time.monotonic() < end:
+        time.sleep(0.1)
+    assert trace.read_text() == "start\ndone\n"
+
+
+def test_event_over_6_mib_is_request_too_long_and_not_invoked(aws, tmp_path):
+    api, trace = limits_api(aws, tmp_path, "big-fn")
+    status, body, headers = call(aws, api, json.dumps({"pad": "a" * 6_500_000}))
+    assert (status, json.loads(body)) == (413, {"message": "Request Too Long"})
+    assert headers["x-amzn-ErrorType"] == "BadRequestException"
+    assert not trace.exists()
+
+
+def test_body_over_10_mib_is_plain_text_413(aws, tmp_path):
+    api, trace = limits_api(aws, tmp_path, "big-fn")
+    status, body, headers = call(aws, api, "a" * (10 * 1024 * 1024 + 1))
+    assert (status, body) == (413, b"HTTP content length exceeded 10485760 bytes.")
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert not trace.exists()
+
+
+def test_lambda_response_over_6291556_bytes_is_502(aws, tmp_path):
+    api, _ = limits_api(aws, tmp_path, "chatty-fn")
+    status, body, _ = call(aws, api, json.dumps({"answer_bytes": 6_000_000}))
+    assert status == 200 and json.loads(body)["size"] == 6_000_000
+    offset = log_size(aws, "chatty-fn")
+    status, body, _ = call(aws, api, json.dumps({"answer_bytes": 7_000_000}))
+    assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
+    assert "Response payload size exceeded maximum allowed payload size (6291556 bytes)." in log_since(aws, "chatty-fn", offset)
+
+
+def test_out_of_memory_kills_the_runtime_and_is_502(aws, tmp_path):
+    api, _ = limits_api(aws, tmp_path, "hungry-fn", memory=128)
+    assert call(aws, api, json.dumps({"allocate_mb": 16}))[0] == 200
+    offset = log_size(aws, "hungry-fn")
+    status, body, _ = call(aws, api, json.dumps({"allocate_mb": 200}))
+    assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
+    log = log_since(aws, "hungry-fn", offset)
+    assert re.search(r"RequestId: [0-9a-f-]{36} Error: Runtime exited with error: signal: killed\nRuntime.OutOfMemory\n", log)
+    # A new execution environment serves the next call.
+    assert call(aws, api, "{}")[0] == 200
