@@ -69,6 +69,25 @@ pub struct PackageArgs {
     pub arch: Arch,
 }
 
+/// How the embedding endpoint is deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EndpointProfile {
+    /// SageMaker Serverless Inference: request and answer ≤ 4 MiB.
+    Serverless,
+    /// A real-time (instance-backed) endpoint: request and answer ≤ 6 MiB.
+    Realtime,
+}
+
+impl EndpointProfile {
+    /// InvokeEndpoint's request and answer limit, bytes.
+    pub fn max_payload(self) -> usize {
+        match self {
+            Self::Serverless => 4 * 1024 * 1024,
+            Self::Realtime => 6 * 1024 * 1024,
+        }
+    }
+}
+
 /// How the stack is configured; every flag has the original setup's default.
 #[derive(Debug, Args, Clone)]
 pub struct StackArgs {
@@ -87,9 +106,18 @@ pub struct StackArgs {
     /// Lambda memory in MB
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(128..=10240))]
     pub memory: u32,
-    /// Lambda timeout in seconds
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=900))]
+    /// Lambda timeout in seconds (at most 29: API Gateway cuts a REST integration at 29 s, and
+    /// the function stops in time to answer; long documents finish over several requests)
+    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(1..=29))]
     pub timeout: u32,
+    /// How the embedding endpoint is deployed: serverless (4 MiB answers, the original
+    /// setup) or realtime (6 MiB); sizes the function's embedding calls
+    #[arg(long, value_enum, default_value_t = EndpointProfile::Serverless)]
+    pub endpoint_profile: EndpointProfile,
+    /// The endpoint's max concurrency (serverless MaxConcurrency; the original setup's is 2):
+    /// the function keeps at most this many embedding calls in flight
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub endpoint_max_concurrency: u32,
     /// Lambda architecture
     #[arg(long, value_enum, default_value_t = Arch::host())]
     pub arch: Arch,

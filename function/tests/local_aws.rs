@@ -178,8 +178,12 @@ fn a_20kb_document_is_chunked_found_and_replaced_without_stale_chunks() {
         let (s, body) = post(&app, "/ingest", json!({"text": text, "id": "big", "metadata": {"source": "report"}})).await;
         assert_eq!(s, 200, "{body}");
         let chunks = body["chunks"].as_u64().unwrap() as usize;
-        assert!(chunks >= 20, "{chunks}");
+        assert!(chunks >= 10, "{chunks}");
         assert_eq!(keys(&s3v).await.len(), chunks);
+        // Under the serverless endpoint's limits: every answer ≤ 4 MiB, every input ≤ 256 tokens.
+        let calls = invocations(&aws);
+        assert!(calls.iter().all(|c| c["status"] == 200), "{calls:?}");
+        assert_eq!(calls.iter().map(|c| c["inputs"].as_u64().unwrap()).sum::<u64>(), chunks as u64);
         let (_, found) = post(&app, "/search", json!({"query": "a parrot reciting poems about the sea", "k": 1})).await;
         assert_eq!(found["results"][0]["document_id"], "big");
         assert!(found["results"][0]["text"].as_str().unwrap().contains("parrot"), "{found}");
@@ -187,6 +191,84 @@ fn a_20kb_document_is_chunked_found_and_replaced_without_stale_chunks() {
         let (s, _) = post(&app, "/ingest", json!({"text": "A much shorter replacement.", "id": "big"})).await;
         assert_eq!(s, 200);
         assert_eq!(keys(&s3v).await, vec!["big#0".to_string()]);
+    });
+}
+
+/// The InvokeEndpoint calls in the local AWS's request log; each is checked against the
+/// serverless endpoint's limits.
+fn invocations(aws: &LocalAws) -> Vec<Value> {
+    let log: Value = serde_json::from_str(&aws.requests_json()).unwrap();
+    let calls: Vec<Value> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["operation"] == "InvokeEndpoint")
+        .cloned()
+        .collect();
+    for c in &calls {
+        assert!(
+            c["answer_bytes"].as_u64().unwrap_or(0) <= 4 * 1024 * 1024,
+            "{c}"
+        );
+        for t in c["tokens"].as_array().into_iter().flatten() {
+            assert!(t.as_u64().unwrap() <= 256, "{c}");
+        }
+    }
+    calls
+}
+
+#[test]
+fn a_cjk_document_too_big_for_one_call_completes_over_several_with_exact_token_counts() {
+    let aws = LocalAws::start(&[]);
+    runtime().block_on(async {
+        let (mut app, s3v) = setup(&aws).await;
+        // A short budget (instead of 29 s) so this ~40-chunk document needs several calls.
+        if let Ok(config) = app.config.as_mut() {
+            config.time_budget_ms = 3_000;
+            config.deadline_margin_ms = 500;
+        }
+        let text = "東京証券取引所の株価は本日、半導体関連銘柄を中心に大きく上昇した。".repeat(320);
+        let body = json!({"text": text, "id": "tokyo"});
+        let mut rounds = 0;
+        let done = loop {
+            rounds += 1;
+            assert!(rounds < 30, "no end in sight");
+            let (s, answer) = post(&app, "/ingest", body.clone()).await;
+            match s {
+                202 => assert!(answer["chunks_done"].as_u64() < answer["chunks_total"].as_u64()),
+                200 => break answer,
+                _ => panic!("{s} {answer}"),
+            }
+        };
+        assert!(rounds >= 2, "one call was enough");
+        let chunks = shared::chunk::chunk_text(&text, ChunkConfig::default()).unwrap();
+        assert_eq!(done["chunks"].as_u64().unwrap() as usize, chunks.len());
+        assert_eq!(keys(&s3v).await.len(), chunks.len());
+        // The endpoint counted exactly the tokens we counted, and stored chunks were never
+        // embedded again: the only extra inputs are calls cut at a deadline (at most the
+        // calls in flight, 2, per round), whose answers were never used.
+        let mut counted: Vec<u64> = invocations(&aws)
+            .iter()
+            .filter(|c| c["status"] == 200)
+            .flat_map(|c| c["tokens"].as_array().cloned().unwrap_or_default())
+            .map(|t| t.as_u64().unwrap())
+            .collect();
+        for c in &chunks {
+            let at = counted.iter().position(|&t| t == c.tokens as u64);
+            assert!(
+                at.is_some(),
+                "a chunk of {} tokens was never embedded",
+                c.tokens
+            );
+            counted.swap_remove(at.unwrap_or(0));
+        }
+        assert!(
+            counted.len() <= 2 * rounds,
+            "{} extra inputs over {rounds} rounds",
+            counted.len()
+        );
+        let (_, found) = post(&app, "/search", json!({"query": "半導体の株価", "k": 1})).await;
+        assert_eq!(found["results"][0]["document_id"], "tokyo");
     });
 }
 

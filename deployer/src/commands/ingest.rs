@@ -1,6 +1,11 @@
 //! `ingest`: sends text/markdown files (one document each, `source` = file name, id = file
 //! name so re-ingesting replaces) or JSONL documents to the deployed API, in batches with
 //! bounded concurrency, honouring 429/503 `Retry-After`.
+//!
+//! The function stops before API Gateway's 29 s and answers 202 with `chunks_done` /
+//! `chunks_total` when a batch needs more time; the same batch is then sent again (the
+//! function skips what it stored) until it answers 200. A batch that makes no progress in
+//! three rounds in a row is reported as failed.
 
 use crate::cli::IngestArgs;
 use crate::progress::Progress;
@@ -13,9 +18,14 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Largest request body sent (Lambda's synchronous payload limit is 6 MB).
-const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Largest request body sent (Lambda's synchronous payload limit is 6 MB; smaller requests
+/// also keep each round's re-reading of stored chunks short).
+const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 const MAX_ATTEMPTS: u32 = 6;
+/// Rounds in a row without progress before a batch is given up.
+const MAX_STALLED_ROUNDS: u32 = 3;
+/// The client's timeout per request: the function answers within API Gateway's 29 s.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(35);
 
 /// The summary.
 #[derive(Debug, Default, Serialize)]
@@ -145,6 +155,42 @@ pub async fn post(
     bail!("request to {url} still throttled after {MAX_ATTEMPTS} attempts")
 }
 
+/// Sends one batch until the function answers anything but 202 (resumable ingest), or until
+/// it stalls.
+async fn send_until_done(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: &Value,
+    progress: &Progress,
+) -> anyhow::Result<(u16, Value)> {
+    let mut best = 0;
+    let mut stalled = 0;
+    loop {
+        let (status, answer) = post(client, url, key, body).await?;
+        if status != 202 {
+            return Ok((status, answer));
+        }
+        let done = answer["chunks_done"].as_u64().unwrap_or(0);
+        let total = answer["chunks_total"].as_u64().unwrap_or(0);
+        progress.step(&format!(
+            "ingest  {}: {done}/{total} chunks stored, continuing",
+            answer["document_id"].as_str().unwrap_or("batch")
+        ));
+        if done > best {
+            best = done;
+            stalled = 0;
+        } else {
+            stalled += 1;
+            if stalled >= MAX_STALLED_ROUNDS {
+                bail!(
+                    "no progress after {MAX_STALLED_ROUNDS} rounds ({done}/{total} chunks stored)\nhint: the embedding endpoint may be too slow for one chunk inside 29 s; check `aws logs tail /aws/lambda/<function>`"
+                );
+            }
+        }
+    }
+}
+
 /// `ingest`.
 pub async fn run(
     args: &IngestArgs,
@@ -159,7 +205,7 @@ pub async fn run(
     }
     let total = docs.len() as u64;
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
+        .timeout(REQUEST_TIMEOUT)
         .build()?;
     let bar = progress.bar(total, "ingesting");
     let mut report = IngestReport::default();
@@ -168,7 +214,14 @@ pub async fn run(
         async move {
             let n = batch.len();
             let first = batch.first().and_then(|d| d.id.clone()).unwrap_or_default();
-            let out = post(client, endpoint, key, &json!({ "documents": batch })).await;
+            let out = send_until_done(
+                client,
+                endpoint,
+                key,
+                &json!({ "documents": batch }),
+                progress,
+            )
+            .await;
             (n, first, out)
         }
     }))

@@ -40,10 +40,25 @@ pub fn artifact(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<Artifact> {
     }
 }
 
-/// One InvokeEndpoint: the endpoint must exist and embed to the index's dimension.
-/// Unreachable is a warning (the stack may be deployed before the endpoint).
+/// A chunk as large as the function makes (256 tokens with `[CLS]`/`[SEP]`): the preflight
+/// embeds it, so an endpoint whose answer for one chunk exceeds its payload limit is found
+/// before deploying.
+fn largest_chunk() -> anyhow::Result<String> {
+    let long = "Quarterly revenue, margins and guidance for the semiconductor segment. ".repeat(60);
+    let (text, _) =
+        shared::tokenize::truncate(&long, shared::chunk::ChunkConfig::default().max_tokens)
+            .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(text.to_string())
+}
+
+/// One InvokeEndpoint with a maximum-size chunk: the endpoint must exist, answer within its
+/// payload limit and embed to the index's dimension. Unreachable is a warning (the stack may
+/// be deployed before the endpoint).
 pub async fn preflight(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<()> {
-    let body = br#"{"inputs": ["dimension check"], "parameters": {"truncation": true}}"#.to_vec();
+    let body = serde_json::to_vec(&serde_json::json!({
+        "inputs": [largest_chunk()?],
+        "parameters": {"truncation": true},
+    }))?;
     let out = ctx
         .sagemaker
         .invoke_endpoint()
@@ -56,6 +71,14 @@ pub async fn preflight(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<()> {
     match out {
         Ok(out) => {
             let bytes = out.body.map(Blob::into_inner).unwrap_or_default();
+            let limit = args.endpoint_profile.max_payload();
+            if bytes.len() > limit {
+                bail!(
+                    "embedding endpoint {endpoint} answered {} bytes for one 256-token chunk, over the {limit}-byte limit of a {:?} endpoint\nhint: deploy the endpoint with HF_TASK=sentence-embeddings (pooled answers, ~200x smaller)",
+                    bytes.len(),
+                    args.endpoint_profile
+                );
+            }
             match decode_embeddings(&bytes, 1, args.dimension as usize) {
                 Ok(_) => Ok(()),
                 Err(EmbeddingError::Dimension { got, expected }) => bail!(
@@ -94,6 +117,19 @@ pub async fn converge(ctx: &Ctx, args: &StackArgs, code: &Artifact) -> anyhow::R
         ("INDEX_NAME", ctx.names.index.clone()),
         ("SAGEMAKER_ENDPOINT", args.embedding_endpoint.clone()),
         ("EMBEDDING_DIMENSION", args.dimension.to_string()),
+        (
+            "EMBED_MAX_PAYLOAD_BYTES",
+            args.endpoint_profile.max_payload().to_string(),
+        ),
+        (
+            "EMBED_CONCURRENCY",
+            args.endpoint_max_concurrency.to_string(),
+        ),
+        // The function stops before its own timeout (and API Gateway's 29 s).
+        (
+            "TIME_BUDGET_MS",
+            (u64::from(args.timeout.min(29)) * 1000).to_string(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
