@@ -298,7 +298,36 @@ fn down_keeps_vector_data_and_up_finds_it_again() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("hint: run `deployer up` first"));
     env.ok(&["down"]);
 
-    env.ok(&["up"]);
+    // A vector as the original Python function stored it (token 0, no embedding marker):
+    // adopting the index warns and says how to migrate.
+    block_on(async {
+        aws_sdk_s3vectors::Client::new(&sdk)
+            .put_vectors()
+            .vector_bucket_name("alex-vectors-123456789012")
+            .index_name("financial-research")
+            .vectors(
+                aws_sdk_s3vectors::types::PutInputVector::builder()
+                    .key("legacy-doc")
+                    .data(aws_sdk_s3vectors::types::VectorData::Float32(
+                        (0..384).map(|i| if i == 0 { 1.0 } else { 0.0 }).collect(),
+                    ))
+                    .metadata(aws_smithy_types::Document::Object(
+                        [("text".to_string(), "legacy".into())]
+                            .into_iter()
+                            .collect(),
+                    ))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap()
+    });
+    let up = env.run(&["up"]);
+    let err = String::from_utf8_lossy(&up.stderr);
+    assert_eq!(up.status.code(), Some(0), "{err}");
+    assert!(err.contains("made by another embedding"), "{err}");
+    assert!(err.contains("hint: ingest those documents again"), "{err}");
     let out = env.ok(&[
         "search",
         "artificial intelligence and GPU computing",

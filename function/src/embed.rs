@@ -100,6 +100,9 @@ pub fn plan_batches(
     batches
 }
 
+/// A batch's inputs and their vectors, or `None` when the deadline stopped it.
+type BatchResult = (Range<usize>, Option<Vec<Vec<f32>>>);
+
 /// Embeds texts for one request.
 pub struct Embedder<'a, B> {
     backend: &'a B,
@@ -152,7 +155,7 @@ impl<'a, B: Backend> Embedder<'a, B> {
             !POOLED_SEEN.load(Ordering::Relaxed),
             self.config.embed_batch_size,
         );
-        let results: Vec<(Range<usize>, Option<Vec<Vec<f32>>>)> = futures::stream::iter(batches)
+        let results: Vec<BatchResult> = futures::stream::iter(batches)
             .map(|range| async move {
                 let slowest = Duration::from_millis(self.slowest_ms.load(Ordering::Relaxed));
                 let left = self.deadline.remaining();

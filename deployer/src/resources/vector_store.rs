@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail};
 use aws_sdk_s3vectors::types::{
     DataType, DistanceMetric, EncryptionConfiguration, MetadataConfiguration, SseType,
 };
-use shared::metadata::NON_FILTERABLE_KEYS;
+use shared::metadata::{EMBEDDING_KEY, EMBEDDING_MARKER, NON_FILTERABLE_KEYS};
 
 /// The desired index.
 #[derive(Debug, Clone, Copy)]
@@ -124,6 +124,7 @@ async fn ensure_index(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
                         "{label} does not declare `{missing}` non-filterable (it cannot be changed after creation): chunks whose metadata exceeds 2 KB will be refused"
                     ));
                 }
+                warn_unmarked(ctx, &label).await;
                 return Ok(());
             }
             Err(e) if is_not_found(&e) => {
@@ -164,6 +165,38 @@ async fn ensure_index(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
         }
     }
     bail!("{label} changed while it was being created; run the command again")
+}
+
+/// Vectors of an existing index that lack this version's embedding marker (the original
+/// Python function stored token 0 of the token states, not their mean): not comparable with
+/// new ones. One ListVectors page is sampled; a failure to list is not an error.
+async fn warn_unmarked(ctx: &Ctx, label: &str) {
+    let page = ctx
+        .s3v
+        .list_vectors()
+        .vector_bucket_name(&ctx.names.bucket)
+        .index_name(&ctx.names.index)
+        .max_results(50)
+        .return_metadata(true)
+        .send()
+        .await;
+    let Ok(page) = page else { return };
+    let unmarked = page
+        .vectors()
+        .iter()
+        .filter(|v| {
+            !matches!(
+                v.metadata.as_ref().and_then(|m| m.as_object()).and_then(|m| m.get(EMBEDDING_KEY)),
+                Some(aws_smithy_types::Document::String(s)) if s == EMBEDDING_MARKER
+            )
+        })
+        .count();
+    if unmarked > 0 {
+        ctx.progress.warn(&format!(
+            "{label} holds vectors made by another embedding ({unmarked} of {} sampled lack `{EMBEDDING_KEY}={EMBEDDING_MARKER}`; the original function stored token 0, not the mean-pooled sentence embedding), so they rank unreliably next to new ones\nhint: ingest those documents again with the same ids to re-embed them",
+            page.vectors().len()
+        ));
+    }
 }
 
 /// Deletes the index, then the bucket (only with `--delete-data`).
