@@ -31,7 +31,7 @@ pub struct Config {
     /// before this much time has passed since the request arrived, or before the invocation
     /// deadline if that is earlier.
     pub time_budget_ms: u64,
-    /// `DEADLINE_MARGIN_MS` (default 2,500): time kept to write what is done and answer.
+    /// `DEADLINE_MARGIN_MS` (default 1,500): time kept to write what is done and answer.
     pub deadline_margin_ms: u64,
 }
 
@@ -91,7 +91,7 @@ impl Config {
                 64 * 1024 * 1024,
             ),
             time_budget_ms: number("TIME_BUDGET_MS", 29_000, 1_000, 900_000) as u64,
-            deadline_margin_ms: number("DEADLINE_MARGIN_MS", 2_500, 0, 60_000) as u64,
+            deadline_margin_ms: number("DEADLINE_MARGIN_MS", 1_500, 0, 60_000) as u64,
         };
         if problems.is_empty() {
             Ok(config)

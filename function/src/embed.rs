@@ -3,8 +3,9 @@
 //! - **Batches sized by the answer they will produce**: a token-level answer costs
 //!   `tokens × dimension × ~21 bytes`, so inputs are grouped until the estimate
 //!   ([`shared::embedding::estimated_answer_bytes`]) reaches 90% of the endpoint's payload
-//!   limit (4 MiB serverless). Once an answer shows the endpoint pools (sentence-embeddings),
-//!   later plans in this process use the pooled estimate (~200× smaller).
+//!   limit (4 MiB serverless). Until the process has seen an answer, a request's first batch
+//!   goes alone; once an answer shows the endpoint pools (sentence-embeddings), batches are
+//!   sized with the pooled estimate (~200× smaller).
 //! - **An oversize answer or request still splits**: the batch is halved and retried, so at
 //!   most `2n − 1` calls for `n` inputs; a single input that is too large is an error.
 //! - **Throttling backs off** (exponential, capped) only while the deadline allows.
@@ -19,7 +20,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use shared::embedding::{decode_answer, estimated_answer_bytes};
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// When work must stop: the earlier of the invocation deadline and API Gateway's cut-off
@@ -53,9 +54,12 @@ impl Deadline {
     }
 }
 
-/// Whether any answer in this process showed the endpoint pools (then batches are sized for
-/// pooled answers).
-static POOLED_SEEN: AtomicBool = AtomicBool::new(false);
+/// The answer shape seen last in this process: unknown, token-level or pooled. Until it is
+/// known, a request's first batch goes alone and its answer decides how the rest is sized.
+static ANSWER_SHAPE: AtomicU8 = AtomicU8::new(SHAPE_UNKNOWN);
+const SHAPE_UNKNOWN: u8 = 0;
+const SHAPE_TOKENS: u8 = 1;
+const SHAPE_POOLED: u8 = 2;
 
 /// What one request's embedding did, for the log line.
 #[derive(Debug, Default, Serialize)]
@@ -146,15 +150,43 @@ impl<'a, B: Backend> Embedder<'a, B> {
         texts: &[&str],
         tokens: &[usize],
     ) -> Result<Vec<Option<Vec<f32>>>, ApiError> {
-        let bytes: Vec<usize> = texts.iter().map(|t| t.len()).collect();
-        let batches = plan_batches(
-            tokens,
+        let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+        let mut start = 0;
+        if ANSWER_SHAPE.load(Ordering::Relaxed) == SHAPE_UNKNOWN
+            && let Some(first) = self.plan(texts, tokens, 0).into_iter().next()
+        {
+            start = first.end;
+            self.run(vec![first], texts, &mut out).await?;
+        }
+        let rest = self.plan(texts, tokens, start);
+        self.run(rest, texts, &mut out).await?;
+        Ok(out)
+    }
+
+    /// Batches for `texts[start..]`, sized for the answer shape known now (token-level until
+    /// an answer shows otherwise).
+    fn plan(&self, texts: &[&str], tokens: &[usize], start: usize) -> Vec<Range<usize>> {
+        let bytes: Vec<usize> = texts[start..].iter().map(|t| t.len()).collect();
+        plan_batches(
+            &tokens[start..],
             &bytes,
             self.config.dimension,
             self.config.embed_max_payload,
-            !POOLED_SEEN.load(Ordering::Relaxed),
+            ANSWER_SHAPE.load(Ordering::Relaxed) != SHAPE_POOLED,
             self.config.embed_batch_size,
-        );
+        )
+        .into_iter()
+        .map(|r| r.start + start..r.end + start)
+        .collect()
+    }
+
+    /// Runs `batches` with bounded concurrency, each only if the deadline allows, into `out`.
+    async fn run(
+        &self,
+        batches: Vec<Range<usize>>,
+        texts: &[&str],
+        out: &mut [Option<Vec<f32>>],
+    ) -> Result<(), ApiError> {
         let results: Vec<BatchResult> = futures::stream::iter(batches)
             .map(|range| async move {
                 let slowest = Duration::from_millis(self.slowest_ms.load(Ordering::Relaxed));
@@ -171,7 +203,6 @@ impl<'a, B: Backend> Embedder<'a, B> {
             .buffered(self.config.embed_concurrency.max(1))
             .try_collect()
             .await?;
-        let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
         for (range, vectors) in results {
             if let Some(vectors) = vectors {
                 for (slot, v) in out[range].iter_mut().zip(vectors) {
@@ -179,7 +210,7 @@ impl<'a, B: Backend> Embedder<'a, B> {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Embeds one batch, halving it on an oversize error and backing off on throttling.
@@ -239,9 +270,12 @@ impl<'a, B: Backend> Embedder<'a, B> {
         self.largest.fetch_max(answer.len(), Ordering::Relaxed);
         let decoded =
             decode_answer(&answer, texts.len(), self.config.dimension).map_err(ApiError::from)?;
-        if !decoded.token_level {
-            POOLED_SEEN.store(true, Ordering::Relaxed);
-        }
+        let shape = if decoded.token_level {
+            SHAPE_TOKENS
+        } else {
+            SHAPE_POOLED
+        };
+        ANSWER_SHAPE.store(shape, Ordering::Relaxed);
         Ok(decoded.vectors)
     }
 }

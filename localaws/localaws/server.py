@@ -9,10 +9,18 @@ Control endpoints live under `/_localaws/` and stage invocations under
 `/restapis/{api_id}/{stage}/_user_request_/{path}`; neither path is an AWS API path.
 """
 
-import argparse
+import os
+
+# One BLAS thread per model call: an endpoint with max concurrency N runs N calls at once, each
+# on its own CPU (serverless containers do not share cores). OpenBLAS's default (a thread per
+# core) makes two concurrent calls fight over two cores with spinning threads. Set before numpy
+# is first imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
 import io
 import json
-import os
 import re
 import signal
 import socket
