@@ -2,6 +2,8 @@
 //! answers token-level hidden states like the HuggingFace pipeline (hashed bag of words).
 #![allow(dead_code)]
 
+pub mod local;
+
 use function::backend::{Backend, BackendError, Hit, NewVector, StoredVector};
 use function::config::Config;
 use function::handler::{App, handle};
