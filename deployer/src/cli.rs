@@ -70,7 +70,8 @@ pub struct PackageArgs {
 }
 
 /// How the embedding endpoint is deployed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EndpointProfile {
     /// SageMaker Serverless Inference: request and answer ≤ 4 MiB.
     Serverless,
@@ -110,14 +111,15 @@ pub struct StackArgs {
     /// the function stops in time to answer; long documents finish over several requests)
     #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(1..=29))]
     pub timeout: u32,
-    /// How the embedding endpoint is deployed: serverless (4 MiB answers, the original
-    /// setup) or realtime (6 MiB); sizes the function's embedding calls
-    #[arg(long, value_enum, default_value_t = EndpointProfile::Serverless)]
-    pub endpoint_profile: EndpointProfile,
-    /// The endpoint's max concurrency (serverless MaxConcurrency; the original setup's is 2):
-    /// the function keeps at most this many embedding calls in flight
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=200))]
-    pub endpoint_max_concurrency: u32,
+    /// How the embedding endpoint is deployed: serverless (4 MiB answers) or realtime
+    /// (6 MiB); sizes the function's embedding calls [default: read from the endpoint, else
+    /// serverless as in the original setup]
+    #[arg(long, value_enum)]
+    pub endpoint_profile: Option<EndpointProfile>,
+    /// Embedding calls the function keeps in flight at most [default: the endpoint's
+    /// serverless MaxConcurrency, else 2 as in the original setup]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub endpoint_max_concurrency: Option<u32>,
     /// Lambda architecture
     #[arg(long, value_enum, default_value_t = Arch::host())]
     pub arch: Arch,

@@ -33,6 +33,8 @@ pub struct Ctx {
     pub s3v: aws_sdk_s3vectors::Client,
     /// SageMaker Runtime.
     pub sagemaker: aws_sdk_sagemakerruntime::Client,
+    /// SageMaker (control plane; the endpoint is only described, never changed).
+    pub sagemaker_api: aws_sdk_sagemaker::Client,
     /// The account id.
     pub account: String,
     /// The region.
@@ -93,6 +95,7 @@ impl Ctx {
             apigw: aws_sdk_apigateway::Client::new(&sdk),
             s3v: aws_sdk_s3vectors::Client::new(&sdk),
             sagemaker: aws_sdk_sagemakerruntime::Client::new(&sdk),
+            sagemaker_api: aws_sdk_sagemaker::Client::new(&sdk),
             names: StackNames::new(&global.name, &account, index),
             account,
             region,

@@ -6,6 +6,7 @@ mod aws_error;
 mod cli;
 mod commands;
 mod context;
+mod endpoint;
 mod package;
 mod progress;
 mod resources;

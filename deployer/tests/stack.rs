@@ -109,6 +109,11 @@ fn fresh_up_creates_everything_field_by_field_and_a_rerun_changes_nothing() {
         assert_eq!(vars["VECTOR_BUCKET"], "alex-vectors-123456789012");
         assert_eq!(vars["INDEX_NAME"], "financial-research");
         assert_eq!(vars["SAGEMAKER_ENDPOINT"], "alex-embedding-endpoint");
+        // Read from the (local) serverless endpoint: 4 MiB answers, MaxConcurrency 2.
+        assert_eq!(vars["EMBED_MAX_PAYLOAD_BYTES"], "4194304");
+        assert_eq!(vars["EMBED_CONCURRENCY"], "2");
+        assert_eq!(vars["TIME_BUDGET_MS"], "28000");
+        assert_eq!(f.timeout(), Some(28));
 
         let apigw = aws_sdk_apigateway::Client::new(&sdk);
         let api = apigw.get_rest_apis().send().await.unwrap().items()[0].clone();
@@ -443,6 +448,32 @@ fn drift_is_planned_field_by_field_then_repaired() {
         "{}",
         String::from_utf8_lossy(&plan.stdout)
     );
+
+    // The endpoint is redeployed real-time: plan sees it through DescribeEndpointConfig, up
+    // gives the function the 6 MiB limit; a flag still wins over what the endpoint says.
+    env.aws.control(
+        "POST",
+        "endpoints",
+        Some(r#"{"name": "alex-embedding-endpoint", "profile": "realtime", "max_concurrency": 0}"#),
+    );
+    let plan = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("EMBED_MAX_PAYLOAD_BYTES"));
+    env.ok(&["up", "--endpoint-max-concurrency", "4"]);
+    let sdk = env.sdk();
+    let vars = block_on(async {
+        aws_sdk_lambda::Client::new(&sdk)
+            .get_function_configuration()
+            .function_name("alex-ingest")
+            .send()
+            .await
+            .unwrap()
+            .environment()
+            .and_then(|e| e.variables().cloned())
+            .unwrap()
+    });
+    assert_eq!(vars["EMBED_MAX_PAYLOAD_BYTES"], "6291456");
+    assert_eq!(vars["EMBED_CONCURRENCY"], "4");
 }
 
 #[test]

@@ -61,6 +61,16 @@ def actions_and_resource(service: str, operation: str, region: str, environ, bod
     if service == "sagemaker" and operation == "InvokeEndpoint":
         name = environ.get("PATH_INFO", "").split("/")[2].lower()
         return ["InvokeEndpoint"], f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:endpoint/{name}"
+    if service == "sagemaker" and operation in ("DescribeEndpoint", "DescribeEndpointConfig"):
+        try:
+            req = json.loads(body or b"{}")
+        except ValueError:
+            req = {}
+        if operation == "DescribeEndpoint":
+            kind, name = "endpoint", req.get("EndpointName", "")
+        else:
+            kind, name = "endpoint-config", req.get("EndpointConfigName", "")
+        return [operation], f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{kind}/{name.lower()}"
     return None
 
 

@@ -221,6 +221,8 @@ class SageMakerRuntime:
         return None
 
     def before(self, call, environ, body: bytes, region: str):
+        if call.operation in ("DescribeEndpoint", "DescribeEndpointConfig"):
+            return self.describe_control(call.operation, body, region)
         m = INVOKE_PATH.match(environ.get("PATH_INFO", ""))
         if not m:
             return None
@@ -249,6 +251,50 @@ class SageMakerRuntime:
         finally:
             with self._active_lock:
                 self._active[name] -= 1
+
+    def describe_control(self, operation: str, body: bytes, region: str) -> Response:
+        """DescribeEndpoint / DescribeEndpointConfig of the registered endpoints, as SageMaker
+        answers them: a serverless endpoint's variant carries `ServerlessConfig` (3,072 MB,
+        its max concurrency), a real-time one `InstanceType` and `InitialInstanceCount`. An
+        endpoint's config is named `{endpoint}-config`."""
+        try:
+            req = json.loads(body or b"{}")
+        except ValueError:
+            req = {}
+        with self._active_lock:
+            configs = {name: EndpointConfig(**asdict(c)) for name, c in self.configs.items()}
+        now = 1_767_225_600.0
+        arn = f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}"
+        if operation == "DescribeEndpoint":
+            name = req.get("EndpointName", "")
+            config = configs.get(name)
+            if config is None:
+                return aws_error("sagemaker", 400, "ValidationException",
+                                 f'Could not find endpoint "{arn}:endpoint/{name.lower()}".')
+            variant = {"VariantName": "AllTraffic", "CurrentWeight": 1.0, "DesiredWeight": 1.0}
+            if config.profile == "serverless":
+                variant["CurrentServerlessConfig"] = {"MemorySizeInMB": 3072, "MaxConcurrency": config.max_concurrency}
+            else:
+                variant["CurrentInstanceCount"] = 1
+            return Response(200, {"EndpointName": name, "EndpointArn": f"{arn}:endpoint/{name.lower()}",
+                                  "EndpointConfigName": f"{name}-config", "ProductionVariants": [variant],
+                                  "EndpointStatus": "InService", "CreationTime": now, "LastModifiedTime": now},
+                            {"Content-Type": "application/x-amz-json-1.1"})
+        config_name = req.get("EndpointConfigName", "")
+        name = config_name[: -len("-config")] if config_name.endswith("-config") else ""
+        config = configs.get(name)
+        if config is None:
+            return aws_error("sagemaker", 400, "ValidationException",
+                             f'Could not find endpoint configuration "{arn}:endpoint-config/{config_name.lower()}".')
+        variant = {"VariantName": "AllTraffic", "ModelName": f"{name}-model", "InitialVariantWeight": 1.0}
+        if config.profile == "serverless":
+            variant["ServerlessConfig"] = {"MemorySizeInMB": 3072, "MaxConcurrency": config.max_concurrency}
+        else:
+            variant.update({"InstanceType": "ml.m5.xlarge", "InitialInstanceCount": 1})
+        return Response(200, {"EndpointConfigName": config_name,
+                              "EndpointConfigArn": f"{arn}:endpoint-config/{config_name.lower()}",
+                              "ProductionVariants": [variant], "CreationTime": now},
+                        {"Content-Type": "application/x-amz-json-1.1"})
 
     @staticmethod
     def model_error(name: str, region: str, status: int, message: str) -> Response:

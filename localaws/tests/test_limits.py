@@ -279,3 +279,21 @@ def test_out_of_memory_kills_the_runtime_and_is_502(aws, tmp_path):
     assert re.search(r"RequestId: [0-9a-f-]{36} Error: Runtime exited with error: signal: killed\nRuntime.OutOfMemory\n", log)
     # A new execution environment serves the next call.
     assert call(aws, api, "{}")[0] == 200
+
+
+def test_describe_endpoint_and_config_show_the_profile(aws):
+    sm = aws.client("sagemaker")
+    ep = sm.describe_endpoint(EndpointName="alex-embedding-endpoint")
+    assert ep["EndpointStatus"] == "InService"
+    assert ep["ProductionVariants"][0]["CurrentServerlessConfig"]["MaxConcurrency"] == 2
+    cfg = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
+    assert cfg["ProductionVariants"][0]["ServerlessConfig"] == {"MemorySizeInMB": 3072, "MaxConcurrency": 2}
+    aws.control("endpoints", {"name": "rt", "profile": "realtime"})
+    cfg = sm.describe_endpoint_config(EndpointConfigName=sm.describe_endpoint(EndpointName="rt")["EndpointConfigName"])
+    assert "ServerlessConfig" not in cfg["ProductionVariants"][0]
+    assert cfg["ProductionVariants"][0]["InstanceType"].startswith("ml.")
+    try:
+        sm.describe_endpoint(EndpointName="missing")
+        raise AssertionError("an unknown endpoint was described")
+    except sm.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == "ValidationException"

@@ -27,7 +27,8 @@ impl std::fmt::Display for PlanReport {
 /// `plan` (the context is in dry-run mode).
 pub async fn run(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<PlanReport> {
     let code = up::artifact(ctx, &args.stack)?;
-    up::converge(ctx, &args.stack, &code).await?;
+    let endpoint = crate::endpoint::settings(ctx, &args.stack).await;
+    up::converge(ctx, &args.stack, &code, endpoint).await?;
     Ok(PlanReport {
         changes: ctx.changes(),
     })

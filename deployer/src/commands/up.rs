@@ -4,6 +4,7 @@
 
 use crate::cli::StackArgs;
 use crate::context::{Change, Ctx};
+use crate::endpoint::{self, EndpointSettings};
 use crate::package::{self, Artifact};
 use crate::resources::{
     api_key, function, log_group, permission, rest_api, role, usage_plan, vector_store,
@@ -54,7 +55,11 @@ fn largest_chunk() -> anyhow::Result<String> {
 /// One InvokeEndpoint with a maximum-size chunk: the endpoint must exist, answer within its
 /// payload limit and embed to the index's dimension. Unreachable is a warning (the stack may
 /// be deployed before the endpoint).
-pub async fn preflight(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<()> {
+pub async fn preflight(
+    ctx: &Ctx,
+    args: &StackArgs,
+    settings: EndpointSettings,
+) -> anyhow::Result<()> {
     let body = serde_json::to_vec(&serde_json::json!({
         "inputs": [largest_chunk()?],
         "parameters": {"truncation": true},
@@ -71,12 +76,12 @@ pub async fn preflight(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<()> {
     match out {
         Ok(out) => {
             let bytes = out.body.map(Blob::into_inner).unwrap_or_default();
-            let limit = args.endpoint_profile.max_payload();
+            let limit = settings.profile.max_payload();
             if bytes.len() > limit {
                 bail!(
                     "embedding endpoint {endpoint} answered {} bytes for one 256-token chunk, over the {limit}-byte limit of a {:?} endpoint\nhint: deploy the endpoint with HF_TASK=sentence-embeddings (pooled answers, ~200x smaller)",
                     bytes.len(),
-                    args.endpoint_profile
+                    settings.profile
                 );
             }
             match decode_embeddings(&bytes, 1, args.dimension as usize) {
@@ -102,7 +107,12 @@ pub async fn preflight(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<()> {
 }
 
 /// Converges the stack.
-pub async fn converge(ctx: &Ctx, args: &StackArgs, code: &Artifact) -> anyhow::Result<()> {
+pub async fn converge(
+    ctx: &Ctx,
+    args: &StackArgs,
+    code: &Artifact,
+    endpoint: EndpointSettings,
+) -> anyhow::Result<()> {
     let spec = vector_store::IndexSpec {
         dimension: args.dimension,
         metric: args.metric,
@@ -119,12 +129,9 @@ pub async fn converge(ctx: &Ctx, args: &StackArgs, code: &Artifact) -> anyhow::R
         ("EMBEDDING_DIMENSION", args.dimension.to_string()),
         (
             "EMBED_MAX_PAYLOAD_BYTES",
-            args.endpoint_profile.max_payload().to_string(),
+            endpoint.profile.max_payload().to_string(),
         ),
-        (
-            "EMBED_CONCURRENCY",
-            args.endpoint_max_concurrency.to_string(),
-        ),
+        ("EMBED_CONCURRENCY", endpoint.max_concurrency.to_string()),
         // The function stops before its own timeout (and API Gateway's 29 s).
         (
             "TIME_BUDGET_MS",
@@ -172,9 +179,10 @@ pub async fn converge(ctx: &Ctx, args: &StackArgs, code: &Artifact) -> anyhow::R
 /// `up`.
 pub async fn run(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<UpReport> {
     let code = artifact(ctx, args)?;
+    let endpoint = endpoint::settings(ctx, args).await;
     // Before anything changes: a wrong dimension is bad input and must change nothing.
-    preflight(ctx, args).await?;
-    converge(ctx, args, &code).await?;
+    preflight(ctx, args, endpoint).await?;
+    converge(ctx, args, &code, endpoint).await?;
     Ok(UpReport {
         stack: ctx.names.stack.clone(),
         region: ctx.region.clone(),
