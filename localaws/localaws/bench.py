@@ -347,7 +347,21 @@ def large_section(rows):
         name = kind.replace("english", "English").replace("cjk", "CJK").replace("pooled", "`sentence-embeddings` endpoint")
         lines.append(f"| {size // 1000} KB {name} | {wall:.1f} s | {floor:.1f} s | "
                      f"{wall / floor:.2f}× | {calls} | {largest / 1e6:.2f} MB | {chunks} | {most} |")
-    lines += ["", "- goal ≤ 1.15× of the floor; answers ≤ 4 MiB (4.19 MB); chunks ≤ 256 tokens.", ""]
+    token_level = [r for r in rows if "pooled" not in r[0]]
+    pooled = [r for r in rows if "pooled" in r[0]]
+    worst = max((r[2] / r[3] for r in token_level), default=0)
+    lines += [
+        "",
+        f"- answers ≤ 4 MiB (4.19 MB): {'met' if all(r[5] <= 4 * 1024 * 1024 for r in rows) else '**missed**'}; "
+        f"chunks ≤ 256 tokens: {'met' if all(r[7] <= 256 for r in rows) else '**missed**'}.",
+        f"- wall ÷ floor ≤ 1.15×: token-level answers {worst:.2f}× (**missed**), pooled answers "
+        f"{max((r[2] / r[3] for r in pooled), default=0):.2f}× (met). A token-level answer is ~8 KB a token: "
+        "the local endpoint spends ~20% of a chunk's compute time turning it into JSON (`tolist()` + `json.dumps`, "
+        "as the toolkit does) and that part holds Python's GIL, so the emulator's two slots do not overlap it; the "
+        "function then decodes it (686 MB/s, below). The floor counts the forward pass only. An endpoint deployed "
+        "with `HF_TASK=sentence-embeddings` answers ~200× less and reaches the floor.",
+        "",
+    ]
     return lines
 
 
