@@ -112,14 +112,18 @@ pub struct StackArgs {
     #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(1..=29))]
     pub timeout: u32,
     /// How the embedding endpoint is deployed: serverless (4 MiB answers) or realtime
-    /// (6 MiB); sizes the function's embedding calls [default: read from the endpoint, else
-    /// serverless as in the original setup]
+    /// (6 MiB); sizes the function's embedding calls; sticks for later `up`s [default: read
+    /// from the endpoint, else serverless as in the original setup]
     #[arg(long, value_enum)]
     pub endpoint_profile: Option<EndpointProfile>,
-    /// Embedding calls the function keeps in flight at most [default: the endpoint's
-    /// serverless MaxConcurrency, else 2 as in the original setup]
+    /// Embedding calls the function keeps in flight at most; sticks for later `up`s
+    /// [default: the endpoint's serverless MaxConcurrency, else 2 as in the original setup]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=200))]
     pub endpoint_max_concurrency: Option<u32>,
+    /// Forget the endpoint settings earlier flags pinned (they otherwise stick across `up`s)
+    /// and read them from the endpoint again
+    #[arg(long)]
+    pub unpin_endpoint_settings: bool,
     /// Lambda architecture
     #[arg(long, value_enum, default_value_t = Arch::host())]
     pub arch: Arch,

@@ -474,6 +474,17 @@ fn drift_is_planned_field_by_field_then_repaired() {
     });
     assert_eq!(vars["EMBED_MAX_PAYLOAD_BYTES"], "6291456");
     assert_eq!(vars["EMBED_CONCURRENCY"], "4");
+    assert_eq!(vars["EMBED_PINNED"], "EMBED_CONCURRENCY");
+    // The flag sticks: plain `plan` proposes nothing; unpinning goes back to the endpoint's.
+    let plan = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+    let plan = env.run(&["plan", "--detailed-exitcode", "--unpin-endpoint-settings"]);
+    assert_eq!(plan.status.code(), Some(2));
 }
 
 #[test]

@@ -127,11 +127,6 @@ pub async fn converge(
         ("INDEX_NAME", ctx.names.index.clone()),
         ("SAGEMAKER_ENDPOINT", args.embedding_endpoint.clone()),
         ("EMBEDDING_DIMENSION", args.dimension.to_string()),
-        (
-            "EMBED_MAX_PAYLOAD_BYTES",
-            endpoint.profile.max_payload().to_string(),
-        ),
-        ("EMBED_CONCURRENCY", endpoint.max_concurrency.to_string()),
         // The function stops before its own timeout (and API Gateway's 29 s).
         (
             "TIME_BUDGET_MS",
@@ -139,6 +134,7 @@ pub async fn converge(
         ),
     ]
     .into_iter()
+    .chain(endpoint.env())
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let fspec = function::FunctionSpec {
