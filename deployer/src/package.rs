@@ -88,6 +88,11 @@ pub fn build(arch: Arch) -> anyhow::Result<PathBuf> {
         }
         (cmd, target_dir.join(triple).join("release/bootstrap"))
     };
+    for (key, _) in std::env::vars_os() {
+        if key.to_str().is_some_and(is_outer_cargo_var) {
+            cmd.env_remove(&key);
+        }
+    }
     let status = cmd
         .current_dir(&root)
         .stdout(std::process::Stdio::null())
@@ -97,6 +102,25 @@ pub fn build(arch: Arch) -> anyhow::Result<PathBuf> {
         bail!("building the function failed (see cargo's output above)");
     }
     Ok(out)
+}
+
+/// Variables an outer `cargo run` or `cargo test` sets for the program it starts. Inherited by
+/// the nested build, they change what build scripts see (ring's reruns on `CARGO_PKG_NAME`),
+/// so the function would be rebuilt each time the deployer is started the other way.
+fn is_outer_cargo_var(key: &str) -> bool {
+    const SET_FOR_PROGRAMS: [&str; 8] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+    ];
+    key.starts_with("CARGO_PKG_")
+        || key.starts_with("CARGO_BIN_EXE_")
+        || SET_FOR_PROGRAMS.contains(&key)
 }
 
 fn which(tool: &str) -> bool {
@@ -239,6 +263,28 @@ pub fn check_elf(elf: &[u8], arch: Arch) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outer_cargos_program_variables_are_not_passed_to_the_nested_build() {
+        for outer in [
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_BIN_EXE_deployer",
+            "CARGO_PRIMARY_PACKAGE",
+        ] {
+            assert!(is_outer_cargo_var(outer), "{outer}");
+        }
+        for kept in [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_TERM_COLOR",
+            "CARGO",
+            "RUSTUP_HOME",
+        ] {
+            assert!(!is_outer_cargo_var(kept), "{kept}");
+        }
+    }
 
     #[test]
     fn zips_are_deterministic_and_executable() {
