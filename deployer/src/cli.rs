@@ -83,9 +83,16 @@ impl EndpointProfile {
     /// InvokeEndpoint's request and answer limit, bytes.
     pub fn max_payload(self) -> usize {
         match self {
-            Self::Serverless => 4 * 1024 * 1024,
-            Self::Realtime => 6 * 1024 * 1024,
+            Self::Serverless => shared::limits::SERVERLESS_MAX_PAYLOAD,
+            Self::Realtime => shared::limits::REALTIME_MAX_PAYLOAD,
         }
+    }
+
+    /// The profile whose limit is `bytes`, if any.
+    pub fn from_max_payload(bytes: usize) -> Option<Self> {
+        [Self::Serverless, Self::Realtime]
+            .into_iter()
+            .find(|p| p.max_payload() == bytes)
     }
 }
 

@@ -78,15 +78,9 @@ impl Pinned {
         let is = |var: &str| pinned.split(',').any(|p| p == var);
         Self {
             profile: if is(PAYLOAD_VAR) {
-                match vars.get(PAYLOAD_VAR).and_then(|v| v.parse::<usize>().ok()) {
-                    Some(n) if n == EndpointProfile::Realtime.max_payload() => {
-                        Some(EndpointProfile::Realtime)
-                    }
-                    Some(n) if n == EndpointProfile::Serverless.max_payload() => {
-                        Some(EndpointProfile::Serverless)
-                    }
-                    _ => None,
-                }
+                vars.get(PAYLOAD_VAR)
+                    .and_then(|v| v.parse().ok())
+                    .and_then(EndpointProfile::from_max_payload)
             } else {
                 None
             },

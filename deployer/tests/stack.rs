@@ -363,17 +363,24 @@ fn down_keeps_vector_data_and_up_finds_it_again() {
     );
 }
 
+/// `plan --detailed-exitcode` with `extra` flags exits `code` (stdout shown otherwise).
+fn assert_plan_exits(env: &Env, extra: &[&str], code: i32) {
+    let mut args = vec!["plan", "--detailed-exitcode"];
+    args.extend_from_slice(extra);
+    let plan = env.run(&args);
+    assert_eq!(
+        plan.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+}
+
 #[test]
 fn drift_is_planned_field_by_field_then_repaired() {
     let env = Env::start();
     env.ok(&["up"]);
-    let plan = env.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&plan.stdout)
-    );
+    assert_plan_exits(&env, &[], 0);
 
     let sdk = env.sdk();
     block_on(async {
@@ -441,13 +448,7 @@ fn drift_is_planned_field_by_field_then_repaired() {
     assert_eq!(env.requests()["mutating"], 0, "plan must not mutate");
 
     env.ok(&["up"]);
-    let plan = env.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&plan.stdout)
-    );
+    assert_plan_exits(&env, &[], 0);
 
     // The endpoint is redeployed real-time: plan sees it through DescribeEndpointConfig, up
     // gives the function the 6 MiB limit; a flag still wins over what the endpoint says.
@@ -476,15 +477,8 @@ fn drift_is_planned_field_by_field_then_repaired() {
     assert_eq!(vars["EMBED_CONCURRENCY"], "4");
     assert_eq!(vars["EMBED_PINNED"], "EMBED_CONCURRENCY");
     // The flag sticks: plain `plan` proposes nothing; unpinning goes back to the endpoint's.
-    let plan = env.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&plan.stdout)
-    );
-    let plan = env.run(&["plan", "--detailed-exitcode", "--unpin-endpoint-settings"]);
-    assert_eq!(plan.status.code(), Some(2));
+    assert_plan_exits(&env, &[], 0);
+    assert_plan_exits(&env, &["--unpin-endpoint-settings"], 2);
 }
 
 #[test]

@@ -44,29 +44,23 @@ impl AwsBackend {
     }
 }
 
-/// The HTTP status of a raw response (the SDK's `HttpResponse`).
-pub trait RawStatus {
-    /// The status code.
-    fn status_code(&self) -> u16;
-}
-
-impl RawStatus for aws_smithy_runtime_api::http::Response {
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
-    }
-}
-
 /// Classifies an SDK error by its service error code.
-fn classify<E, R>(
+fn classify<E>(
     service: &'static str,
-    err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    err: aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::http::Response,
+    >,
 ) -> BackendError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + RawStatus,
 {
     // A real-time endpoint refuses an oversize body with a bare 413 (no error code).
-    if service == "SageMaker" && err.raw_response().is_some_and(|r| r.status_code() == 413) {
+    if service == "SageMaker"
+        && err
+            .raw_response()
+            .is_some_and(|r| r.status().as_u16() == 413)
+    {
         return BackendError::TooLarge(format!("{service}: HTTP 413"));
     }
     let Some(service_err) = err.as_service_error() else {

@@ -1,6 +1,7 @@
 //! Function configuration, read once from the environment at cold start.
 
 use shared::chunk::{ChunkConfig, MIN_MAX_TOKENS};
+use shared::limits::SERVERLESS_MAX_PAYLOAD;
 use shared::names::{DEFAULT_DIMENSION, DEFAULT_INDEX};
 use shared::tokenize::MODEL_MAX_TOKENS;
 
@@ -34,9 +35,6 @@ pub struct Config {
     /// `DEADLINE_MARGIN_MS` (default 1,500): time kept to write what is done and answer.
     pub deadline_margin_ms: u64,
 }
-
-/// A serverless endpoint's request and answer limit (4 MiB).
-pub const SERVERLESS_MAX_PAYLOAD: usize = 4 * 1024 * 1024;
 
 impl Config {
     /// Reads the configuration through `var` (the process environment in `main`).

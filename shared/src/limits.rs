@@ -20,6 +20,10 @@ pub const MAX_TOTAL_METADATA_BYTES: usize = 40 * 1024;
 pub const MAX_KEY_LEN: usize = 1024;
 /// Largest request/response payload of a synchronous Lambda invoke (6 MB).
 pub const MAX_LAMBDA_PAYLOAD: usize = 6 * 1024 * 1024;
+/// InvokeEndpoint's request and answer limit on a SageMaker Serverless endpoint (4 MiB).
+pub const SERVERLESS_MAX_PAYLOAD: usize = 4 * 1024 * 1024;
+/// InvokeEndpoint's request and answer limit on a real-time endpoint (6 MiB).
+pub const REALTIME_MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 /// Most documents in one batch ingest request.
 pub const MAX_BATCH_DOCUMENTS: usize = 1000;
 /// Longest document accepted (bytes of UTF-8 text).

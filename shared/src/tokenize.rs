@@ -58,12 +58,14 @@ pub fn count_tokens(text: &str) -> Result<usize, String> {
 }
 
 /// The longest prefix of `text` the endpoint sees as at most `max_tokens` tokens (special
-/// tokens included), cut after a whole word piece, and its token count. Short texts are
-/// returned whole without tokenizing (a word piece covers at least one byte).
+/// tokens included), cut after a whole word piece, and its token count. Texts of at most
+/// `max_tokens - 2` bytes are returned whole without tokenizing (a word piece covers at least
+/// one byte); their count is then the byte length plus 2, an upper bound (enough to size a
+/// call by).
 pub fn truncate(text: &str, max_tokens: usize) -> Result<(&str, usize), String> {
     let budget = max_tokens.saturating_sub(SPECIAL_TOKENS);
     if text.len() <= budget {
-        return Ok((text, text.len().min(budget) + SPECIAL_TOKENS));
+        return Ok((text, text.len() + SPECIAL_TOKENS));
     }
     let enc = encode(text)?;
     let offsets = enc.get_offsets();
