@@ -149,6 +149,10 @@ pub struct StackArgs {
     /// Upload this prebuilt zip instead of building the function
     #[arg(long)]
     pub zip: Option<PathBuf>,
+    /// Take over same-named resources that lack the stack's tags (e.g. made by the original
+    /// Terraform setup) by tagging them; without it `up` refuses to change them
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 /// `up`.
@@ -191,6 +195,10 @@ pub struct OutputArgs {
     /// Upsert those lines into this `.env` file (other lines kept, mode 0600)
     #[arg(long, value_name = "PATH")]
     pub write_env: Option<PathBuf>,
+    /// Print the API key's value in the text output (it is masked unless asked; `--json` and
+    /// `--env` always include it)
+    #[arg(long, conflicts_with_all = ["env", "write_env"])]
+    pub show_key: bool,
     /// Vector index name
     #[arg(long, default_value = shared::names::DEFAULT_INDEX)]
     pub index_name: String,

@@ -37,6 +37,9 @@ pub struct Ctx {
     pub sagemaker_api: aws_sdk_sagemaker::Client,
     /// The account id.
     pub account: String,
+    /// The caller's partition (`aws`, `aws-cn`, `aws-us-gov`), from its ARN: every ARN the
+    /// deployer writes uses it.
+    pub partition: String,
     /// The region.
     pub region: String,
     /// `--endpoint-url` / `AWS_ENDPOINT_URL`, when set.
@@ -88,6 +91,12 @@ impl Ctx {
             .account()
             .context("sts:GetCallerIdentity returned no account id")?
             .to_string();
+        let partition = identity
+            .arn()
+            .and_then(|arn| arn.split(':').nth(1))
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
+            .to_string();
         Ok(Self {
             iam: aws_sdk_iam::Client::new(&sdk),
             lambda: aws_sdk_lambda::Client::new(&sdk),
@@ -98,6 +107,7 @@ impl Ctx {
             sagemaker_api: aws_sdk_sagemaker::Client::new(&sdk),
             names: StackNames::new(&global.name, &account, index),
             account,
+            partition,
             region,
             endpoint_url: global.endpoint_url.clone(),
             progress: Progress::new(global.quiet > 0),
@@ -141,29 +151,72 @@ impl Ctx {
             ("stack".to_string(), self.names.stack.clone()),
             (
                 "managed-by".to_string(),
-                crate::resources::MANAGED_BY.to_string(),
+                crate::ownership::MANAGED_BY.to_string(),
             ),
         ]
     }
 
-    /// `arn:aws:iam::{account}:role/{role}`.
+    /// `arn:{partition}:{service}:{region}:{account}:{resource}`; `region` and `account` may
+    /// be empty (IAM has no region, API Gateway paths neither).
+    pub fn arn(&self, service: &str, region: &str, account: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{region}:{account}:{resource}",
+            self.partition
+        )
+    }
+
+    /// The function role's ARN.
     pub fn role_arn(&self) -> String {
-        format!("arn:aws:iam::{}:role/{}", self.account, self.names.role)
+        self.arn(
+            "iam",
+            "",
+            &self.account,
+            &format!("role/{}", self.names.role),
+        )
+    }
+
+    /// The permissions boundary every role the stack creates carries.
+    pub fn boundary_arn(&self) -> String {
+        self.arn(
+            "iam",
+            "",
+            &self.account,
+            &format!("policy/{}", self.names.boundary),
+        )
     }
 
     /// The function's ARN.
     pub fn function_arn(&self) -> String {
-        format!(
-            "arn:aws:lambda:{}:{}:function:{}",
-            self.region, self.account, self.names.function
+        self.arn(
+            "lambda",
+            &self.region,
+            &self.account,
+            &format!("function:{}", self.names.function),
         )
+    }
+
+    /// The log group's ARN (tagging form, without `:*`).
+    pub fn log_group_arn(&self) -> String {
+        self.arn(
+            "logs",
+            &self.region,
+            &self.account,
+            &format!("log-group:{}", self.names.log_group),
+        )
+    }
+
+    /// The ARN of an API Gateway resource path (`/restapis/{id}`).
+    pub fn apigateway_arn(&self, path: &str) -> String {
+        self.arn("apigateway", &self.region, "", path)
     }
 
     /// The vector bucket's ARN.
     pub fn bucket_arn(&self) -> String {
-        format!(
-            "arn:aws:s3vectors:{}:{}:bucket/{}",
-            self.region, self.account, self.names.bucket
+        self.arn(
+            "s3vectors",
+            &self.region,
+            &self.account,
+            &format!("bucket/{}", self.names.bucket),
         )
     }
 

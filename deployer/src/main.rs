@@ -2,11 +2,13 @@
 //! to the deployed API. Data goes to stdout, progress and logs to stderr; exit codes are
 //! 0 success, 1 failure, 2 usage (and `plan --detailed-exitcode`: 2 when there are changes).
 
+mod api_client;
 mod aws_error;
 mod cli;
 mod commands;
 mod context;
 mod endpoint;
+mod ownership;
 mod package;
 mod progress;
 mod resources;

@@ -134,29 +134,34 @@ fn prepare<'a>(
             count: chunks.len(),
             timestamp,
         };
-        metadata::check_limits(&metadata::build(longest.text, info, doc.metadata.as_ref()))?;
+        metadata::check_limits(&metadata::build(
+            longest.text,
+            info,
+            doc.metadata.as_deref(),
+        ))?;
     }
     Ok(Prepared {
         id,
         chunks,
-        user: doc.metadata.as_ref(),
+        user: doc.metadata.as_deref(),
     })
 }
 
-/// Parses and validates the whole request; nothing is called unless every document is valid.
+/// Validates the whole request (`count` documents were sent, `documents` kept); nothing is
+/// called unless every document is valid.
 fn prepare_all<'a>(
     documents: &'a [DocumentInput],
+    count: usize,
     batch: bool,
     config: &Config,
     timestamp: &str,
 ) -> Result<Vec<Prepared<'a>>, ApiError> {
-    if documents.is_empty() {
+    if count == 0 {
         return Err(ApiError::bad_request("`documents` must not be empty"));
     }
-    if documents.len() > MAX_BATCH_DOCUMENTS {
+    if count > MAX_BATCH_DOCUMENTS {
         return Err(ApiError::too_large(format!(
-            "{} documents in one request; the limit is {MAX_BATCH_DOCUMENTS}",
-            documents.len()
+            "{count} documents in one request; the limit is {MAX_BATCH_DOCUMENTS}"
         )));
     }
     let mut seen = HashSet::new();
@@ -227,15 +232,16 @@ fn todo_for(stored: Option<StoredVector>, new: &Map<String, Value>, dimension: u
     }
 }
 
-/// Writes `records` in PutVectors calls of at most 500.
-async fn put_all<B: Backend>(backend: &B, mut records: Vec<NewVector>) -> Result<(), ApiError> {
-    while !records.is_empty() {
-        let rest = records.split_off(records.len().min(MAX_PUT_VECTORS));
-        backend
-            .put_vectors(std::mem::replace(&mut records, rest))
-            .await?;
-    }
-    Ok(())
+/// The metadata stored with chunk `index` of `p`; built when needed and dropped after, so a
+/// request never holds a copy of the user's metadata per chunk.
+fn chunk_metadata(p: &Prepared<'_>, index: usize, timestamp: &str) -> Map<String, Value> {
+    let info = ChunkInfo {
+        document_id: &p.id,
+        index,
+        count: p.chunks.len(),
+        timestamp,
+    };
+    metadata::build(p.chunks[index].text, info, p.user)
 }
 
 /// Handles an ingest body: 200 when every document is stored, 202 when the deadline left
@@ -249,32 +255,25 @@ pub async fn ingest<B: Backend>(
 ) -> Result<IngestOutcome, ApiError> {
     let request = IngestRequest::parse(body).map_err(ApiError::bad_request)?;
     let batch = matches!(request, IngestRequest::Batch { .. });
+    stats.documents = request.count();
     let documents = request.into_documents();
-    stats.documents = documents.len();
     let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let prepared = prepare_all(&documents, batch, config, &timestamp)?;
+    let prepared = prepare_all(&documents, stats.documents, batch, config, &timestamp)?;
     stats.chunks = prepared.iter().map(|p| p.chunks.len()).sum();
 
     let started = Instant::now();
     let mut stored = read_stored(backend, &prepared).await?;
     let previous_counts: Vec<usize> = prepared.iter().map(|p| stored_count(&stored, p)).collect();
-    // Per chunk, in request order: its key, new metadata and what it needs.
-    let mut plan: Vec<(usize, String, Map<String, Value>, Todo)> = Vec::with_capacity(stats.chunks);
+    // Per chunk, in request order: its document, its number and what it needs.
+    let mut plan: Vec<(usize, usize, Todo)> = Vec::with_capacity(stats.chunks);
     for (d, p) in prepared.iter().enumerate() {
-        let count = p.chunks.len();
-        for (index, chunk) in p.chunks.iter().enumerate() {
-            let info = ChunkInfo {
-                document_id: &p.id,
-                index,
-                count,
-                timestamp: &timestamp,
-            };
-            let m = metadata::build(chunk.text, info, p.user);
-            let key = metadata::vector_key(&p.id, index);
-            let todo = todo_for(stored.remove(&key), &m, config.dimension);
-            plan.push((d, key, m, todo));
+        for index in 0..p.chunks.len() {
+            let new = chunk_metadata(p, index, &timestamp);
+            let stored = stored.remove(&metadata::vector_key(&p.id, index));
+            plan.push((d, index, todo_for(stored, &new, config.dimension)));
         }
     }
+    drop(stored);
     stats.store_ms = started.elapsed().as_millis();
 
     // Embed what is missing, in request order, until the deadline.
@@ -293,9 +292,9 @@ pub async fn ingest<B: Backend>(
     let mut embedded = embedded?.into_iter();
 
     let started = Instant::now();
-    let mut records = Vec::new();
+    let mut records = Vec::with_capacity(MAX_PUT_VECTORS.min(plan.len()));
     let mut missing = vec![0usize; prepared.len()];
-    for (d, key, m, todo) in plan {
+    for (d, index, todo) in plan {
         let data = match todo {
             Todo::Done => {
                 stats.unchanged += 1;
@@ -316,13 +315,19 @@ pub async fn ingest<B: Backend>(
                 }
             },
         };
+        let p = &prepared[d];
         records.push(NewVector {
-            key,
+            key: metadata::vector_key(&p.id, index),
             data,
-            metadata: m,
+            metadata: chunk_metadata(p, index, &timestamp),
         });
+        if records.len() == MAX_PUT_VECTORS {
+            backend.put_vectors(std::mem::take(&mut records)).await?;
+        }
     }
-    put_all(backend, records).await?;
+    if !records.is_empty() {
+        backend.put_vectors(records).await?;
+    }
     // Complete documents lose the chunks an earlier, longer version left beyond their end.
     let stale: Vec<String> = prepared
         .iter()
@@ -367,7 +372,7 @@ mod tests {
     fn content_ids_are_stable_uuids_that_depend_on_text_and_metadata() {
         let doc = |text: &str, meta: Option<Value>| DocumentInput {
             text: text.into(),
-            metadata: meta.and_then(|m| m.as_object().cloned()),
+            metadata: meta.and_then(|m| m.as_object().cloned()).map(Into::into),
             id: None,
         };
         let a = content_id(&doc("hello", None));

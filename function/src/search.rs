@@ -6,7 +6,7 @@ use crate::embed::{Deadline, Embedder};
 use crate::error::ApiError;
 use serde_json::Value;
 use shared::api::{SearchRequest, SearchResponse, SearchResult};
-use shared::limits::{DEFAULT_TOP_K, MAX_QUERY_BYTES, MAX_TOP_K};
+use shared::limits::{DEFAULT_TOP_K, MAX_QUERY_BYTES, MAX_SEARCH_BODY_BYTES, MAX_TOP_K};
 use shared::metadata::{NON_FILTERABLE_KEYS, TEXT_KEY};
 use std::time::Instant;
 
@@ -54,6 +54,12 @@ pub async fn search<B: Backend>(
     body: &[u8],
     stats: &mut SearchStats,
 ) -> Result<SearchResponse, ApiError> {
+    if body.len() > MAX_SEARCH_BODY_BYTES {
+        return Err(ApiError::too_large(format!(
+            "search request is {} bytes; the limit is {MAX_SEARCH_BODY_BYTES}",
+            body.len()
+        )));
+    }
     let request: SearchRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid search request: {e}")))?;
     if request.query.trim().is_empty() {

@@ -2,12 +2,25 @@
 
 After CreateFunction the function is `Pending`, after an update `LastUpdateStatus` is
 `InProgress`, each for a configurable (clock-scaled) time; an update meanwhile is a
-ResourceConflictException. CreateFunction or a role change naming a role that is too new is
-InvalidParameterValueException "The role defined for the function cannot be assumed by Lambda.".
+ResourceConflictException. CreateFunction, or UpdateFunctionConfiguration naming a role, with a
+role younger than the propagation window (`iam_propagation_secs`, clock scaled) is
+InvalidParameterValueException, deterministically: in the window's first half "The role defined
+for the function cannot be assumed by Lambda."; in its second half, if the function has
+environment variables (the request's, else the function's current ones on an update), the KMS
+grant error Lambda gives when it cannot yet grant the role its environment-variable key ("Lambda
+was unable to configure access to your environment variables because the KMS key is invalid for
+CreateGrant. ... ARN does not refer to a valid principal: {role ARN}"), else "cannot be
+assumed" again. A role that does not exist is always "cannot be assumed".
+Deployment packages (`ZipFile` on CreateFunction and UpdateFunctionCode) are checked like
+Lambda's: not a zip, a corrupt member, a member with an absolute path or a `..` component, or a
+symlink pointing outside the package is InvalidParameterValueException "Could not unzip uploaded
+file. Please check your file, then try to upload again."; more than 262,144,000 bytes unzipped
+(250 MB) is "Unzipped size must be smaller than 262144000 bytes".
 AddPermission with an existing StatementId is a ResourceConflictException; RemovePermission of
 a missing one a ResourceNotFoundException.
 
-Invocation (from the local API Gateway): the function's uploaded zip is unpacked, its
+Invocation (from the local API Gateway): the function's uploaded zip is unpacked member by
+member (every path, symlinks resolved, must stay inside the package's directory), its
 `bootstrap` started with the function's environment plus the local endpoint and credentials of
 its execution role (STS AssumeRole), and driven through the Lambda Runtime API on a private
 loopback port. The process is kept warm until its code or configuration changes; the timeout is
@@ -16,14 +29,18 @@ crash, an error or a malformed reply is reported to API Gateway as a 502. A resp
 6,291,556 bytes is refused to the runtime with 413 RequestEntityTooLarge "Response payload size
 exceeded maximum allowed payload size (6291556 bytes)." and fails the invocation. A process whose
 peak RSS (`VmHWM`) exceeds the function's MemorySize is killed and the invocation fails with
-`Runtime.OutOfMemory` (`lambda_enforce_memory`); both are written to the function's log.
+`Runtime.OutOfMemory` (`lambda_enforce_memory`); both are written to the function's log. The
+Runtime API, like the server, answers 403 to a Host header that is not a loopback name.
 """
 
+import base64
+import binascii
 import fnmatch
 import hashlib
 import io
 import json
 import os
+import posixpath
 import queue
 import re
 import shutil
@@ -34,19 +51,116 @@ import threading
 import time
 import uuid
 import zipfile
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .common import ACCOUNT_ID, Response, aws_error
+from .common import ACCOUNT_ID, Response, aws_error, loopback_host, not_loopback
 
 FUNCTION_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)")
 # Lambda's synchronous response payload cap, bytes.
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 # Seconds between peak-RSS checks of a running invocation.
 MEMORY_POLL_SECS = 0.01
+# Lambda's limit on a deployment package's unzipped size (250 MB), bytes.
+MAX_UNZIPPED_BYTES = 262_144_000
+UNZIP_ERROR = "Could not unzip uploaded file. Please check your file, then try to upload again."
+NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
+KMS_GRANT_ERROR = ("Lambda was unable to configure access to your environment variables because the KMS key is "
+                   "invalid for CreateGrant. Please check your KMS key settings. KMS Exception: InvalidArnException "
+                   "KMS Message: ARN does not refer to a valid principal: {role}")
+# What a damaged zip can raise while it is read.
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+              ValueError, UnicodeDecodeError)
 
 
 def _error(status, code, message):
     return aws_error("lambda", status, code, message)
+
+
+def _member_path(name: str) -> str | None:
+    """A zip member's path relative to the package root ("" for the root itself), or None when it
+    is absolute or has a `..` component (either separator counts)."""
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
+        return None
+    return "/".join(p for p in parts if p not in ("", "."))
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _link_target(zf: zipfile.ZipFile, info: zipfile.ZipInfo, rel: str) -> str | None:
+    """A symlink member's target, or None when it is absolute or leads outside the package."""
+    if info.file_size > 4096:
+        return None
+    target = zf.read(info).decode()
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+    if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+        return None
+    return target
+
+
+def zip_problem(code: bytes) -> str | None:
+    """Lambda's message refusing this deployment package, or None if it is acceptable."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(code)) as zf:
+            infos = zf.infolist()
+            for info in infos:
+                rel = _member_path(info.filename)
+                if rel is None or (_is_symlink(info) and _link_target(zf, info, rel) is None):
+                    return UNZIP_ERROR
+            if sum(i.file_size for i in infos) > MAX_UNZIPPED_BYTES:
+                return f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
+            if zf.testzip() is not None:
+                return UNZIP_ERROR
+    except ZIP_ERRORS:
+        return UNZIP_ERROR
+    return None
+
+
+def extract(code: bytes, dest: str) -> None:
+    """Unpacks a deployment package into `dest` member by member, keeping modes and symlinks.
+    Raises zipfile.BadZipFile, having written nothing outside `dest`, when a member's directory
+    (symlinks resolved) or a symlink's target would leave `dest`, or the package is too big."""
+    root = os.path.realpath(dest)
+
+    def inside(path: str) -> str:
+        real = os.path.realpath(path)
+        if os.path.commonpath([root, real]) != root:
+            raise zipfile.BadZipFile(f"{path!r} resolves outside the package")
+        return real
+
+    with zipfile.ZipFile(io.BytesIO(code)) as zf:
+        infos = zf.infolist()
+        if sum(i.file_size for i in infos) > MAX_UNZIPPED_BYTES:
+            raise zipfile.BadZipFile("over the unzipped size limit")
+        for info in infos:
+            rel = _member_path(info.filename)
+            if rel is None:
+                raise zipfile.BadZipFile(f"unsafe member {info.filename!r}")
+            if not rel:
+                continue
+            parent = inside(os.path.join(root, posixpath.dirname(rel)))
+            path = os.path.join(parent, posixpath.basename(rel))
+            if info.is_dir():
+                os.makedirs(inside(path), exist_ok=True)
+                continue
+            os.makedirs(parent, exist_ok=True)
+            if os.path.islink(path):  # a later member replaces an earlier symlink, not its target
+                os.remove(path)
+            if _is_symlink(info):
+                target = _link_target(zf, info, rel)
+                if target is None:
+                    raise zipfile.BadZipFile(f"symlink {info.filename!r} leads outside the package")
+                inside(os.path.join(parent, target))
+                os.symlink(target, path)
+                continue
+            with zf.open(info) as src, open(path, "wb") as out:
+                shutil.copyfileobj(src, out)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                os.chmod(path, mode)
 
 
 class Invocation:
@@ -70,15 +184,17 @@ class WarmFunction:
         self.init_error = None
         self.last_used = time.monotonic()
         self.dir = tempfile.mkdtemp(prefix="localaws-lambda-")
-        with zipfile.ZipFile(io.BytesIO(code)) as zf:
-            zf.extractall(self.dir)
-            for info in zf.infolist():
-                mode = (info.external_attr >> 16) & 0o777
-                if mode:
-                    os.chmod(os.path.join(self.dir, info.filename), mode)
-        bootstrap = os.path.join(self.dir, "bootstrap")
-        if not os.path.isfile(bootstrap) or not os.stat(bootstrap).st_mode & stat.S_IXUSR:
-            raise RuntimeError("Runtime.InvalidEntrypoint: bootstrap is missing or not executable")
+        try:
+            try:
+                extract(code, self.dir)
+            except ZIP_ERRORS as e:
+                raise zipfile.BadZipFile(str(e)) from e
+            bootstrap = os.path.join(self.dir, "bootstrap")
+            if not os.path.isfile(bootstrap) or not os.stat(bootstrap).st_mode & stat.S_IXUSR:
+                raise RuntimeError("Runtime.InvalidEntrypoint: bootstrap is missing or not executable")
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -106,7 +222,19 @@ class WarmFunction:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _foreign(self) -> bool:
+                """Refuses (403) a request whose Host is not a loopback name."""
+                host = self.headers.get("Host")
+                if loopback_host(host):
+                    return False
+                resp = not_loopback(host)
+                self.close_connection = True
+                self._reply(resp.status, resp.body, resp.headers)
+                return True
+
             def do_GET(self):
+                if self._foreign():
+                    return
                 if self.path != "/2018-06-01/runtime/invocation/next":
                     return self._reply(404)
                 inv = warm.pending.get()
@@ -122,6 +250,8 @@ class WarmFunction:
                 })
 
             def do_POST(self):
+                if self._foreign():
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 if self.path == "/2018-06-01/runtime/init/error":
@@ -245,16 +375,27 @@ class Lambda:
         m = FUNCTION_PATH.match(path)
         name = m.group(1).rsplit(":", 1)[-1] if m else None
         req = {}
-        if body and op != "UpdateFunctionCode":
+        if body:
             try:
                 req = json.loads(body)
             except ValueError:
                 req = {}
+        if op in ("CreateFunction", "UpdateFunctionCode"):
+            zipped = (req.get("Code") or {}).get("ZipFile") if op == "CreateFunction" else req.get("ZipFile")
+            try:
+                problem = zip_problem(base64.b64decode(zipped, validate=True)) if zipped else None
+            except (binascii.Error, TypeError):
+                problem = UNZIP_ERROR
+            if problem:
+                return _error(400, "InvalidParameterValueException", problem)
         if op == "CreateFunction" or (op == "UpdateFunctionConfiguration" and req.get("Role")):
-            role = req.get("Role") or ""
-            if not self.aws.iam.assumable(role):
-                return _error(400, "InvalidParameterValueException",
-                              "The role defined for the function cannot be assumed by Lambda.")
+            if "Environment" in req or op == "CreateFunction":
+                env = (req.get("Environment") or {}).get("Variables")
+            else:
+                env = getattr(self.function(region, name), "environment_vars", None)
+            refusal = self.role_refusal(req.get("Role") or "", bool(env))
+            if refusal:
+                return refusal
         if op in ("UpdateFunctionConfiguration", "UpdateFunctionCode"):
             fn = self.function(region, name)
             if fn is not None:
@@ -280,6 +421,17 @@ class Lambda:
                 if not any(s.get("Sid") == sid for s in fn.policy.statements):
                     return _error(404, "ResourceNotFoundException", f"Statement {sid} is not found in resource policy.")
         return None
+
+    def role_refusal(self, role_arn: str, with_environment: bool) -> Response | None:
+        """Lambda's answer while the role is too new (see the module's docstring), else None."""
+        iam, settings = self.aws.iam, self.aws.settings
+        if iam.assumable(role_arn):
+            return None
+        created = iam.created.get(role_arn.rsplit("/", 1)[-1])
+        half = settings.scaled(settings.iam_propagation_secs) / 2
+        if with_environment and created is not None and time.monotonic() - created >= half:
+            return _error(400, "InvalidParameterValueException", KMS_GRANT_ERROR.format(role=role_arn))
+        return _error(400, "InvalidParameterValueException", NOT_ASSUMABLE)
 
     def _patch_state(self, name: str, config: dict) -> None:
         now = time.monotonic()

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import threading
 import time
 import uuid
@@ -86,6 +87,24 @@ class Response(Exception):
             body = json.dumps(body)
             self.headers.setdefault("Content-Type", "application/json")
         self.body = body.encode() if isinstance(body, str) else body
+
+
+# A Host header naming this machine's loopback: localhost, 127.x.y.z or [::1], any port.
+LOOPBACK_HOST = re.compile(r"(localhost|127(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}|\[::1\])(:\d{1,5})?", re.I)
+
+
+def loopback_host(host: str | None) -> bool:
+    """Whether `host` (an HTTP Host header) names the loopback interface. Everything this
+    process serves refuses other names, so a web page whose domain was rebound to 127.0.0.1
+    (DNS rebinding) cannot drive the local AWS or a function's Runtime API from a browser."""
+    return bool(host) and LOOPBACK_HOST.fullmatch(host) is not None
+
+
+def not_loopback(host: str | None) -> Response:
+    """403 for a request whose Host is not a loopback name (or that has no Host)."""
+    shown = repr(host[:100]) if host else "missing"
+    return Response(403, f"Forbidden: this local AWS answers only requests addressed to 127.0.0.1, localhost or [::1] "
+                         f"(Host was {shown}).\n", {"Content-Type": "text/plain; charset=utf-8", "Connection": "close"})
 
 
 # Services whose errors are XML (query protocol).

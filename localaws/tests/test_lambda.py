@@ -58,3 +58,38 @@ def test_permission_statement_ids(aws):
         lam.remove_permission(FunctionName="f", StatementId="other")
     assert code(e) == "ResourceNotFoundException"
     lam.remove_permission(FunctionName="f", StatementId="s1")
+
+
+def test_new_role_with_environment_gets_the_kms_grant_error_in_the_second_half(aws):
+    make_function(aws, "f")  # an old role; the function has environment variables
+    # A 3 s window: "cannot be assumed" for 1.5 s, then the KMS grant error when env vars are set.
+    aws.control("config", {"iam_propagation_secs": 30, "clock_scale": 0.1})
+    role = make_role(aws, "new-role")
+    created = time.monotonic()
+    lam = aws.client("lambda")
+    kms = ("Lambda was unable to configure access to your environment variables because the KMS key is invalid for "
+           "CreateGrant. Please check your KMS key settings. KMS Exception: InvalidArnException KMS Message: ARN "
+           f"does not refer to a valid principal: {role}")
+    assumable = "The role defined for the function cannot be assumed by Lambda."
+
+    def message(call, **kw):
+        with pytest.raises(ClientError) as e:
+            call(**kw)
+        assert code(e) == "InvalidParameterValueException"
+        return e.value.response["Error"]["Message"]
+
+    create = dict(FunctionName="g", Runtime="provided.al2023", Role=role, Handler="bootstrap",
+                  Code={"ZipFile": zip_bytes()})
+    env = {"Variables": {"A": "1"}}
+    assert message(lam.create_function, **create, Environment=env) == assumable
+    assert time.monotonic() - created < 1.5, "the machine is too slow for this test's window"
+    time.sleep(max(0.0, created + 1.6 - time.monotonic()))
+    assert message(lam.create_function, **create, Environment=env) == kms
+    assert message(lam.create_function, **create) == assumable
+    assert message(lam.create_function, **create, Environment={"Variables": {}}) == assumable
+    # A role change: the function's own variables count unless the request replaces them.
+    assert message(lam.update_function_configuration, FunctionName="f", Role=role) == kms
+    assert message(lam.update_function_configuration, FunctionName="f", Role=role,
+                   Environment={"Variables": {}}) == assumable
+    time.sleep(max(0.0, created + 3.1 - time.monotonic()))
+    lam.create_function(**create, Environment=env)

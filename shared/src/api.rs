@@ -1,7 +1,10 @@
 //! The HTTP API's request and response bodies (`POST /ingest`, `POST /search`).
 
-use serde::{Deserialize, Serialize};
+use crate::bounded::{Documents, Metadata};
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use std::fmt;
 
 /// The success message of `/ingest`, as in the original setup.
 pub const INGEST_OK_MESSAGE: &str = "Document indexed successfully";
@@ -11,57 +14,97 @@ pub const INGEST_OK_MESSAGE: &str = "Document indexed successfully";
 pub struct DocumentInput {
     /// The document text.
     pub text: String,
-    /// User metadata (string, number, bool or list-of-strings values).
+    /// User metadata (string, number, bool or list-of-strings values), parsed within bounds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Map<String, Value>>,
+    pub metadata: Option<Metadata>,
     /// A stable id; re-ingesting the same id replaces the document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
 
-/// Body of `POST /ingest`: one document, or `{"documents": [...]}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Body of `POST /ingest`: one document, or `{"documents": [...]}`. Parsed straight from the
+/// body, never through a `Value`, so its size stays within [`crate::bounded`]'s limits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum IngestRequest {
     /// `{"documents": [...]}`.
     Batch {
-        /// The documents.
+        /// The documents (at most the batch limit are kept).
         documents: Vec<DocumentInput>,
+        /// Documents in the request.
+        #[serde(skip)]
+        total: usize,
     },
     /// `{"text": ..., "metadata": ..., "id": ...}`.
     Single(DocumentInput),
 }
 
+impl<'de> Deserialize<'de> for IngestRequest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RequestVisitor;
+        impl<'de> Visitor<'de> for RequestVisitor {
+            type Value = IngestRequest;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IngestRequest, A::Error> {
+                let (mut documents, mut text, mut metadata, mut id) = (None, None, None, None);
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "documents" => documents = Some(map.next_value::<Documents>()?),
+                        "text" => text = Some(map.next_value::<String>()?),
+                        "metadata" => metadata = map.next_value::<Option<Metadata>>()?,
+                        "id" => id = map.next_value::<Option<String>>()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                if let Some(docs) = documents {
+                    return Ok(IngestRequest::Batch {
+                        documents: docs.kept,
+                        total: docs.total,
+                    });
+                }
+                let text = text.ok_or_else(|| de::Error::missing_field("text"))?;
+                Ok(IngestRequest::Single(DocumentInput { text, metadata, id }))
+            }
+        }
+        d.deserialize_map(RequestVisitor)
+    }
+}
+
 impl IngestRequest {
     /// Parses a request body, with an error message fit for a 400 answer.
     pub fn parse(body: &[u8]) -> Result<Self, String> {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| format!("request body is not valid JSON: {e}"))?;
-        let Value::Object(mut obj) = value else {
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|&b| b != b'{') {
             return Err("request body must be a JSON object".into());
-        };
-        if let Some(documents) = obj.remove("documents") {
-            let Value::Array(items) = documents else {
-                return Err("`documents` must be a list of {text, metadata?, id?} objects".into());
-            };
-            let documents = items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    serde_json::from_value(item).map_err(|e| format!("documents[{i}]: {e}"))
-                })
-                .collect::<Result<Vec<DocumentInput>, String>>()?;
-            return Ok(Self::Batch { documents });
         }
-        serde_json::from_value(Value::Object(obj))
-            .map(Self::Single)
-            .map_err(|e| format!("invalid ingest request: {e}"))
+        serde_json::from_slice(body).map_err(|e| {
+            let message = e.to_string();
+            if message.starts_with("documents[") {
+                message
+            } else if e.is_syntax() || e.is_eof() {
+                format!("request body is not valid JSON: {e}")
+            } else {
+                format!("invalid ingest request: {e}")
+            }
+        })
+    }
+
+    /// Documents in the request (kept or not).
+    pub fn count(&self) -> usize {
+        match self {
+            Self::Batch { total, .. } => *total,
+            Self::Single(_) => 1,
+        }
     }
 
     /// The documents, in request order.
     pub fn into_documents(self) -> Vec<DocumentInput> {
         match self {
-            Self::Batch { documents } => documents,
+            Self::Batch { documents, .. } => documents,
             Self::Single(doc) => vec![doc],
         }
     }
@@ -167,7 +210,9 @@ mod tests {
         assert!(matches!(single, IngestRequest::Single(d) if d.text == "t" && d.id.is_none()));
         let batch: IngestRequest =
             serde_json::from_str(r#"{"documents":[{"text":"a","id":"1"},{"text":"b"}]}"#).unwrap();
-        assert!(matches!(batch, IngestRequest::Batch { documents } if documents.len() == 2));
+        assert!(
+            matches!(batch, IngestRequest::Batch { documents, total: 2 } if documents.len() == 2)
+        );
     }
 
     #[test]
@@ -183,7 +228,12 @@ mod tests {
             err.starts_with("documents[1]: missing field `text`"),
             "{err}"
         );
-        let ok = IngestRequest::parse(br#"{"text":"a","id":"x"}"#).unwrap();
+        let err = IngestRequest::parse(br#"{"documents":{"text":"a"}}"#).unwrap_err();
+        assert!(
+            err.contains("a list of {text, metadata?, id?} objects"),
+            "{err}"
+        );
+        let ok = IngestRequest::parse(br#"{"text":"a","id":"x","extra":[1,{"y":2}]}"#).unwrap();
         assert_eq!(ok.into_documents()[0].id.as_deref(), Some("x"));
     }
 

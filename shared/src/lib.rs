@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod bounded;
 pub mod chunk;
 pub mod embedding;
 pub mod limits;

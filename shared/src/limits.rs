@@ -30,5 +30,8 @@ pub const MAX_BATCH_DOCUMENTS: usize = 1000;
 pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 /// Longest search query (bytes).
 pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+/// Largest `POST /search` body (a query plus a filter); checked before parsing, so a filter
+/// can never be a multi-megabyte tree.
+pub const MAX_SEARCH_BODY_BYTES: usize = 64 * 1024;
 /// Longest caller-supplied document id (keys are `{id}#{chunk}`).
 pub const MAX_DOCUMENT_ID_LEN: usize = 200;

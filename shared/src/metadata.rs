@@ -8,6 +8,7 @@
 //! metadata. Sizes are measured as the bytes of the compact JSON encoding of the keys and
 //! values, the same measure the local AWS applies.
 
+use crate::bounded::{BAD_VALUE, Metadata};
 use crate::limits::{MAX_FILTERABLE_METADATA_BYTES, MAX_METADATA_KEYS, MAX_TOTAL_METADATA_BYTES};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -73,9 +74,24 @@ impl MetadataError {
     }
 }
 
-/// Checks the user's metadata: no reserved keys, allowed value types.
-pub fn validate_user_metadata(user: &Map<String, Value>) -> Result<(), MetadataError> {
-    for (key, value) in user {
+/// Checks the user's metadata: within the key and size limits as sent (counted while parsing,
+/// see [`crate::bounded`]), no reserved keys, allowed value types.
+pub fn validate_user_metadata(user: &Metadata) -> Result<(), MetadataError> {
+    if let Some(key) = user.bad_key() {
+        return Err(MetadataError::BadValue {
+            key: key.to_string(),
+            reason: BAD_VALUE,
+        });
+    }
+    if user.keys_seen() + RESERVED_KEYS.len() > MAX_METADATA_KEYS {
+        return Err(MetadataError::TooManyKeys(
+            user.keys_seen() + RESERVED_KEYS.len(),
+        ));
+    }
+    if user.bytes_seen() > MAX_TOTAL_METADATA_BYTES {
+        return Err(MetadataError::TotalTooLarge(user.bytes_seen()));
+    }
+    for (key, value) in user.iter() {
         if RESERVED_KEYS.contains(&key.as_str()) {
             return Err(MetadataError::ReservedKey(key.clone()));
         }
@@ -93,7 +109,7 @@ pub fn validate_user_metadata(user: &Map<String, Value>) -> Result<(), MetadataE
         if !ok {
             return Err(MetadataError::BadValue {
                 key: key.clone(),
-                reason: "values must be a string, number, boolean or non-empty list of strings",
+                reason: BAD_VALUE,
             });
         }
     }
@@ -214,7 +230,7 @@ mod tests {
     #[test]
     fn reserved_keys_are_refused_by_name() {
         for key in RESERVED_KEYS {
-            let err = validate_user_metadata(&obj(json!({ key: "x" }))).unwrap_err();
+            let err = validate_user_metadata(&obj(json!({ key: "x" })).into()).unwrap_err();
             assert_eq!(err.to_string(), format!("metadata key `{key}` is reserved"));
         }
     }
@@ -222,7 +238,7 @@ mod tests {
     #[test]
     fn value_types() {
         let ok = obj(json!({"s": "x", "n": 1.5, "b": true, "l": ["a", "b"]}));
-        assert!(validate_user_metadata(&ok).is_ok());
+        assert!(validate_user_metadata(&ok.into()).is_ok());
         for bad in [
             json!({"o": {}}),
             json!({"z": null}),
@@ -230,10 +246,37 @@ mod tests {
             json!({"l": []}),
         ] {
             assert!(matches!(
-                validate_user_metadata(&obj(bad)),
+                validate_user_metadata(&obj(bad.clone()).into()),
+                Err(MetadataError::BadValue { .. })
+            ));
+            let parsed: Metadata = serde_json::from_value(bad).unwrap();
+            assert!(matches!(
+                validate_user_metadata(&parsed),
                 Err(MetadataError::BadValue { .. })
             ));
         }
+    }
+
+    #[test]
+    fn limits_are_reported_with_the_numbers_sent() {
+        let body = format!(
+            "{{{}}}",
+            (0..1000)
+                .map(|i| format!("\"k{i}\":1"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let many: Metadata = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            validate_user_metadata(&many),
+            Err(MetadataError::TooManyKeys(1007))
+        );
+        let big: Metadata =
+            serde_json::from_str(&format!(r#"{{"a":"{}"}}"#, "x".repeat(50_000))).unwrap();
+        assert_eq!(
+            validate_user_metadata(&big),
+            Err(MetadataError::TotalTooLarge(50_001))
+        );
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct StackNames {
     pub role: String,
     /// Inline policy on the role.
     pub policy: String,
+    /// Managed policy set as the role's permissions boundary: `{stack}-ingest-boundary`
+    /// (created once by an administrator; the deploying identity may create roles only with it).
+    pub boundary: String,
     /// CloudWatch log group of the function.
     pub log_group: String,
     /// REST API: `{stack}-api`.
@@ -48,6 +51,7 @@ impl StackNames {
             index: index.to_string(),
             role: format!("{function}-lambda-role"),
             policy: format!("{function}-policy"),
+            boundary: format!("{function}-boundary"),
             log_group: format!("/aws/lambda/{function}"),
             function,
             api: format!("{stack}-api"),
@@ -69,6 +73,7 @@ mod tests {
         assert_eq!(n.index, "financial-research");
         assert_eq!(n.function, "alex-ingest");
         assert_eq!(n.role, "alex-ingest-lambda-role");
+        assert_eq!(n.boundary, "alex-ingest-boundary");
         assert_eq!(n.log_group, "/aws/lambda/alex-ingest");
         assert_eq!(n.api, "alex-api");
         assert_eq!(n.stage, "prod");

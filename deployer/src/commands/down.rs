@@ -1,8 +1,11 @@
 //! `down`: removes the stack in dependency order, keeping the vector bucket and index unless
-//! `--delete-data`. Works with nothing local and after a partial `up`; safe to repeat.
+//! `--delete-data`. Works with nothing local and after a partial `up`; safe to repeat. Only
+//! what carries the stack's tags is deleted ([`crate::ownership`]); same-named resources
+//! without them are listed as left alone.
 
 use crate::cli::DownArgs;
 use crate::context::{Change, Ctx};
+use crate::ownership::{self, Kind};
 use crate::resources::{api_key, function, log_group, rest_api, role, usage_plan, vector_store};
 use anyhow::bail;
 use serde::Serialize;
@@ -15,6 +18,8 @@ pub struct DownReport {
     pub changes: Vec<Change>,
     /// Whether the vector data was kept.
     pub data_kept: bool,
+    /// Same-named resources the stack does not own, not deleted.
+    pub left_alone: Vec<String>,
 }
 
 fn confirm(ctx: &Ctx) -> anyhow::Result<()> {
@@ -42,20 +47,42 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> anyhow::Result<DownReport> {
     if args.delete_data && !args.yes {
         confirm(ctx)?;
     }
+    let seen = ownership::for_down(ctx).await?;
+    let owns = |kind: Kind| seen.iter().any(|s| s.kind == kind && s.owned);
     // Usage plans hold API stages and keys: first.
-    for plan in usage_plan::find(ctx).await? {
+    for plan in usage_plan::find_owned(ctx).await? {
         usage_plan::delete_one(ctx, &plan, "").await?;
     }
-    for key in api_key::find(ctx).await? {
+    for key in api_key::find(ctx).await?.iter().filter(|k| k.managed) {
         api_key::delete_one(ctx, &key.id, "").await?;
     }
-    for api in rest_api::find(ctx).await? {
+    for api in rest_api::find(ctx).await?.iter().filter(|a| a.managed) {
         rest_api::delete_one(ctx, &api.id, "").await?;
     }
-    function::delete(ctx).await?;
-    tokio::try_join!(log_group::delete(ctx), role::delete(ctx))?;
+    if owns(Kind::Function) {
+        function::delete(ctx).await?;
+    }
+    tokio::try_join!(
+        async {
+            match owns(Kind::LogGroup) {
+                true => log_group::delete(ctx).await,
+                false => Ok(()),
+            }
+        },
+        async {
+            match owns(Kind::Role) {
+                true => role::delete(ctx).await,
+                false => Ok(()),
+            }
+        }
+    )?;
     if args.delete_data {
-        vector_store::delete(ctx).await?;
+        if owns(Kind::Index) {
+            vector_store::delete_index(ctx).await?;
+        }
+        if owns(Kind::Bucket) {
+            vector_store::delete_bucket(ctx).await?;
+        }
     } else {
         ctx.progress.step(&format!(
             "kept    vector bucket {} and index {} (pass `--delete-data` to remove them)",
@@ -65,5 +92,10 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> anyhow::Result<DownReport> {
     Ok(DownReport {
         changes: ctx.changes(),
         data_kept: !args.delete_data,
+        left_alone: seen
+            .iter()
+            .filter(|s| !s.owned)
+            .map(ownership::Seen::describe)
+            .collect(),
     })
 }

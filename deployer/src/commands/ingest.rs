@@ -1,15 +1,16 @@
 //! `ingest`: sends text/markdown files (one document each, `source` = file name, id = file
 //! name so re-ingesting replaces) or JSONL documents to the deployed API, in batches with
-//! bounded concurrency, honouring 429/503 `Retry-After`.
+//! bounded concurrency, honouring 429/503 `Retry-After` (see [`crate::api_client`]).
 //!
 //! The function stops before API Gateway's 29 s and answers 202 with `chunks_done` /
 //! `chunks_total` when a batch needs more time; the same batch is then sent again (the
 //! function skips what it stored) until it answers 200. A batch that makes no progress in
 //! three rounds in a row is reported as failed.
 
+use crate::api_client::{ApiClient, check_url, error_message, escape_controls};
 use crate::cli::IngestArgs;
 use crate::progress::Progress;
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, bail};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -21,7 +22,6 @@ use std::time::{Duration, Instant};
 /// Largest request body sent (Lambda's synchronous payload limit is 6 MB; smaller requests
 /// also keep each round's re-reading of stored chunks short).
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
-const MAX_ATTEMPTS: u32 = 6;
 /// Rounds in a row without progress before a batch is given up.
 const MAX_STALLED_ROUNDS: u32 = 3;
 /// The client's timeout per request: the function answers within API Gateway's 29 s.
@@ -86,7 +86,7 @@ fn file_document(path: &Path, text: String) -> DocumentInput {
     metadata.insert("source".into(), Value::from(name.clone()));
     DocumentInput {
         text,
-        metadata: Some(metadata),
+        metadata: Some(metadata.into()),
         id: Some(name.replace('#', "-")),
     }
 }
@@ -111,63 +111,18 @@ pub fn batches(docs: Vec<DocumentInput>, size: usize) -> Vec<Vec<DocumentInput>>
     out
 }
 
-/// POSTs `body` to `url` with the key, retrying 429/503 (honouring `Retry-After`) and
-/// connection failures. Returns the status and JSON body of the final answer.
-pub async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    key: &str,
-    body: &Value,
-) -> anyhow::Result<(u16, Value)> {
-    let mut backoff = Duration::from_millis(500);
-    for attempt in 1..=MAX_ATTEMPTS {
-        let sent = client
-            .post(url)
-            .header("x-api-key", key)
-            .json(body)
-            .send()
-            .await;
-        let resp = match sent {
-            Ok(r) => r,
-            Err(e) if attempt < MAX_ATTEMPTS && (e.is_connect() || e.is_timeout()) => {
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
-                continue;
-            }
-            Err(e) => return Err(anyhow!("request to {url} failed: {e}")),
-        };
-        let status = resp.status().as_u16();
-        if matches!(status, 429 | 503) && attempt < MAX_ATTEMPTS {
-            let wait = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(backoff, Duration::from_secs);
-            tokio::time::sleep(wait).await;
-            backoff = (backoff * 2).min(Duration::from_secs(20));
-            continue;
-        }
-        let text = resp.text().await.unwrap_or_default();
-        let value = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "error": text }));
-        return Ok((status, value));
-    }
-    bail!("request to {url} still throttled after {MAX_ATTEMPTS} attempts")
-}
-
 /// Sends one batch until the function answers anything but 202 (resumable ingest), or until
 /// it stalls.
 async fn send_until_done(
-    client: &reqwest::Client,
+    client: &ApiClient,
     url: &str,
-    key: &str,
     body: &Value,
     progress: &Progress,
 ) -> anyhow::Result<(u16, Value)> {
     let mut best = 0;
     let mut stalled = 0;
     loop {
-        let (status, answer) = post(client, url, key, body).await?;
+        let (status, answer) = client.post(url, body).await?;
         if status != 202 {
             return Ok((status, answer));
         }
@@ -175,7 +130,7 @@ async fn send_until_done(
         let total = answer["chunks_total"].as_u64().unwrap_or(0);
         progress.step(&format!(
             "ingest  {}: {done}/{total} chunks stored, continuing",
-            answer["document_id"].as_str().unwrap_or("batch")
+            escape_controls(answer["document_id"].as_str().unwrap_or("batch"))
         ));
         if done > best {
             best = done;
@@ -204,9 +159,8 @@ pub async fn run(
         bail!("no documents in the given paths");
     }
     let total = docs.len() as u64;
-    let client = reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .build()?;
+    check_url(endpoint)?;
+    let client = ApiClient::new(key, REQUEST_TIMEOUT)?;
     let bar = progress.bar(total, "ingesting");
     let mut report = IngestReport::default();
     let mut results = futures::stream::iter(batches(docs, args.batch).into_iter().map(|batch| {
@@ -214,14 +168,8 @@ pub async fn run(
         async move {
             let n = batch.len();
             let first = batch.first().and_then(|d| d.id.clone()).unwrap_or_default();
-            let out = send_until_done(
-                client,
-                endpoint,
-                key,
-                &json!({ "documents": batch }),
-                progress,
-            )
-            .await;
+            let out =
+                send_until_done(client, endpoint, &json!({ "documents": batch }), progress).await;
             (n, first, out)
         }
     }))
@@ -234,10 +182,7 @@ pub async fn run(
             }
             Ok((status, body)) => report.failures.push(format!(
                 "{n} document(s) from `{first}`: HTTP {status}: {}",
-                body["error"]
-                    .as_str()
-                    .or(body["message"].as_str())
-                    .unwrap_or("no message")
+                error_message(&body)
             )),
             Err(e) => report
                 .failures

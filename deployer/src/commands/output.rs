@@ -44,13 +44,25 @@ impl Outputs {
     }
 }
 
-impl std::fmt::Display for Outputs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+/// The key as the text output shows it unless `--show-key`: its first 4 characters.
+pub fn masked(key: &str) -> String {
+    let shown: String = key.chars().take(4).collect();
+    format!("{shown}… (hidden; --show-key, --json or --env print it)")
+}
+
+impl Outputs {
+    /// The text output; the key's value only with `show_key`.
+    pub fn render(&self, show_key: bool) -> String {
+        let key = if show_key {
+            self.api_key.clone()
+        } else {
+            masked(&self.api_key)
+        };
         let rows = [
             ("api_endpoint", self.api_endpoint.as_str()),
             ("search_endpoint", &self.search_endpoint),
             ("api_key_id", &self.api_key_id),
-            ("api_key", &self.api_key),
+            ("api_key", &key),
             ("vector_bucket", &self.vector_bucket),
             ("index", &self.index),
             (
@@ -60,10 +72,7 @@ impl std::fmt::Display for Outputs {
             ("role_arn", self.role_arn.as_deref().unwrap_or("(missing)")),
             ("region", &self.region),
         ];
-        for (k, v) in rows {
-            writeln!(f, "{k:<16} {v}")?;
-        }
-        Ok(())
+        rows.iter().map(|(k, v)| format!("{k:<16} {v}\n")).collect()
     }
 }
 
@@ -77,14 +86,14 @@ pub async fn read(ctx: &Ctx) -> anyhow::Result<Outputs> {
         )
     };
     let api = rest_api::find(ctx).await?;
-    let Some(api) = api.first() else {
+    let Some(api) = api.iter().find(|a| a.managed) else {
         return Err(not_deployed(&format!(
             "no REST API named `{}`",
             ctx.names.api
         )));
     };
     let keys = api_key::find(ctx).await?;
-    let Some(key) = keys.first() else {
+    let Some(key) = keys.iter().find(|k| k.managed) else {
         return Err(not_deployed(&format!(
             "no API key named `{}`",
             ctx.names.api_key
@@ -183,7 +192,7 @@ pub async fn run(ctx: &Ctx, args: &OutputArgs, json: bool) -> anyhow::Result<()>
     } else if json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&outputs)?)
     } else {
-        write!(stdout, "{outputs}")
+        write!(stdout, "{}", outputs.render(args.show_key))
     };
     match result {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -194,6 +203,26 @@ pub async fn run(ctx: &Ctx, args: &OutputArgs, json: bool) -> anyhow::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_text_output_masks_the_key_unless_asked() {
+        let outputs = Outputs {
+            api_endpoint: "https://a/prod/ingest".into(),
+            search_endpoint: "https://a/prod/search".into(),
+            rest_api_id: "a".into(),
+            api_key_id: "kid".into(),
+            api_key: "abcdSECRETVALUE".into(),
+            vector_bucket: "b".into(),
+            index: "i".into(),
+            function_arn: None,
+            role_arn: None,
+            region: "us-east-1".into(),
+        };
+        let text = outputs.render(false);
+        assert!(!text.contains("SECRETVALUE"), "{text}");
+        assert!(text.contains("api_key          abcd… (hidden"), "{text}");
+        assert!(outputs.render(true).contains("abcdSECRETVALUE"));
+    }
 
     #[test]
     fn write_env_upserts_and_keeps_other_lines() {

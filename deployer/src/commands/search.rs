@@ -1,7 +1,7 @@
 //! `search`: queries the deployed API and prints ranked results.
 
+use crate::api_client::{ApiClient, error_message, escape_controls};
 use crate::cli::SearchArgs;
-use crate::commands::ingest::post;
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -29,13 +29,14 @@ pub fn render(response: &Value) -> String {
             (None, Some(c)) => c.to_string(),
             _ => r["document_id"].as_str().unwrap_or("").to_string(),
         };
+        let who = escape_controls(&who);
         let text: String = r["text"]
             .as_str()
             .unwrap_or("")
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
-        let preview: String = text.chars().take(100).collect();
+        let preview = escape_controls(&text.chars().take(100).collect::<String>());
         let ellipsis = if text.chars().count() > 100 {
             "…"
         } else {
@@ -57,18 +58,10 @@ pub async fn run(args: &SearchArgs, endpoint: &str, key: &str) -> anyhow::Result
     if let Some(filter) = &args.filter {
         body["filter"] = serde_json::from_str(filter).context("`--filter` is not valid JSON")?;
     }
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(60))
-        .build()?;
-    let (status, value) = post(&client, &search_url(endpoint), key, &body).await?;
+    let client = ApiClient::new(key, std::time::Duration::from_secs(60))?;
+    let (status, value) = client.post(&search_url(endpoint), &body).await?;
     if status != 200 {
-        bail!(
-            "search failed: HTTP {status}: {}",
-            value["error"]
-                .as_str()
-                .or(value["message"].as_str())
-                .unwrap_or("no message")
-        );
+        bail!("search failed: HTTP {status}: {}", error_message(&value));
     }
     Ok(value)
 }
@@ -90,6 +83,10 @@ mod tests {
         );
         assert!(out.contains(" 2. 0.200  plain\n    "));
         assert!(out.trim_end().ends_with('…'));
+        let hostile = json!({"results": [{"score": 1.0, "document_id": "\u{1b}]0;x\u{7}", "text": "a\u{1b}[31mred", "metadata": {}}]});
+        let out = render(&hostile);
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+        assert!(out.contains("a\\u{1b}[31mred"), "{out}");
         assert_eq!(
             search_url("http://h/restapis/a/prod/_user_request_/ingest"),
             "http://h/restapis/a/prod/_user_request_/search"

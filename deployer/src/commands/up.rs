@@ -106,13 +106,16 @@ pub async fn preflight(
     }
 }
 
-/// Converges the stack.
+/// Converges the stack: first settles ownership (refuses, or with `--adopt` tags, same-named
+/// resources the stack did not create) and checks the permissions boundary exists.
 pub async fn converge(
     ctx: &Ctx,
     args: &StackArgs,
     code: &Artifact,
     endpoint: EndpointSettings,
 ) -> anyhow::Result<()> {
+    crate::ownership::settle(ctx, args.adopt).await?;
+    role::check_boundary(ctx).await?;
     let spec = vector_store::IndexSpec {
         dimension: args.dimension,
         metric: args.metric,

@@ -1,8 +1,9 @@
-//! The API key. Key names are not unique in AWS: found by name, duplicates removed like the
-//! REST API's. Its value is only ever printed by `output`, never logged.
+//! The API key. Key names are not unique in AWS: found by name, the stack's own duplicates
+//! removed like the REST API's, untagged ones never touched. Its value is only ever printed by `output`, never logged.
 
 use crate::aws_error::{describe, is_not_found};
 use crate::context::Ctx;
+use crate::ownership::{Kind, Seen};
 use crate::resources::NEW;
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{Op, PatchOperation};
@@ -14,8 +15,10 @@ pub struct Found {
     pub id: String,
     /// Enabled.
     pub enabled: bool,
-    /// Carries this stack's `managed-by` tag.
+    /// Carries this stack's tags ([`crate::ownership`]).
     pub managed: bool,
+    /// Its tags.
+    pub tags: std::collections::HashMap<String, String>,
 }
 
 /// Keys named like the stack's, oldest first.
@@ -37,19 +40,43 @@ pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Found>> {
             && let Some(id) = key.id()
         {
             let created = key.created_date().map(|d| d.secs()).unwrap_or(0);
-            let managed = crate::resources::is_managed(key.tags());
-            all.push((created, id.to_string(), key.enabled(), managed));
+            let managed = crate::ownership::owned(ctx, key.tags());
+            let tags = key.tags().cloned().unwrap_or_default();
+            all.push((created, id.to_string(), key.enabled(), managed, tags));
         }
     }
     all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     Ok(all
         .into_iter()
-        .map(|(_, id, enabled, managed)| Found {
+        .map(|(_, id, enabled, managed, tags)| Found {
             id,
             enabled,
             managed,
+            tags,
         })
         .collect())
+}
+
+/// The keys with the stack's name, judged by their tags.
+pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
+    Ok(find(ctx)
+        .await?
+        .into_iter()
+        .map(|f| {
+            Seen::new(
+                ctx,
+                Kind::ApiKey,
+                &ctx.names.api_key,
+                Some(&f.id),
+                Some(&f.tags),
+            )
+        })
+        .collect())
+}
+
+/// Tags key `id` as the stack's.
+pub async fn tag(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
+    crate::resources::rest_api::tag_path(ctx, &format!("/apikeys/{id}")).await
 }
 
 /// Deletes one key.
@@ -90,10 +117,17 @@ pub async fn ensure(ctx: &Ctx) -> anyhow::Result<String> {
         // List again so concurrent runs settle on the same keeper.
         found = find(ctx).await?;
     }
-    let Some(keep) = found.first() else {
+    let mut owned = found.iter().filter(|f| f.managed);
+    let Some(keep) = owned.next() else {
+        if let Some(foreign) = found.first() {
+            bail!(
+                "{label} ({}) exists without this stack's tags\nhint: run `deployer up --adopt` to take it over",
+                foreign.id
+            );
+        }
         return Err(anyhow!(crate::resources::Gone(label)));
     };
-    for extra in found.iter().skip(1).filter(|f| f.managed) {
+    for extra in owned {
         delete_one(ctx, &extra.id, "(duplicate)").await?;
     }
     if !keep.enabled && ctx.change("update", &label, "enabled: false -> true") {

@@ -5,6 +5,7 @@
 use crate::aws_error::{describe, is, is_not_found, message};
 use crate::cli::Arch;
 use crate::context::Ctx;
+use crate::ownership::{Kind, Seen};
 use crate::package::Artifact;
 use anyhow::{anyhow, bail};
 use aws_sdk_lambda::types::{
@@ -41,12 +42,17 @@ fn architecture(arch: Arch) -> Architecture {
     }
 }
 
-/// Whether `err` is Lambda saying the new role cannot be assumed yet (code *and* message).
+/// Whether `err` is one of the two errors a role too new for IAM to have propagated causes
+/// (code *and* message): the role "cannot be assumed by Lambda", or the KMS grant for the
+/// function's environment variables fails ("KMS key is invalid for CreateGrant"). Terraform's
+/// AWS provider retries both for the same reason.
 fn role_not_ready<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
     err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
 ) -> bool {
+    let text = message(err);
     is(err, &["InvalidParameterValueException"])
-        && message(err).contains("cannot be assumed by Lambda")
+        && (text.contains("cannot be assumed by Lambda")
+            || text.contains("KMS key is invalid for CreateGrant"))
 }
 
 /// Waits until the function is Active and no update is in progress; returns its configuration.
@@ -329,6 +335,35 @@ pub async fn ensure(ctx: &Ctx, spec: &FunctionSpec, code: &Artifact) -> anyhow::
     Ok(config.function_arn.unwrap_or_else(|| ctx.function_arn()))
 }
 
+/// The function with the stack's name, if any, judged by its tags (GetFunction returns them
+/// only to callers allowed `lambda:ListTags`).
+pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
+    let name = &ctx.names.function;
+    match ctx.lambda.get_function().function_name(name).send().await {
+        Ok(out) => {
+            if let Some(err) = out.tags_error() {
+                bail!(
+                    "could not read the tags of lambda function {name}: {}\nhint: the deploying identity needs lambda:ListTags on it (see deployer/deployer-policy.json)",
+                    err.message()
+                );
+            }
+            Ok(vec![Seen::new(ctx, Kind::Function, name, None, out.tags())])
+        }
+        Err(e) if is_not_found(&e) => Ok(vec![]),
+        Err(e) => bail!("failed to read lambda function {name}: {}", describe(&e)),
+    }
+}
+
+/// Tags the function as the stack's.
+pub async fn tag(ctx: &Ctx) -> anyhow::Result<()> {
+    let mut req = ctx.lambda.tag_resource().resource(ctx.function_arn());
+    for (k, v) in ctx.tags() {
+        req = req.tags(k, v);
+    }
+    req.send().await.map_err(|e| anyhow!(describe(&e)))?;
+    Ok(())
+}
+
 /// The function's ARN, if it exists.
 pub async fn arn(ctx: &Ctx) -> anyhow::Result<Option<String>> {
     match ctx
@@ -414,6 +449,9 @@ mod tests {
     async fn role_propagation_is_recognised_by_code_and_message() {
         assert!(role_not_ready(
             &create_error("The role defined for the function cannot be assumed by Lambda.").await
+        ));
+        assert!(role_not_ready(
+            &create_error("Lambda was unable to configure access to your environment variables because the KMS key is invalid for CreateGrant. Please check your KMS key settings. KMS Exception: InvalidArnException KMS Message: ARN does not refer to a valid principal: arn:aws:iam::123456789012:role/r").await
         ));
         assert!(!role_not_ready(
             &create_error("Unzipped size must be smaller than 262144000 bytes").await

@@ -2,7 +2,8 @@
 
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
-use anyhow::bail;
+use crate::ownership::{Kind, Seen};
+use anyhow::{anyhow, bail};
 
 async fn current_retention(ctx: &Ctx) -> anyhow::Result<Option<Option<i32>>> {
     let name = &ctx.names.log_group;
@@ -60,6 +61,43 @@ pub async fn ensure(ctx: &Ctx, retention_days: i32) -> anyhow::Result<()> {
                 })?;
         }
     }
+    Ok(())
+}
+
+/// The log group with the stack's name, if any, judged by its tags.
+pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
+    let name = &ctx.names.log_group;
+    if current_retention(ctx).await?.is_none() {
+        return Ok(vec![]);
+    }
+    let tags = ctx
+        .logs
+        .list_tags_for_resource()
+        .resource_arn(ctx.log_group_arn())
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "failed to read the tags of log group {name}: {}",
+                describe(&e)
+            )
+        })?;
+    Ok(vec![Seen::new(
+        ctx,
+        Kind::LogGroup,
+        name,
+        None,
+        tags.tags(),
+    )])
+}
+
+/// Tags the log group as the stack's.
+pub async fn tag(ctx: &Ctx) -> anyhow::Result<()> {
+    let mut req = ctx.logs.tag_resource().resource_arn(ctx.log_group_arn());
+    for (k, v) in ctx.tags() {
+        req = req.tags(k, v);
+    }
+    req.send().await.map_err(|e| anyhow!(describe(&e)))?;
     Ok(())
 }
 

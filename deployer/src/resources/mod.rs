@@ -11,15 +11,6 @@ pub mod role;
 pub mod usage_plan;
 pub mod vector_store;
 
-/// Value of the `managed-by` tag on everything the deployer creates.
-pub const MANAGED_BY: &str = "alex-deployer";
-
-/// Whether a resource's tags mark it as created by the deployer.
-pub fn is_managed(tags: Option<&std::collections::HashMap<String, String>>) -> bool {
-    tags.and_then(|t| t.get("managed-by"))
-        .is_some_and(|v| v == MANAGED_BY)
-}
-
 /// Placeholder id of a resource `plan` would create.
 pub const NEW: &str = "(new)";
 

@@ -6,6 +6,7 @@
 
 use crate::aws_error::{describe, is, is_not_found, with_quota_retry};
 use crate::context::Ctx;
+use crate::ownership::{Kind, Seen};
 use crate::resources::{Gone, NEW, QUOTA_BUDGET, is_gone};
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{
@@ -23,8 +24,10 @@ const DEPLOYMENT_PREFIX: &str = "alex-deployer definition ";
 pub struct Found {
     /// Its id.
     pub id: String,
-    /// Whether it carries this stack's `managed-by` tag.
+    /// Whether it carries this stack's tags ([`crate::ownership`]).
     pub managed: bool,
+    /// Its tags.
+    pub tags: HashMap<String, String>,
 }
 
 /// Every REST API named like the stack's, in keep-order (oldest first, then id).
@@ -45,21 +48,24 @@ pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Found>> {
             && let Some(id) = api.id()
         {
             let created = api.created_date().map(|d| d.secs()).unwrap_or(0);
-            let managed = crate::resources::is_managed(api.tags());
-            all.push((created, id.to_string(), managed));
+            let managed = crate::ownership::owned(ctx, api.tags());
+            let tags = api.tags().cloned().unwrap_or_default();
+            all.push((created, id.to_string(), managed, tags));
         }
     }
-    all.sort();
+    all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     Ok(all
         .into_iter()
-        .map(|(_, id, managed)| Found { id, managed })
+        .map(|(_, id, managed, tags)| Found { id, managed, tags })
         .collect())
 }
 
 fn integration_uri(ctx: &Ctx, function_arn: &str) -> String {
-    format!(
-        "arn:aws:apigateway:{}:lambda:path/2015-03-31/functions/{function_arn}/invocations",
-        ctx.region
+    ctx.arn(
+        "apigateway",
+        &ctx.region,
+        "lambda",
+        &format!("path/2015-03-31/functions/{function_arn}/invocations"),
     )
 }
 
@@ -79,6 +85,41 @@ pub fn definition_hash(ctx: &Ctx, function_arn: &str) -> String {
         .collect()
 }
 
+/// The REST APIs with the stack's name, judged by their tags.
+pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
+    Ok(find(ctx)
+        .await?
+        .into_iter()
+        .map(|f| {
+            Seen::new(
+                ctx,
+                Kind::RestApi,
+                &ctx.names.api,
+                Some(&f.id),
+                Some(&f.tags),
+            )
+        })
+        .collect())
+}
+
+/// Tags REST API `id` as the stack's.
+pub async fn tag(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
+    tag_path(ctx, &format!("/restapis/{id}")).await
+}
+
+/// Tags the API Gateway resource at `path` (`/restapis/{id}`, `/apikeys/{id}`, ...).
+pub async fn tag_path(ctx: &Ctx, path: &str) -> anyhow::Result<()> {
+    let mut req = ctx
+        .apigw
+        .tag_resource()
+        .resource_arn(ctx.apigateway_arn(path));
+    for (k, v) in ctx.tags() {
+        req = req.tags(k, v);
+    }
+    req.send().await.map_err(|e| anyhow!(describe(&e)))?;
+    Ok(())
+}
+
 /// Deletes one REST API (quota: 1 per 30 s).
 pub async fn delete_one(ctx: &Ctx, id: &str, why: &str) -> anyhow::Result<()> {
     if !ctx.change("delete", format!("rest api {} ({id})", ctx.names.api), why) {
@@ -95,28 +136,24 @@ pub async fn delete_one(ctx: &Ctx, id: &str, why: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Finds or creates the API and removes managed duplicates; returns its id.
+/// Finds or creates the API and removes the stack's duplicates; returns its id. Same-named
+/// APIs without the stack's tags are never used or changed ([`crate::ownership`]).
 async fn ensure_api(ctx: &Ctx) -> anyhow::Result<String> {
     let label = format!("rest api {}", ctx.names.api);
     loop {
         let found = find(ctx).await?;
-        if let Some(keep) = found.first() {
-            for extra in found.iter().skip(1).filter(|f| f.managed) {
+        let mut owned = found.iter().filter(|f| f.managed);
+        if let Some(keep) = owned.next() {
+            for extra in owned {
                 delete_one(ctx, &extra.id, "(duplicate)").await?;
             }
-            if !keep.managed && ctx.change("update", &label, "tags: adopt into the stack") {
-                let mut req = ctx.apigw.tag_resource().resource_arn(format!(
-                    "arn:aws:apigateway:{}::/restapis/{}",
-                    ctx.region, keep.id
-                ));
-                for (k, v) in ctx.tags() {
-                    req = req.tags(k, v);
-                }
-                req.send()
-                    .await
-                    .map_err(|e| anyhow!("failed to tag {label}: {}", describe(&e)))?;
-            }
             return Ok(keep.id.clone());
+        }
+        if let Some(foreign) = found.first() {
+            bail!(
+                "{label} ({}) exists without this stack's tags\nhint: run `deployer up --adopt` to take it over",
+                foreign.id
+            );
         }
         if !ctx.change("create", &label, "(REGIONAL)") {
             return Ok(NEW.to_string());

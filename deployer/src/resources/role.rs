@@ -1,8 +1,11 @@
 //! The function's IAM role (trust: lambda.amazonaws.com) and its least-privilege inline policy,
-//! which names exact ARNs only: its log group, its index, its embedding endpoint.
+//! which names exact ARNs only: its log group, its index, its embedding endpoint. The role
+//! always carries the stack's permissions boundary (an administrator's managed policy), so the
+//! deploying identity can never make a role that does more than the function needs.
 
 use crate::aws_error::{describe, is};
 use crate::context::Ctx;
+use crate::ownership::{Kind, Seen, tag_map};
 use anyhow::{anyhow, bail};
 use serde_json::{Value, json};
 
@@ -20,10 +23,7 @@ pub fn trust_policy() -> Value {
 
 /// The inline policy for the function's work.
 pub fn function_policy(ctx: &Ctx, endpoint: &str) -> Value {
-    let log_group = format!(
-        "arn:aws:logs:{}:{}:log-group:{}",
-        ctx.region, ctx.account, ctx.names.log_group
-    );
+    let log_group = ctx.log_group_arn();
     json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -46,11 +46,11 @@ pub fn function_policy(ctx: &Ctx, endpoint: &str) -> Value {
                 "Sid": "Embeddings",
                 "Effect": "Allow",
                 "Action": ["sagemaker:InvokeEndpoint"],
-                "Resource": [format!(
-                    "arn:aws:sagemaker:{}:{}:endpoint/{}",
-                    ctx.region,
-                    ctx.account,
-                    endpoint.to_ascii_lowercase()
+                "Resource": [ctx.arn(
+                    "sagemaker",
+                    &ctx.region,
+                    &ctx.account,
+                    &format!("endpoint/{}", endpoint.to_ascii_lowercase()),
                 )]
             }
         ]
@@ -89,6 +89,7 @@ pub async fn ensure(ctx: &Ctx, endpoint: &str) -> anyhow::Result<String> {
             let role = out
                 .role
                 .ok_or_else(|| anyhow!("GetRole returned no role for {name}"))?;
+            ensure_boundary(ctx, &role).await?;
             let current = role.assume_role_policy_document().and_then(decode_policy);
             if current.as_ref() != Some(&trust)
                 && ctx.change("update", &label, "trust policy -> lambda.amazonaws.com")
@@ -121,6 +122,7 @@ pub async fn ensure(ctx: &Ctx, endpoint: &str) -> anyhow::Result<String> {
                 .iam
                 .create_role()
                 .role_name(name)
+                .permissions_boundary(ctx.boundary_arn())
                 .assume_role_policy_document(trust.to_string())
                 .description(format!(
                     "Execution role of the {} function",
@@ -173,6 +175,80 @@ pub async fn ensure(ctx: &Ctx, endpoint: &str) -> anyhow::Result<String> {
         }
     }
     Ok(arn)
+}
+
+/// Sets the stack's permissions boundary on an existing role that lacks it (a role adopted
+/// from the original stack, or made before boundaries).
+async fn ensure_boundary(ctx: &Ctx, role: &aws_sdk_iam::types::Role) -> anyhow::Result<()> {
+    let want = ctx.boundary_arn();
+    let have = role
+        .permissions_boundary()
+        .and_then(|b| b.permissions_boundary_arn());
+    if have == Some(want.as_str()) {
+        return Ok(());
+    }
+    let label = format!("iam role {}", ctx.names.role);
+    if ctx.change(
+        "update",
+        &label,
+        format!("permissions boundary: {} -> {want}", have.unwrap_or("none")),
+    ) {
+        ctx.iam
+            .put_role_permissions_boundary()
+            .role_name(&ctx.names.role)
+            .permissions_boundary(&want)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "failed to set the permissions boundary of {label}: {}",
+                    describe(&e)
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// Checks that the permissions boundary exists before a role is made with it.
+pub async fn check_boundary(ctx: &Ctx) -> anyhow::Result<()> {
+    let arn = ctx.boundary_arn();
+    match ctx.iam.get_policy().policy_arn(&arn).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if is(&e, &["NoSuchEntity"]) => bail!(
+            "the permissions boundary {arn} does not exist; every role the stack creates must carry it\nhint: an administrator creates it once: `aws iam create-policy --policy-name {} --policy-document file://deployer/boundary-policy.json` (replace PARTITION and ACCOUNT_ID in the file first; see README, \"Deploying with least privilege\")",
+            ctx.names.boundary
+        ),
+        Err(e) => bail!(
+            "failed to read the permissions boundary {arn}: {}",
+            describe(&e)
+        ),
+    }
+}
+
+/// The role with the stack's name, if any, judged by its tags.
+pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
+    let name = &ctx.names.role;
+    match ctx.iam.get_role().role_name(name).send().await {
+        Ok(out) => {
+            let tags = out
+                .role
+                .as_ref()
+                .map(|r| tag_map(r.tags().iter().map(|t| (t.key(), t.value()))));
+            Ok(vec![Seen::new(ctx, Kind::Role, name, None, tags.as_ref())])
+        }
+        Err(e) if is(&e, &["NoSuchEntity"]) => Ok(vec![]),
+        Err(e) => bail!("failed to read iam role {name}: {}", describe(&e)),
+    }
+}
+
+/// Tags the role as the stack's.
+pub async fn tag(ctx: &Ctx) -> anyhow::Result<()> {
+    let mut req = ctx.iam.tag_role().role_name(&ctx.names.role);
+    for (k, v) in ctx.tags() {
+        req = req.tags(aws_sdk_iam::types::Tag::builder().key(k).value(v).build()?);
+    }
+    req.send().await.map_err(|e| anyhow!(describe(&e)))?;
+    Ok(())
 }
 
 /// The role's ARN, if it exists.

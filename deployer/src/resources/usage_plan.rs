@@ -3,6 +3,7 @@
 
 use crate::aws_error::{describe, is, is_not_found, with_quota_retry};
 use crate::context::Ctx;
+use crate::ownership::{Kind, Seen};
 use crate::resources::{Gone, NEW, QUOTA_BUDGET};
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{
@@ -38,6 +39,41 @@ pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<UsagePlan>> {
         .collect();
     all.sort_by(|a, b| a.id().cmp(&b.id()));
     Ok(all)
+}
+
+/// The stack's own plans among `plans`.
+fn owned_of(ctx: &Ctx, plans: Vec<UsagePlan>) -> Vec<UsagePlan> {
+    plans
+        .into_iter()
+        .filter(|p| crate::ownership::owned(ctx, p.tags()))
+        .collect()
+}
+
+/// The stack's own plans (same-named plans without its tags are never touched).
+pub async fn find_owned(ctx: &Ctx) -> anyhow::Result<Vec<UsagePlan>> {
+    Ok(owned_of(ctx, find(ctx).await?))
+}
+
+/// The plans with the stack's name, judged by their tags.
+pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
+    Ok(find(ctx)
+        .await?
+        .iter()
+        .map(|p| {
+            Seen::new(
+                ctx,
+                Kind::UsagePlan,
+                &ctx.names.usage_plan,
+                p.id(),
+                p.tags(),
+            )
+        })
+        .collect())
+}
+
+/// Tags plan `id` as the stack's.
+pub async fn tag(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
+    crate::resources::rest_api::tag_path(ctx, &format!("/usageplans/{id}")).await
 }
 
 fn stage_value(s: &ApiStage) -> String {
@@ -98,7 +134,14 @@ pub async fn ensure(ctx: &Ctx, api_id: &str, key_id: &str, limits: Limits) -> an
         "(stage {stage}, {}/MONTH, rate {}, burst {})",
         limits.quota, limits.rate, limits.burst
     );
-    let mut found = find(ctx).await?;
+    let all = find(ctx).await?;
+    let foreign = all.first().and_then(|p| p.id()).map(str::to_string);
+    let mut found = owned_of(ctx, all);
+    if let (true, Some(foreign)) = (found.is_empty(), foreign) {
+        bail!(
+            "{label} ({foreign}) exists without this stack's tags\nhint: run `deployer up --adopt` to take it over"
+        );
+    }
     let plan_id = match found.first() {
         None => {
             if !ctx.change("create", &label, detail) {
@@ -138,7 +181,7 @@ pub async fn ensure(ctx: &Ctx, api_id: &str, key_id: &str, limits: Limits) -> an
                 .await
                 .map_err(|e| anyhow!("failed to create {label}: {}", describe(&e)))?;
             // List again so concurrent runs settle on the same keeper.
-            found = find(ctx).await?;
+            found = find_owned(ctx).await?;
             let keeper = found
                 .first()
                 .and_then(|p| p.id())

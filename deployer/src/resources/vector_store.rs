@@ -4,6 +4,7 @@
 use crate::aws_error::{describe, is, is_not_found};
 use crate::cli::Metric;
 use crate::context::Ctx;
+use crate::ownership::{Kind, Seen};
 use anyhow::{anyhow, bail};
 use aws_sdk_s3vectors::types::{
     DataType, DistanceMetric, EncryptionConfiguration, MetadataConfiguration, SseType,
@@ -66,6 +67,71 @@ pub async fn ensure(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
         ),
     }
     ensure_index(ctx, spec).await
+}
+
+/// The tags of an S3 Vectors resource; `None` when it does not exist.
+async fn tags_of(
+    ctx: &Ctx,
+    arn: &str,
+) -> anyhow::Result<Option<std::collections::HashMap<String, String>>> {
+    match ctx
+        .s3v
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(out.tags().clone())),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => bail!(
+            "failed to read the tags of {arn}: {}{}",
+            describe(&e),
+            access_hint(&e)
+        ),
+    }
+}
+
+/// The bucket and index with the stack's names, if any, judged by their tags.
+pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
+    let mut seen = Vec::new();
+    if let Some(tags) = tags_of(ctx, &ctx.bucket_arn()).await? {
+        seen.push(Seen::new(
+            ctx,
+            Kind::Bucket,
+            &ctx.names.bucket,
+            None,
+            Some(&tags),
+        ));
+        if let Some(tags) = tags_of(ctx, &ctx.index_arn()).await? {
+            seen.push(Seen::new(
+                ctx,
+                Kind::Index,
+                &ctx.names.index,
+                None,
+                Some(&tags),
+            ));
+        }
+    }
+    Ok(seen)
+}
+
+async fn tag(ctx: &Ctx, arn: String) -> anyhow::Result<()> {
+    let mut req = ctx.s3v.tag_resource().resource_arn(arn);
+    for (k, v) in ctx.tags() {
+        req = req.tags(k, v);
+    }
+    req.send().await.map_err(|e| anyhow!(describe(&e)))?;
+    Ok(())
+}
+
+/// Tags the bucket as the stack's.
+pub async fn tag_bucket(ctx: &Ctx) -> anyhow::Result<()> {
+    tag(ctx, ctx.bucket_arn()).await
+}
+
+/// Tags the index as the stack's.
+pub async fn tag_index(ctx: &Ctx) -> anyhow::Result<()> {
+    tag(ctx, ctx.index_arn()).await
 }
 
 fn index_detail(spec: IndexSpec) -> String {
@@ -139,7 +205,7 @@ async fn ensure_index(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
                 for key in NON_FILTERABLE_KEYS {
                     config = config.non_filterable_metadata_keys(key);
                 }
-                let result = ctx
+                let mut req = ctx
                     .s3v
                     .create_index()
                     .vector_bucket_name(&ctx.names.bucket)
@@ -147,9 +213,11 @@ async fn ensure_index(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
                     .data_type(DataType::Float32)
                     .dimension(spec.dimension as i32)
                     .distance_metric(metric)
-                    .metadata_configuration(config.build()?)
-                    .send()
-                    .await;
+                    .metadata_configuration(config.build()?);
+                for (k, v) in ctx.tags() {
+                    req = req.tags(k, v);
+                }
+                let result = req.send().await;
                 match result {
                     Ok(_) => return Ok(()),
                     // Created meanwhile by another run: read it again and compare.
@@ -199,8 +267,8 @@ async fn warn_unmarked(ctx: &Ctx, label: &str) {
     }
 }
 
-/// Deletes the index, then the bucket (only with `--delete-data`).
-pub async fn delete(ctx: &Ctx) -> anyhow::Result<()> {
+/// Deletes the index and all its vectors.
+pub async fn delete_index(ctx: &Ctx) -> anyhow::Result<()> {
     let index_label = format!("vector index {}", ctx.names.index);
     match ctx
         .s3v
@@ -228,6 +296,11 @@ pub async fn delete(ctx: &Ctx) -> anyhow::Result<()> {
         Err(e) if is_not_found(&e) => {}
         Err(e) => bail!("failed to read {index_label}: {}", describe(&e)),
     }
+    Ok(())
+}
+
+/// Deletes the bucket (refused by S3 Vectors while it holds indexes).
+pub async fn delete_bucket(ctx: &Ctx) -> anyhow::Result<()> {
     let label = format!("vector bucket {}", ctx.names.bucket);
     match ctx
         .s3v
