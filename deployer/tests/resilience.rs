@@ -12,7 +12,7 @@ fn fresh_up_mutations(env: &Env) -> usize {
     env.clear_requests();
     env.ok(&["up"]);
     let n = env.requests()["mutating"].as_u64().unwrap() as usize;
-    env.aws.control("POST", "reset", Some("{}"));
+    env.reset();
     n
 }
 
@@ -34,7 +34,7 @@ fn fault_at_each_call(kind: &str, count: u32, first_must_fail: bool) {
     let n = fresh_up_mutations(&env);
     assert!(n >= 15, "a fresh up makes {n} mutating calls");
     for k in 1..=n {
-        env.aws.control("POST", "reset", Some("{}"));
+        env.reset();
         env.aws.control(
             "POST",
             "faults",

@@ -520,3 +520,195 @@ fn a_wrong_dimension_is_refused_before_anything_changes() {
         "{err}"
     );
 }
+
+/// Makes one untagged resource of every kind under the stack's names, as the original
+/// Terraform setup (or anyone else) would have.
+fn make_foreign_resources(env: &Env) {
+    let sdk = env.sdk();
+    block_on(async {
+        let s3v = aws_sdk_s3vectors::Client::new(&sdk);
+        s3v.create_vector_bucket()
+            .vector_bucket_name("alex-vectors-123456789012")
+            .send()
+            .await
+            .unwrap();
+        s3v.create_index()
+            .vector_bucket_name("alex-vectors-123456789012")
+            .index_name("financial-research")
+            .data_type(aws_sdk_s3vectors::types::DataType::Float32)
+            .dimension(384)
+            .distance_metric(aws_sdk_s3vectors::types::DistanceMetric::Cosine)
+            .send()
+            .await
+            .unwrap();
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        iam.create_role()
+            .role_name("alex-ingest-lambda-role")
+            .assume_role_policy_document(
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+                .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        aws_sdk_cloudwatchlogs::Client::new(&sdk)
+            .create_log_group()
+            .log_group_name("/aws/lambda/alex-ingest")
+            .send()
+            .await
+            .unwrap();
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zip.start_file(
+            "bootstrap",
+            zip::write::SimpleFileOptions::default().unix_permissions(0o755),
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut zip, b"#!/bin/sh\n").unwrap();
+        let code = zip.finish().unwrap().into_inner();
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        // The role is new: wait out IAM propagation as any client must.
+        loop {
+            let created = lambda
+                .create_function()
+                .function_name("alex-ingest")
+                .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+                .handler("bootstrap")
+                .role("arn:aws:iam::123456789012:role/alex-ingest-lambda-role")
+                .code(
+                    aws_sdk_lambda::types::FunctionCode::builder()
+                        .zip_file(aws_smithy_types::Blob::new(code.clone()))
+                        .build(),
+                )
+                .send()
+                .await;
+            match created {
+                Ok(_) => break,
+                Err(e) if format!("{e:?}").contains("cannot be assumed") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        let apigw = aws_sdk_apigateway::Client::new(&sdk);
+        apigw.create_rest_api().name("alex-api").send().await.unwrap();
+        apigw
+            .create_api_key()
+            .name("alex-api-key")
+            .enabled(true)
+            .send()
+            .await
+            .unwrap();
+        apigw
+            .create_usage_plan()
+            .name("alex-usage-plan")
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn foreign_resources_are_refused_left_alone_by_down_and_taken_over_only_with_adopt() {
+    let env = Env::start();
+    make_foreign_resources(&env);
+    let sdk = env.sdk();
+    let foreign = block_on(inventory(&sdk));
+    assert_eq!(foreign, ONE_OF_EACH);
+
+    env.clear_requests();
+    let out = env.run(&["up"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for resource in [
+        "vector bucket alex-vectors-123456789012",
+        "vector index financial-research",
+        "iam role alex-ingest-lambda-role",
+        "log group /aws/lambda/alex-ingest",
+        "lambda function alex-ingest",
+        "rest api alex-api (",
+        "api key alex-api-key (",
+        "usage plan alex-usage-plan (",
+    ] {
+        assert!(err.contains(resource), "{resource} missing from:\n{err}");
+    }
+    assert!(err.contains("hint:") && err.contains("--adopt"), "{err}");
+    assert_eq!(env.requests()["mutating"], 0, "a refused up changes nothing");
+
+    // down (even with --delete-data) deletes nothing it does not own, and says so.
+    let out = env.run(&["down", "--delete-data", "--yes"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("left alone: iam role alex-ingest-lambda-role"), "{err}");
+    assert_eq!(env.requests()["mutating"], 0, "{err}");
+    assert_eq!(block_on(inventory(&sdk)), ONE_OF_EACH);
+
+    // --adopt takes them over (tags them) and converges them; then they are the stack's.
+    env.ok(&["up", "--adopt"]);
+    assert_eq!(block_on(inventory(&sdk)), ONE_OF_EACH);
+    block_on(async {
+        let role = aws_sdk_iam::Client::new(&sdk)
+            .get_role()
+            .role_name("alex-ingest-lambda-role")
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        assert!(role.tags().iter().any(|t| t.key() == "managed-by"));
+        assert_eq!(
+            role.permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn()),
+            Some("arn:aws:iam::123456789012:policy/alex-ingest-boundary")
+        );
+    });
+    assert_plan_exits(&env, &[], 0);
+    env.ok(&["down", "--delete-data", "--yes"]);
+    let gone = block_on(inventory(&sdk));
+    assert_eq!(gone, EMPTY);
+}
+
+#[test]
+fn hostile_bodies_through_the_strict_local_lambda_stay_under_64_mb() {
+    let env = Env::start();
+    env.ok(&["up"]);
+    env.ok(&["output", "--write-env", ".env"]);
+    let vars = dotenv(&env);
+    let (url, key) = (&vars["ALEX_API_ENDPOINT"], &vars["ALEX_API_KEY"]);
+    // Bodies near 5 MB: API Gateway's 6 MiB event limit counts the body JSON-escaped.
+    let many_keys = format!(
+        r#"{{"text":"x","metadata":{{{}}}}}"#,
+        (0..450_000)
+            .map(|i| format!("\"{i:x}\":1"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let deep = format!(
+        r#"{{"text":"x","metadata":{{"a":{}{}}}}}"#,
+        "[".repeat(2_500_000),
+        "]".repeat(2_500_000)
+    );
+    let giant = format!(r#"{{"text":"{}"}}"#, "word ".repeat(1_100_000));
+    let doc = "Quarterly revenue grew on data-centre demand while margins held steady. ".repeat(70);
+    let batch = json!({"documents": (0..1000).map(|i| json!({"id": format!("doc-{i}"), "text": doc}))
+        .collect::<Vec<_>>()})
+    .to_string();
+    for (name, body, expected) in [
+        ("500k metadata keys", &many_keys, &[400][..]),
+        ("deep nesting", &deep, &[400]),
+        ("one giant string", &giant, &[413]),
+        ("1,000-document batch", &batch, &[200, 202]),
+    ] {
+        assert!(body.len() > 4_000_000, "{name}: {} bytes", body.len());
+        let (status, answer) = env.post(url, Some(key), body);
+        assert!(expected.contains(&status), "{name}: {status} {answer}");
+    }
+    let log = std::fs::read_to_string(env.aws.state_dir.join("lambda-alex-ingest.log")).unwrap();
+    let peaks: Vec<u64> = log
+        .lines()
+        .filter_map(|l| l.split("Max Memory Used: ").nth(1))
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(peaks.len(), 4, "{log}");
+    assert!(peaks.iter().all(|&mb| mb <= 64), "peak RSS per invocation (MB): {peaks:?}");
+}

@@ -29,7 +29,9 @@ crash, an error or a malformed reply is reported to API Gateway as a 502. A resp
 6,291,556 bytes is refused to the runtime with 413 RequestEntityTooLarge "Response payload size
 exceeded maximum allowed payload size (6291556 bytes)." and fails the invocation. A process whose
 peak RSS (`VmHWM`) exceeds the function's MemorySize is killed and the invocation fails with
-`Runtime.OutOfMemory` (`lambda_enforce_memory`); both are written to the function's log. The
+`Runtime.OutOfMemory` (`lambda_enforce_memory`); both are written to the function's log, and
+every completed invocation ends with Lambda's `REPORT RequestId: … Max Memory Used: N MB` line
+(the environment's peak RSS). The
 Runtime API, like the server, answers 403 to a Host header that is not a loopback name.
 """
 
@@ -306,7 +308,7 @@ class WarmFunction:
 
     def invoke(self, event: dict, timeout: float, memory_mb: int | None = None) -> tuple[bool, bytes]:
         """Runs one invocation; with `memory_mb`, polls the process's peak RSS against it."""
-        self.last_used = time.monotonic()
+        self.last_used = started = time.monotonic()
         inv = Invocation(event, int((time.time() + timeout) * 1000))
         self.pending.put(inv)
         deadline = time.monotonic() + timeout
@@ -316,8 +318,12 @@ class WarmFunction:
                 return self.out_of_memory(inv)
             if not self.alive() or time.monotonic() > deadline:
                 return False, b'{"errorMessage":"Task timed out or the runtime exited"}'
-        if limit_kb and self.peak_rss_kb() > limit_kb:
+        peak_kb = self.peak_rss_kb()
+        if limit_kb and peak_kb > limit_kb:
             return self.out_of_memory(inv)
+        # Lambda's REPORT line; "Max Memory Used" is the environment's peak RSS (VmHWM).
+        self.write_log(f"REPORT RequestId: {inv.id}\tDuration: {(time.monotonic() - started) * 1000:.2f} ms\t"
+                       f"Memory Size: {memory_mb or '-'} MB\tMax Memory Used: {-(-peak_kb // 1024)} MB\t\n")
         return inv.ok, inv.payload
 
     def stop(self):

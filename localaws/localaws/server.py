@@ -7,6 +7,10 @@ API Gateway quotas, Lambda states, ...) or to adjust moto's answer afterwards.
 
 Control endpoints live under `/_localaws/` and stage invocations under
 `/restapis/{api_id}/{stage}/_user_request_/{path}`; neither path is an AWS API path.
+
+Loopback only: the server binds 127.0.0.1 and answers 403 (plain text) to any request whose
+Host header is not `127.x.y.z`, `localhost` or `[::1]` (with or without a port), or has none,
+so a DNS-rebound web page cannot reach it through a browser.
 """
 
 import os
@@ -230,6 +234,12 @@ class LocalAws:
     # ---- the application --------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
+        from .common import loopback_host, not_loopback
+
+        # DNS rebinding: a browser page on a rebound name sends its own name as Host. Refused
+        # before the body is read or anything is recorded (AWS APIs, control, stages alike).
+        if not loopback_host(environ.get("HTTP_HOST")):
+            return self.send(not_loopback(environ.get("HTTP_HOST")), start_response)
         path = environ.get("PATH_INFO", "")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
@@ -378,10 +388,6 @@ def main(argv=None) -> None:
         apigw_quotas=not args.no_apigw_quotas,
         enforce_iam=args.enforce_iam,
     )
-    if args.enforce_iam:
-        from .auth import enable
-
-        enable()
     app = LocalAws(settings, args.endpoint or ["alex-embedding-endpoint"], args.endpoint_profile)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     app.port = server.server_address[1]

@@ -14,9 +14,11 @@ pub fn statement_id(ctx: &Ctx, route: &str) -> String {
 
 /// The SourceArn condition for `route` of `api_id`.
 pub fn source_arn(ctx: &Ctx, api_id: &str, route: &str) -> String {
-    format!(
-        "arn:aws:execute-api:{}:{}:{api_id}/*/POST/{route}",
-        ctx.region, ctx.account
+    ctx.arn(
+        "execute-api",
+        &ctx.region,
+        &ctx.account,
+        &format!("{api_id}/*/POST/{route}"),
     )
 }
 

@@ -1,15 +1,28 @@
-//! Test support: a private local AWS per test, the `deployer` binary run against it, and SDK
-//! clients to check what it did.
+//! Test support: a private local AWS per test with IAM enforced, the `deployer` binary run
+//! against it as a user holding only `deployer/deployer-policy.json` (the README's
+//! least-privileged identity, with the administrator's permissions boundary in place), and
+//! administrator SDK clients to check what it did.
 #![allow(dead_code)]
 
 use serde_json::Value;
 use shared::testing::LocalAws;
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 pub struct Env {
     pub aws: LocalAws,
     pub dir: PathBuf,
+    deployer: RefCell<Option<(String, String)>>,
+}
+
+/// `deployer/{name}` with the test account and partition filled in, as README tells users.
+pub fn policy_document(name: &str) -> String {
+    let path = shared::testing::repo_root().join("deployer").join(name);
+    std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("PARTITION", "aws")
+        .replace("ACCOUNT_ID", "123456789012")
 }
 
 /// Knobs that keep real-AWS timings but scaled down 20×.
@@ -20,6 +33,7 @@ pub const FAST: &[&str] = &[
     "2",
     "--iam-propagation-secs",
     "8",
+    "--enforce-iam",
 ];
 
 impl Env {
@@ -27,7 +41,66 @@ impl Env {
         let aws = LocalAws::start(FAST);
         let dir = aws.state_dir.join("work");
         std::fs::create_dir_all(&dir).unwrap();
-        Self { aws, dir }
+        let env = Self {
+            aws,
+            dir,
+            deployer: RefCell::new(None),
+        };
+        env.deployer_creds();
+        env
+    }
+
+    /// Resets the local AWS (every resource and user is gone) and provisions the deploying
+    /// user again.
+    pub fn reset(&self) {
+        self.aws.control("POST", "reset", Some("{}"));
+        self.deployer.replace(None);
+        self.deployer_creds();
+    }
+
+    /// The keys of the deploying user, made on first use as an administrator would: the
+    /// boundary policy, a managed policy from `deployer-policy.json` attached to a user.
+    pub fn deployer_creds(&self) -> (String, String) {
+        if let Some(keys) = self.deployer.borrow().clone() {
+            return keys;
+        }
+        let sdk = self.sdk();
+        let keys = block_on(async {
+            let iam = aws_sdk_iam::Client::new(&sdk);
+            iam.create_policy()
+                .policy_name("alex-ingest-boundary")
+                .policy_document(policy_document("boundary-policy.json"))
+                .send()
+                .await
+                .unwrap();
+            let policy = iam
+                .create_policy()
+                .policy_name("alex-deployer")
+                .policy_document(policy_document("deployer-policy.json"))
+                .send()
+                .await
+                .unwrap();
+            iam.create_user().user_name("deployer").send().await.unwrap();
+            iam.attach_user_policy()
+                .user_name("deployer")
+                .policy_arn(policy.policy().unwrap().arn().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let key = iam
+                .create_access_key()
+                .user_name("deployer")
+                .send()
+                .await
+                .unwrap();
+            let key = key.access_key().unwrap();
+            (
+                key.access_key_id().to_string(),
+                key.secret_access_key().to_string(),
+            )
+        });
+        self.deployer.replace(Some(keys.clone()));
+        keys
     }
 
     /// The administrator's keys (recreated by a reset, so read each time).
@@ -40,8 +113,9 @@ impl Env {
         )
     }
 
+    /// The deployer, run as the least-privileged deploying user.
     pub fn command(&self, args: &[&str]) -> Command {
-        let (key, secret) = self.creds();
+        let (key, secret) = self.deployer_creds();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
         cmd.args(args)
             .current_dir(&self.dir)
@@ -237,6 +311,17 @@ pub const ONE_OF_EACH: Inventory = Inventory {
     log_groups: 1,
     buckets: 1,
     indexes: 1,
+};
+
+pub const EMPTY: Inventory = Inventory {
+    rest_apis: 0,
+    api_keys: 0,
+    usage_plans: 0,
+    functions: 0,
+    roles: 0,
+    log_groups: 0,
+    buckets: 0,
+    indexes: 0,
 };
 
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
