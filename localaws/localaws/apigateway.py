@@ -128,6 +128,19 @@ class ApiGateway:
         return None
 
     def after(self, call, environ, body, region, resp):
+        if call.operation == "UpdateUsagePlan" and resp.status == 200:
+            # moto keeps patched quota values as the strings of the patch; AWS answers numbers
+            # (an SDK with typed fields cannot read a string `limit`).
+            plan_id = environ.get("PATH_INFO", "").rstrip("/").split("/")[-1]
+            plan = self.backend(region).usage_plans.get(plan_id)
+            if plan is not None:
+                for key in ("limit", "offset"):
+                    if isinstance(plan.quota.get(key), str):
+                        plan.quota[key] = int(plan.quota[key])
+                if "rateLimit" in plan.throttle:
+                    plan.throttle["rateLimit"] = float(plan.throttle["rateLimit"])
+                return Response(200, plan.to_json(), {k: v for k, v in resp.headers.items()
+                                                      if k.lower() != "content-type"} | {"Content-Type": "application/json"})
         return None
 
     @staticmethod

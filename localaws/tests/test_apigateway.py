@@ -86,3 +86,23 @@ def test_control_plane_quotas_answer_429_with_retry_after(aws, op):
     interval = {"CreateRestApi": 3, "CreateDeployment": 5, "DeleteRestApi": 30, "UpdateUsagePlan": 20}[op] * 0.1
     time.sleep(interval)
     calls[op](1)
+
+
+def test_patched_usage_plan_limits_are_answered_as_numbers(aws):
+    import json
+    import urllib.request
+
+    apigw = aws.client("apigateway")
+    plan = apigw.create_usage_plan(name="p")["id"]
+    apigw.update_usage_plan(usagePlanId=plan, patchOperations=[
+        {"op": "replace", "path": "/throttle/rateLimit", "value": "100"},
+        {"op": "replace", "path": "/quota/limit", "value": "10000"},
+        {"op": "replace", "path": "/quota/period", "value": "MONTH"},
+    ])
+    # Read the raw JSON: botocore would coerce strings, a typed SDK cannot.
+    req = urllib.request.Request(f"{aws.url}/usageplans/{plan}", headers={
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/apigateway/aws4_request"})
+    with urllib.request.urlopen(req) as r:
+        raw = json.loads(r.read())
+    assert raw["quota"] == {"limit": 10000, "period": "MONTH"}
+    assert raw["throttle"]["rateLimit"] == 100.0
