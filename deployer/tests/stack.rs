@@ -591,7 +591,12 @@ fn make_foreign_resources(env: &Env) {
             }
         }
         let apigw = aws_sdk_apigateway::Client::new(&sdk);
-        apigw.create_rest_api().name("alex-api").send().await.unwrap();
+        apigw
+            .create_rest_api()
+            .name("alex-api")
+            .send()
+            .await
+            .unwrap();
         apigw
             .create_api_key()
             .name("alex-api-key")
@@ -633,13 +638,20 @@ fn foreign_resources_are_refused_left_alone_by_down_and_taken_over_only_with_ado
         assert!(err.contains(resource), "{resource} missing from:\n{err}");
     }
     assert!(err.contains("hint:") && err.contains("--adopt"), "{err}");
-    assert_eq!(env.requests()["mutating"], 0, "a refused up changes nothing");
+    assert_eq!(
+        env.requests()["mutating"],
+        0,
+        "a refused up changes nothing"
+    );
 
     // down (even with --delete-data) deletes nothing it does not own, and says so.
     let out = env.run(&["down", "--delete-data", "--yes"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("left alone: iam role alex-ingest-lambda-role"), "{err}");
+    assert!(
+        err.contains("left alone: iam role alex-ingest-lambda-role"),
+        "{err}"
+    );
     assert_eq!(env.requests()["mutating"], 0, "{err}");
     assert_eq!(block_on(inventory(&sdk)), ONE_OF_EACH);
 
@@ -690,9 +702,10 @@ fn hostile_bodies_through_the_strict_local_lambda_stay_under_64_mb() {
     );
     let giant = format!(r#"{{"text":"{}"}}"#, "word ".repeat(1_100_000));
     let doc = "Quarterly revenue grew on data-centre demand while margins held steady. ".repeat(70);
-    let batch = json!({"documents": (0..1000).map(|i| json!({"id": format!("doc-{i}"), "text": doc}))
+    let batch =
+        json!({"documents": (0..1000).map(|i| json!({"id": format!("doc-{i}"), "text": doc}))
         .collect::<Vec<_>>()})
-    .to_string();
+        .to_string();
     for (name, body, expected) in [
         ("500k metadata keys", &many_keys, &[400][..]),
         ("deep nesting", &deep, &[400]),
@@ -710,5 +723,10 @@ fn hostile_bodies_through_the_strict_local_lambda_stay_under_64_mb() {
         .filter_map(|rest| rest.split(' ').next()?.parse().ok())
         .collect();
     assert_eq!(peaks.len(), 4, "{log}");
-    assert!(peaks.iter().all(|&mb| mb <= 64), "peak RSS per invocation (MB): {peaks:?}");
+    // BENCHMARKS.md quotes these (`-- --nocapture` shows them).
+    eprintln!("peak RSS after each hostile body (MB): {peaks:?}");
+    assert!(
+        peaks.iter().all(|&mb| mb <= 64),
+        "peak RSS per invocation (MB): {peaks:?}"
+    );
 }

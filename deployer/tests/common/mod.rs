@@ -80,7 +80,11 @@ impl Env {
                 .send()
                 .await
                 .unwrap();
-            iam.create_user().user_name("deployer").send().await.unwrap();
+            iam.create_user()
+                .user_name("deployer")
+                .send()
+                .await
+                .unwrap();
             iam.attach_user_policy()
                 .user_name("deployer")
                 .policy_arn(policy.policy().unwrap().arn().unwrap())
