@@ -730,3 +730,25 @@ fn hostile_bodies_through_the_strict_local_lambda_stay_under_64_mb() {
         "peak RSS per invocation (MB): {peaks:?}"
     );
 }
+
+#[test]
+fn without_the_boundary_the_least_privileged_deployer_stops_and_says_who_must_create_it() {
+    let env = Env::start();
+    let sdk = env.sdk();
+    block_on(async {
+        aws_sdk_iam::Client::new(&sdk)
+            .delete_policy()
+            .policy_arn("arn:aws:iam::123456789012:policy/alex-ingest-boundary")
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = env.run(&["up"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("may not create it") && err.contains("hint: an administrator creates it once"),
+        "{err}"
+    );
+    assert_eq!(block_on(inventory(&sdk)), EMPTY);
+}

@@ -107,7 +107,7 @@ pub async fn preflight(
 }
 
 /// Converges the stack: first settles ownership (refuses, or with `--adopt` tags, same-named
-/// resources the stack did not create) and checks the permissions boundary exists.
+/// resources the stack did not create) and makes sure the permissions boundary exists.
 pub async fn converge(
     ctx: &Ctx,
     args: &StackArgs,
@@ -115,7 +115,7 @@ pub async fn converge(
     endpoint: EndpointSettings,
 ) -> anyhow::Result<()> {
     crate::ownership::settle(ctx, args.adopt).await?;
-    role::check_boundary(ctx).await?;
+    role::ensure_boundary_policy(ctx, &args.embedding_endpoint).await?;
     let spec = vector_store::IndexSpec {
         dimension: args.dimension,
         metric: args.metric,
