@@ -7,15 +7,39 @@ use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// Attempts per request (throttling and connection failures are retried).
+/// Attempts per request while throttled.
 const MAX_ATTEMPTS: u32 = 6;
+/// Attempts to connect (a refused connection is reported after ~1.5 s, not retried for long).
+const MAX_CONNECT_ATTEMPTS: u32 = 3;
 /// The longest wait a `Retry-After` header can ask for.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// One answer of the API.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body (a non-JSON body becomes `{"error": text}`).
+    pub body: Value,
+    /// The request id: the function's (`request_id` in error bodies), else API Gateway's
+    /// `x-amzn-RequestId`.
+    pub request_id: Option<String>,
+}
+
+impl Answer {
+    /// ` (request id …)`, or nothing.
+    pub fn id_suffix(&self) -> String {
+        self.request_id.as_deref().map_or(String::new(), |id| {
+            format!(" (request id {})", escape_controls(id))
+        })
+    }
+}
 
 /// An HTTP client that carries the API key safely.
 pub struct ApiClient {
     client: reqwest::Client,
     key: String,
+    timeout: Duration,
 }
 
 /// Whether `host` (as in a URL) is a loopback name or address.
@@ -72,13 +96,15 @@ impl ApiClient {
         Ok(Self {
             client,
             key: key.to_string(),
+            timeout,
         })
     }
 
     /// POSTs `body` to `url` with the key, retrying 429/503 (honouring a capped
-    /// `Retry-After`) and connection failures. Returns the status and JSON body of the final
-    /// answer; a redirect is an error (the key is not sent on).
-    pub async fn post(&self, url: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+    /// `Retry-After`) and failures to connect (the request was never sent). A request that
+    /// timed out is not re-sent here: it may have taken effect, and the caller decides. A
+    /// redirect is an error (the key is not sent on).
+    pub async fn post(&self, url: &str, body: &Value) -> anyhow::Result<Answer> {
         let target = check_url(url)?;
         let mut backoff = Duration::from_millis(500);
         for attempt in 1..=MAX_ATTEMPTS {
@@ -91,11 +117,19 @@ impl ApiClient {
                 .await;
             let resp = match sent {
                 Ok(r) => r,
-                Err(e) if attempt < MAX_ATTEMPTS && (e.is_connect() || e.is_timeout()) => {
+                Err(e) if attempt < MAX_CONNECT_ATTEMPTS && e.is_connect() => {
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
                     continue;
                 }
+                Err(e) if e.is_timeout() => bail!(
+                    "no answer from {url} within {} s (the request may still be running)",
+                    self.timeout.as_secs()
+                ),
+                Err(e) if e.is_connect() => bail!(
+                    "could not connect to {url}: {}\nhint: is the stack deployed (and the local AWS running)? `deployer output` prints the endpoint",
+                    std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string())
+                ),
                 Err(e) => return Err(anyhow!("request to {url} failed: {e}")),
             };
             let status = resp.status();
@@ -120,9 +154,23 @@ impl ApiClient {
                 backoff = (backoff * 2).min(Duration::from_secs(20));
                 continue;
             }
+            let gateway_id = resp
+                .headers()
+                .get("x-amzn-requestid")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let text = resp.text().await.unwrap_or_default();
-            let value = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "error": text }));
-            return Ok((status.as_u16(), value));
+            let body: Value =
+                serde_json::from_str(&text).unwrap_or_else(|_| json!({ "error": text }));
+            let request_id = body["request_id"]
+                .as_str()
+                .map(str::to_string)
+                .or(gateway_id);
+            return Ok(Answer {
+                status: status.as_u16(),
+                body,
+                request_id,
+            });
         }
         bail!("request to {url} still throttled after {MAX_ATTEMPTS} attempts")
     }

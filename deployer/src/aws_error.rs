@@ -35,7 +35,40 @@ pub fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     is(err, NOT_FOUND)
 }
 
-/// Describes `err` for a user: code and message, or the transport failure.
+/// Why a request never got a service answer, in one line: the kind of failure and its
+/// innermost cause (`could not connect: Connection refused (os error 111)`).
+pub fn transport_cause<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let kind = match err {
+        SdkError::ConstructionFailure(_) => "the request could not be made",
+        SdkError::TimeoutError(_) => "timed out",
+        SdkError::DispatchFailure(_) => "could not connect",
+        SdkError::ResponseError(_) => "the answer could not be read",
+        _ => "failed",
+    };
+    let mut inner: &dyn std::error::Error = err;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    format!("{kind}: {inner}")
+}
+
+/// Whether the request never got a service answer because no credentials were found.
+pub fn is_missing_credentials<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    matches!(err, SdkError::ConstructionFailure(_))
+        && transport_cause(err)
+            .to_ascii_lowercase()
+            .contains("credential")
+}
+
+/// Describes `err` for a user: code and message, or the transport failure in one line.
 pub fn describe<E, R>(err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -47,10 +80,7 @@ where
             e.code().unwrap_or("Unknown"),
             e.message().unwrap_or("")
         ),
-        None => format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(err)
-        ),
+        None => transport_cause(err),
     }
 }
 

@@ -266,8 +266,10 @@ impl Metric {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Arch {
     /// x86_64
+    #[value(name = "x86_64", alias = "x86-64")]
     X86_64,
     /// arm64 (Graviton)
+    #[value(alias = "aarch64")]
     Arm64,
 }
 

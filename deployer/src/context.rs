@@ -82,10 +82,35 @@ impl Ctx {
             .ok_or_else(|| anyhow!("no AWS region is configured\nhint: pass `--region us-east-1`, set `AWS_REGION`, or put `DEFAULT_AWS_REGION=` in `.env`"))?;
         let sts = aws_sdk_sts::Client::new(&sdk);
         let identity = sts.get_caller_identity().send().await.map_err(|e| {
-            anyhow!(
-                "could not identify the AWS account (sts:GetCallerIdentity): {}\nhint: configure credentials (`aws configure`, `aws sso login`, or `--profile`)",
-                crate::aws_error::describe(&e)
-            )
+            let profile = global
+                .profile
+                .clone()
+                .or_else(|| std::env::var("AWS_PROFILE").ok())
+                .map_or(String::new(), |p| format!(" (profile `{p}`)"));
+            let endpoint = global.endpoint_url.as_deref().unwrap_or("AWS");
+            let local = global.endpoint_url.as_deref().is_some_and(|u| {
+                u.contains("://127.0.0.1") || u.contains("://localhost") || u.contains("://[::1]")
+            });
+            if crate::aws_error::is_missing_credentials(&e) {
+                anyhow!(
+                    "no AWS credentials found{profile}\nhint: configure credentials (`aws configure`, `aws sso login`, `--profile`); for the local AWS: eval \"$(localaws/ctl env)\""
+                )
+            } else if matches!(e, aws_smithy_runtime_api::client::result::SdkError::DispatchFailure(_)) {
+                let hint = if local {
+                    "is the local AWS running? `localaws/ctl start` (and `localaws/ctl status`)"
+                } else {
+                    "check the network, a proxy, or `--endpoint-url`"
+                };
+                anyhow!(
+                    "could not reach {endpoint}: {}\nhint: {hint}",
+                    crate::aws_error::transport_cause(&e)
+                )
+            } else {
+                anyhow!(
+                    "could not identify the AWS account (sts:GetCallerIdentity){profile}: {}\nhint: check the credentials (`aws sts get-caller-identity`) or `--profile`",
+                    crate::aws_error::describe(&e)
+                )
+            }
         })?;
         let account = identity
             .account()
@@ -223,6 +248,19 @@ impl Ctx {
     /// The index's ARN.
     pub fn index_arn(&self) -> String {
         format!("{}/index/{}", self.bucket_arn(), self.names.index)
+    }
+
+    /// What the command acts on: `account 123456789012, region us-east-1, endpoint …`.
+    pub fn target(&self) -> String {
+        let endpoint = match &self.endpoint_url {
+            Some(url) if self.is_local() => format!("{url} (local AWS)"),
+            Some(url) => url.clone(),
+            None => "AWS (default endpoints)".to_string(),
+        };
+        format!(
+            "account {}, region {}, endpoint {endpoint}",
+            self.account, self.region
+        )
     }
 
     /// Whether calls go to a loopback endpoint (the local AWS).

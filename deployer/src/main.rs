@@ -12,8 +12,9 @@ mod ownership;
 mod package;
 mod progress;
 mod resources;
+mod settings;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 use context::Ctx;
 use std::process::ExitCode;
@@ -69,12 +70,14 @@ async fn api_target(
     ))
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
     let global = &cli.global;
     match &cli.command {
         Command::Up(args) => {
             let ctx = Ctx::load(global, &args.stack.index_name, false).await?;
+            ctx.progress.step(&format!("target  {}", ctx.target()));
             let report = commands::up::run(&ctx, &args.stack).await?;
+            settings::save(&ctx.names.stack, &matches)?;
             if global.json {
                 print_json(&report)?;
             } else {
@@ -100,6 +103,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Down(args) => {
             let ctx = Ctx::load(global, &args.index_name, false).await?;
+            ctx.progress.step(&format!("target  {}", ctx.target()));
             let report = commands::down::run(&ctx, args).await?;
             if global.json {
                 print_json(&report)?;
@@ -130,7 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if report.failures.is_empty() {
                     String::new()
                 } else {
-                    format!("; {} batch(es) failed", report.failures.len())
+                    format!("; {} failure(s)", report.failures.len())
                 }
             ));
             for f in &report.failures {
@@ -146,7 +150,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "build   function (release, {})",
                 args.arch.as_str()
             ));
-            let artifact = package::package(&package::build(args.arch)?, args.arch)?;
+            let artifact =
+                package::package(&package::build(args.arch, global.quiet > 0)?, args.arch)?;
             std::fs::write(&args.out, &artifact.zip)
                 .map_err(|e| anyhow::anyhow!("could not write `{}`: {e}", args.out.display()))?;
             let summary = serde_json::json!({
@@ -180,15 +185,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn main() -> ExitCode {
     load_dotenv();
-    let cli = Cli::parse();
+    let (args, stored) = match settings::with_stored(std::env::args_os().collect()) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let matches = Cli::command().get_matches_from(&args);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if !stored.is_empty() && cli.global.quiet == 0 {
+        eprintln!(
+            "  using   {} from {}",
+            stored.join(", "),
+            settings::path(&cli.global.name).display()
+        );
+    }
     let level = match (cli.global.quiet, cli.global.verbose) {
         (q, _) if q > 0 => "error",
-        (_, 0) => "warn",
+        // The SDK's own warnings (credential chain, IMDS probes) are noise unless asked for.
+        (_, 0) => "deployer=warn,error",
         (_, 1) => "deployer=debug,warn",
         _ => "debug",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DEPLOYER_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
@@ -201,7 +226,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, matches)) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");

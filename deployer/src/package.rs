@@ -31,7 +31,7 @@ fn workspace_root() -> Option<PathBuf> {
 }
 
 /// Builds `bootstrap` in release for `arch` and returns its path.
-pub fn build(arch: Arch) -> anyhow::Result<PathBuf> {
+pub fn build(arch: Arch, quiet: bool) -> anyhow::Result<PathBuf> {
     let root = workspace_root().ok_or_else(|| {
         anyhow!("the function's source is not available to build\nhint: pass a prebuilt artifact with `--zip PATH`")
     })?;
@@ -92,6 +92,9 @@ pub fn build(arch: Arch) -> anyhow::Result<PathBuf> {
         if key.to_str().is_some_and(is_outer_cargo_var) {
             cmd.env_remove(&key);
         }
+    }
+    if quiet {
+        cmd.arg("--quiet");
     }
     let status = cmd
         .current_dir(&root)

@@ -20,6 +20,11 @@ impl Progress {
         }
     }
 
+    /// Whether `-q` was given.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// One line of progress.
     pub fn step(&self, line: &str) {
         if !self.quiet {

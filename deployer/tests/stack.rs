@@ -420,6 +420,29 @@ fn drift_is_planned_field_by_field_then_repaired() {
             .send()
             .await
             .unwrap();
+        // Stage settings set by hand in the console.
+        let api = apigw.get_rest_apis().send().await.unwrap().items()[0]
+            .id()
+            .unwrap()
+            .to_string();
+        let op = |op, path: &str, value: &str| {
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(op)
+                .path(path)
+                .value(value)
+                .build()
+        };
+        use aws_sdk_apigateway::types::Op;
+        apigw
+            .update_stage()
+            .rest_api_id(api)
+            .stage_name("prod")
+            .patch_operations(op(Op::Replace, "/variables/debug", "1"))
+            .patch_operations(op(Op::Replace, "/tracingEnabled", "true"))
+            .patch_operations(op(Op::Replace, "/*/*/throttling/rateLimit", "1"))
+            .send()
+            .await
+            .unwrap();
     });
     env.clear_requests();
     let plan = env.run(&["plan", "--detailed-exitcode"]);
@@ -435,6 +458,7 @@ fn drift_is_planned_field_by_field_then_repaired() {
         "retention: 30 d -> 7 d",
         "iam role policy alex-ingest-policy",
         "rate: Some(5.0) -> 100",
+        "remove stage variable debug; remove method settings */*; tracing: true -> false",
     ] {
         assert!(text.contains(expected), "plan misses `{expected}`:\n{text}");
     }
@@ -442,7 +466,7 @@ fn drift_is_planned_field_by_field_then_repaired() {
         text.lines()
             .filter(|l| l.starts_with("update") || l.starts_with("create"))
             .count(),
-        4,
+        5,
         "{text}"
     );
     assert_eq!(env.requests()["mutating"], 0, "plan must not mutate");
@@ -751,4 +775,36 @@ fn without_the_boundary_the_least_privileged_deployer_stops_and_says_who_must_cr
         "{err}"
     );
     assert_eq!(block_on(inventory(&sdk)), EMPTY);
+}
+
+#[test]
+fn flags_given_to_up_stick_for_plan_up_and_down() {
+    let env = Env::start();
+    env.ok(&["up", "--timeout", "20", "--memory", "256"]);
+    let stored = std::fs::read_to_string(env.dir.join("alex.toml")).unwrap();
+    assert!(
+        stored.contains("timeout = 20") && stored.contains("memory = 256"),
+        "{stored}"
+    );
+    // Plain plan proposes nothing (it would have proposed 20 -> 28 s before).
+    assert_plan_exits(&env, &[], 0);
+    // A flag still wins, and a later up keeps what it was not given.
+    let plan = env.run(&["plan", "--timeout", "25"]);
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("20 -> 25 s"));
+    env.ok(&["up", "--log-retention-days", "14"]);
+    let stored = std::fs::read_to_string(env.dir.join("alex.toml")).unwrap();
+    assert!(
+        stored.contains("timeout = 20") && stored.contains("log_retention_days = 14"),
+        "{stored}"
+    );
+    // A bad value in the file is refused like the flag.
+    std::fs::write(env.dir.join("alex.toml"), "timeout = 300\n").unwrap();
+    let out = env.run(&["plan"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--timeout"));
 }

@@ -128,6 +128,19 @@ class ApiGateway:
         return None
 
     def after(self, call, environ, body, region, resp):
+        if call.operation == "UpdateStage" and resp.status == 200:
+            # `remove /{resourcePath}/{httpMethod}` drops a method's settings (as Terraform's
+            # method-settings delete does); moto ignores it.
+            parts = environ.get("PATH_INFO", "").strip("/").split("/")
+            api = self.backend(region).apis.get(parts[1])
+            stage = api.stages.get(parts[3]) if api is not None else None
+            ops = [o for o in json.loads(body or b"{}").get("patchOperations") or []
+                   if o.get("op") == "remove" and re.fullmatch(r"/[^/]+/[^/]+", o.get("path") or "")
+                   and not o["path"].startswith("/variables/")]
+            if stage is not None and ops:
+                for o in ops:
+                    stage.method_settings.pop(o["path"][1:], None)
+                return Response(200, stage.to_json(), {"Content-Type": "application/json"})
         if call.operation == "UpdateUsagePlan" and resp.status == 200:
             # moto keeps patched quota values as the strings of the patch; AWS answers numbers
             # (an SDK with typed fields cannot read a string `limit`).

@@ -106,3 +106,23 @@ def test_patched_usage_plan_limits_are_answered_as_numbers(aws):
         raw = json.loads(r.read())
     assert raw["quota"] == {"limit": 10000, "period": "MONTH"}
     assert raw["throttle"]["rateLimit"] == 100.0
+
+
+def test_method_settings_are_removed_by_resource_and_method(aws):
+    apigw = aws.client("apigateway")
+    aws.control("config", {"apigw_quotas": False})
+    api = apigw.create_rest_api(name="s")["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    stage = "prod"
+    apigw.create_deployment(restApiId=api, stageName=stage)
+    apigw.update_stage(restApiId=api, stageName=stage, patchOperations=[
+        {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "1"},
+        {"op": "replace", "path": "/variables/debug", "value": "1"}])
+    assert "*/*" in apigw.get_stage(restApiId=api, stageName=stage)["methodSettings"]
+    out = apigw.update_stage(restApiId=api, stageName=stage, patchOperations=[
+        {"op": "remove", "path": "/*/*"}, {"op": "remove", "path": "/variables/debug"}])
+    assert out.get("methodSettings", {}) == {}
+    got = apigw.get_stage(restApiId=api, stageName=stage)
+    assert got.get("methodSettings", {}) == {} and got.get("variables", {}) == {}

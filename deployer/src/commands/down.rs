@@ -25,13 +25,16 @@ pub struct DownReport {
 fn confirm(ctx: &Ctx) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!(
-            "refusing to delete vector bucket {} without confirmation\nhint: pass `--yes` to delete the data non-interactively",
-            ctx.names.bucket
+            "refusing to delete vector bucket {} ({}) without confirmation\nhint: pass `--yes` to delete the data non-interactively",
+            ctx.names.bucket,
+            ctx.target()
         );
     }
     eprint!(
-        "This deletes every document in {}/{}. Type the bucket name to confirm: ",
-        ctx.names.bucket, ctx.names.index
+        "This deletes every document in {}/{} ({}). Type the bucket name to confirm: ",
+        ctx.names.bucket,
+        ctx.names.index,
+        ctx.target()
     );
     std::io::stderr().flush()?;
     let mut line = String::new();

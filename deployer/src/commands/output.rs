@@ -184,7 +184,14 @@ pub async fn run(ctx: &Ctx, args: &OutputArgs, json: bool) -> anyhow::Result<()>
     }
     let mut stdout = std::io::stdout().lock();
     use std::io::Write;
-    let result = if args.env {
+    let result = if args.env && json {
+        let lines: serde_json::Map<String, serde_json::Value> = outputs
+            .env_lines()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.into()))
+            .collect();
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&lines)?)
+    } else if args.env {
         outputs
             .env_lines()
             .iter()

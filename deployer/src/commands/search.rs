@@ -59,11 +59,21 @@ pub async fn run(args: &SearchArgs, endpoint: &str, key: &str) -> anyhow::Result
         body["filter"] = serde_json::from_str(filter).context("`--filter` is not valid JSON")?;
     }
     let client = ApiClient::new(key, std::time::Duration::from_secs(60))?;
-    let (status, value) = client.post(&search_url(endpoint), &body).await?;
-    if status != 200 {
-        bail!("search failed: HTTP {status}: {}", error_message(&value));
+    let answer = client.post(&search_url(endpoint), &body).await?;
+    match answer.status {
+        200 => Ok(answer.body),
+        403 | 404 => bail!(
+            "search failed: HTTP {}: {}{}\nhint: the endpoint or key may be stale (after `down` and `up` they change): run `deployer output --write-env .env`",
+            answer.status,
+            error_message(&answer.body),
+            answer.id_suffix()
+        ),
+        status => bail!(
+            "search failed: HTTP {status}: {}{}",
+            error_message(&answer.body),
+            answer.id_suffix()
+        ),
     }
-    Ok(value)
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub fn artifact(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<Artifact> {
                 "build   function (release, {})",
                 args.arch.as_str()
             ));
-            let binary = package::build(args.arch)?;
+            let binary = package::build(args.arch, ctx.progress.is_quiet())?;
             package::package(&binary, args.arch)
         }
     }

@@ -40,7 +40,8 @@ pub async fn ensure(ctx: &Ctx, retention_days: i32) -> anyhow::Result<()> {
                 Err(e) if is(&e, &["ResourceAlreadyExistsException"]) => {}
                 Err(e) => bail!("failed to create {label}: {}", describe(&e)),
             }
-            None
+            // Part of the creation just reported, not a change of its own.
+            return set_retention(ctx, &label, retention_days).await;
         }
     };
     if retention != Some(retention_days) {
@@ -50,17 +51,20 @@ pub async fn ensure(ctx: &Ctx, retention_days: i32) -> anyhow::Result<()> {
             &label,
             format!("retention: {from} -> {retention_days} d"),
         ) {
-            ctx.logs
-                .put_retention_policy()
-                .log_group_name(name)
-                .retention_in_days(retention_days)
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!("failed to set the retention of {label}: {}", describe(&e))
-                })?;
+            set_retention(ctx, &label, retention_days).await?;
         }
     }
+    Ok(())
+}
+
+async fn set_retention(ctx: &Ctx, label: &str, days: i32) -> anyhow::Result<()> {
+    ctx.logs
+        .put_retention_policy()
+        .log_group_name(&ctx.names.log_group)
+        .retention_in_days(days)
+        .send()
+        .await
+        .map_err(|e| anyhow!("failed to set the retention of {label}: {}", describe(&e)))?;
     Ok(())
 }
 
