@@ -14,6 +14,17 @@ const MAX_CONNECT_ATTEMPTS: u32 = 3;
 /// The longest wait a `Retry-After` header can ask for.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
+/// No answer within the client's timeout: the request may still be running (and may have
+/// taken effect), so whether to send it again is the caller's decision.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer from {url} within {secs} s (the request may still be running)")]
+pub struct NoAnswer {
+    /// The URL.
+    pub url: String,
+    /// The timeout.
+    pub secs: u64,
+}
+
 /// One answer of the API.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -122,10 +133,13 @@ impl ApiClient {
                     backoff *= 2;
                     continue;
                 }
-                Err(e) if e.is_timeout() => bail!(
-                    "no answer from {url} within {} s (the request may still be running)",
-                    self.timeout.as_secs()
-                ),
+                Err(e) if e.is_timeout() => {
+                    return Err(NoAnswer {
+                        url: url.to_string(),
+                        secs: self.timeout.as_secs(),
+                    }
+                    .into());
+                }
                 Err(e) if e.is_connect() => bail!(
                     "could not connect to {url}: {}\nhint: is the stack deployed (and the local AWS running)? `deployer output` prints the endpoint",
                     std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string())

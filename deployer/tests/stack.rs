@@ -808,3 +808,78 @@ fn flags_given_to_up_stick_for_plan_up_and_down() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--timeout"));
 }
+
+#[test]
+fn the_cli_ingests_files_by_path_skips_bad_ones_resends_cut_requests_and_spots_a_stale_env() {
+    let env = Env::start();
+    env.ok(&["up"]);
+    env.ok(&["output", "--write-env", ".env"]);
+    for (path, text) in [
+        (
+            "a/notes.md",
+            "Tesla builds electric vehicles and battery storage.",
+        ),
+        (
+            "b/notes.md",
+            "NVIDIA designs GPUs for data centres and gaming.",
+        ),
+        ("empty.md", "  \n"),
+    ] {
+        let path = env.dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    // Two files with one name are two documents; the empty one is skipped, not the batch.
+    let out = env.run(&["ingest", "a/notes.md", "b/notes.md", "empty.md"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("skipped empty.md: `text` is empty"), "{err}");
+    assert!(err.contains("ingested 2 document(s)"), "{err}");
+    for (query, id) in [("electric vehicles", "a/notes.md"), ("GPUs", "b/notes.md")] {
+        let v: Value =
+            serde_json::from_str(&env.ok(&["search", query, "-k", "1", "--json"])).unwrap();
+        assert_eq!(v["results"][0]["document_id"], id, "{v}");
+    }
+
+    // API Gateway's cut shortened to 2 s and the endpoint slowed to 3 s a call: the first POST
+    // is cut (504) while the function finishes; the re-sent one finds everything stored.
+    env.aws.control(
+        "POST",
+        "config",
+        Some(r#"{"apigw_integration_timeout_secs": 2}"#),
+    );
+    env.aws.control(
+        "POST",
+        "endpoints",
+        Some(r#"{"name": "alex-embedding-endpoint", "latency_ms": 3000}"#),
+    );
+    std::fs::write(
+        env.dir.join("slow.md"),
+        "Amazon Web Services sells cloud computing.",
+    )
+    .unwrap();
+    let out = env.run(&["ingest", "slow.md"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("HTTP 504") && err.contains("sending it again"),
+        "{err}"
+    );
+    assert!(err.contains("ingested 1 document(s)"), "{err}");
+
+    // After down and up the API has a new id: the old .env is stale, and search says so.
+    env.aws.control(
+        "POST",
+        "endpoints",
+        Some(r#"{"name": "alex-embedding-endpoint", "latency_ms": 0}"#),
+    );
+    env.ok(&["down"]);
+    env.ok(&["up"]);
+    let out = env.run(&["search", "cloud"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("run `deployer output --write-env .env`"),
+        "{err}"
+    );
+}

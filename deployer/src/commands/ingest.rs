@@ -16,7 +16,7 @@
 //! batch that makes no progress in three rounds in a row is reported as failed, with the
 //! request id and where the function's log is.
 
-use crate::api_client::{Answer, ApiClient, check_url, error_message, escape_controls};
+use crate::api_client::{Answer, ApiClient, NoAnswer, check_url, error_message, escape_controls};
 use crate::cli::IngestArgs;
 use crate::progress::Progress;
 use anyhow::{Context as _, bail};
@@ -292,7 +292,7 @@ async fn send_until_done(
                 (best, format!("HTTP 504{}", answer.id_suffix()))
             }
             Ok(answer) => return Ok(answer),
-            Err(e) if e.to_string().starts_with("no answer from") => {
+            Err(e) if e.is::<NoAnswer>() => {
                 progress.warn(&format!(
                     "{e:#}; sending it again (stored chunks are skipped)"
                 ));
