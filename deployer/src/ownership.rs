@@ -144,13 +144,12 @@ pub fn decide(seen: &[Seen], adopt: bool) -> Result<Decision, Vec<Seen>> {
     kinds.sort();
     kinds.dedup();
     for kind in kinds {
-        let of_kind: Vec<&Seen> = seen.iter().filter(|s| s.kind == kind).collect();
-        let untagged = of_kind.iter().filter(|s| !s.owned).map(|s| (*s).clone());
-        if !kind.names_are_unique() && of_kind.iter().any(|s| s.owned) {
+        let of_kind = || seen.iter().filter(move |s| s.kind == kind);
+        let mut untagged = of_kind().filter(|s| !s.owned).cloned();
+        if !kind.names_are_unique() && of_kind().any(|s| s.owned) {
             decision.left_alone.extend(untagged);
             continue;
         }
-        let mut untagged = untagged.collect::<Vec<_>>().into_iter();
         // Unique names have at most one; for the others the oldest is taken over.
         if let Some(first) = untagged.next() {
             if adopt && first.other_stack.is_none() {

@@ -70,14 +70,11 @@ fn flag_value(item: &toml_edit::Item) -> Option<String> {
     })
 }
 
-/// Whether the user gave `id` (command line or environment) to the subcommand.
+/// Whether the user gave `id` (command line or environment) to the subcommand; `id` is one of
+/// its arguments ([`keys_of`]).
 fn given(matches: &ArgMatches, id: &str) -> bool {
     matches!(
-        matches
-            .try_get_raw(id)
-            .ok()
-            .flatten()
-            .and(matches.value_source(id)),
+        matches.value_source(id),
         Some(ValueSource::CommandLine | ValueSource::EnvVariable)
     )
 }
