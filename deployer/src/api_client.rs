@@ -14,6 +14,17 @@ const MAX_CONNECT_ATTEMPTS: u32 = 3;
 /// The longest wait a `Retry-After` header can ask for.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
+/// The hint for a 403/404 from an endpoint that may no longer be the stack's.
+pub const STALE_HINT: &str = "hint: the endpoint or key may be stale (after `down` and `up` they change): run `deployer output --write-env .env`";
+
+/// Whether `url` names a loopback host (the local AWS).
+pub fn is_loopback_url(url: &str) -> bool {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(is_loopback_host))
+        .unwrap_or(false)
+}
+
 /// No answer within the client's timeout: the request may still be running (and may have
 /// taken effect), so whether to send it again is the caller's decision.
 #[derive(Debug, thiserror::Error)]

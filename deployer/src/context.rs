@@ -88,9 +88,10 @@ impl Ctx {
                 .or_else(|| std::env::var("AWS_PROFILE").ok())
                 .map_or(String::new(), |p| format!(" (profile `{p}`)"));
             let endpoint = global.endpoint_url.as_deref().unwrap_or("AWS");
-            let local = global.endpoint_url.as_deref().is_some_and(|u| {
-                u.contains("://127.0.0.1") || u.contains("://localhost") || u.contains("://[::1]")
-            });
+            let local = global
+                .endpoint_url
+                .as_deref()
+                .is_some_and(crate::api_client::is_loopback_url);
             if crate::aws_error::is_missing_credentials(&e) {
                 anyhow!(
                     "no AWS credentials found{profile}\nhint: configure credentials (`aws configure`, `aws sso login`, `--profile`); for the local AWS: eval \"$(localaws/ctl env)\""
@@ -265,9 +266,9 @@ impl Ctx {
 
     /// Whether calls go to a loopback endpoint (the local AWS).
     pub fn is_local(&self) -> bool {
-        self.endpoint_url.as_deref().is_some_and(|u| {
-            u.contains("://127.0.0.1") || u.contains("://localhost") || u.contains("://[::1]")
-        })
+        self.endpoint_url
+            .as_deref()
+            .is_some_and(crate::api_client::is_loopback_url)
     }
 
     /// The invoke URL of `path` on the stage of REST API `api_id`.

@@ -22,8 +22,7 @@ use shared::api::{
 };
 use shared::chunk::{Chunk, chunk_text};
 use shared::limits::{
-    MAX_BATCH_DOCUMENTS, MAX_DELETE_VECTORS, MAX_DOCUMENT_BYTES, MAX_DOCUMENT_ID_LEN,
-    MAX_GET_VECTORS, MAX_PUT_VECTORS,
+    MAX_BATCH_DOCUMENTS, MAX_DELETE_VECTORS, MAX_DOCUMENT_BYTES, MAX_GET_VECTORS, MAX_PUT_VECTORS,
 };
 use shared::metadata::{self, CONTENT_HASH_KEY, ChunkInfo};
 use std::collections::{HashMap, HashSet};
@@ -86,17 +85,7 @@ fn content_id(doc: &DocumentInput) -> String {
 }
 
 fn validate_id(id: &str) -> Result<(), ApiError> {
-    if id.is_empty() || id.chars().count() > MAX_DOCUMENT_ID_LEN {
-        return Err(ApiError::bad_request(format!(
-            "`id` must be 1..={MAX_DOCUMENT_ID_LEN} characters"
-        )));
-    }
-    if id.contains('#') || id.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "`id` must not contain `#` or control characters",
-        ));
-    }
-    Ok(())
+    shared::api::document_id_problem(id).map_or(Ok(()), |why| Err(ApiError::bad_request(why)))
 }
 
 fn prepare<'a>(

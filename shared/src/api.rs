@@ -22,6 +22,18 @@ pub struct DocumentInput {
     pub id: Option<String>,
 }
 
+/// Why `id` cannot be a document id (vector keys are `{id}#{chunk}`), or `None`.
+pub fn document_id_problem(id: &str) -> Option<String> {
+    use crate::limits::MAX_DOCUMENT_ID_LEN;
+    if id.is_empty() || id.chars().count() > MAX_DOCUMENT_ID_LEN {
+        return Some(format!("`id` must be 1..={MAX_DOCUMENT_ID_LEN} characters"));
+    }
+    if id.contains('#') || id.chars().any(char::is_control) {
+        return Some("`id` must not contain `#` or control characters".into());
+    }
+    None
+}
+
 /// Body of `POST /ingest`: one document, or `{"documents": [...]}`. Parsed straight from the
 /// body, never through a `Value`, so its size stays within [`crate::bounded`]'s limits.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -16,14 +16,16 @@
 //! batch that makes no progress in three rounds in a row is reported as failed, with the
 //! request id and where the function's log is.
 
-use crate::api_client::{Answer, ApiClient, NoAnswer, check_url, error_message, escape_controls};
+use crate::api_client::{
+    Answer, ApiClient, NoAnswer, STALE_HINT, check_url, error_message, escape_controls,
+};
 use crate::cli::IngestArgs;
 use crate::progress::Progress;
 use anyhow::{Context as _, bail};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use shared::api::DocumentInput;
+use shared::api::{DocumentInput, document_id_problem};
 use shared::limits::{MAX_DOCUMENT_BYTES, MAX_DOCUMENT_ID_LEN};
 use std::collections::HashMap;
 use std::io::Read;
@@ -85,11 +87,7 @@ pub fn file_id(path: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
     let id = parts.join("/").replace("//", "/");
-    if !id.is_empty()
-        && id.chars().count() <= MAX_DOCUMENT_ID_LEN
-        && !id.contains('#')
-        && !id.chars().any(char::is_control)
-    {
+    if document_id_problem(&id).is_none() {
         return id;
     }
     use sha2::Digest;
@@ -211,15 +209,8 @@ pub fn problem(doc: &DocumentInput) -> Option<String> {
             doc.text.len()
         ));
     }
-    if let Some(id) = &doc.id
-        && (id.is_empty()
-            || id.chars().count() > MAX_DOCUMENT_ID_LEN
-            || id.contains('#')
-            || id.chars().any(char::is_control))
-    {
-        return Some(format!(
-            "`id` must be 1..={MAX_DOCUMENT_ID_LEN} characters without `#` or control characters"
-        ));
+    if let Some(why) = doc.id.as_deref().and_then(document_id_problem) {
+        return Some(why);
     }
     doc.metadata
         .as_ref()
@@ -360,9 +351,7 @@ async fn send_batch(
         );
         match answer.status {
             502 | 500 => line.push_str(&format!("\n{}", logs_hint(url))),
-            403 | 404 => line.push_str(
-                "\nhint: the endpoint or key may be stale (after `down` and `up` they change): run `deployer output --write-env .env`",
-            ),
+            403 | 404 => line.push_str(&format!("\n{STALE_HINT}")),
             _ => {}
         }
         failures.push(line);

@@ -1,6 +1,6 @@
 //! `search`: queries the deployed API and prints ranked results.
 
-use crate::api_client::{ApiClient, error_message, escape_controls};
+use crate::api_client::{ApiClient, STALE_HINT, error_message, escape_controls};
 use crate::cli::SearchArgs;
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
@@ -63,7 +63,7 @@ pub async fn run(args: &SearchArgs, endpoint: &str, key: &str) -> anyhow::Result
     match answer.status {
         200 => Ok(answer.body),
         403 | 404 => bail!(
-            "search failed: HTTP {}: {}{}\nhint: the endpoint or key may be stale (after `down` and `up` they change): run `deployer output --write-env .env`",
+            "search failed: HTTP {}: {}{}\n{STALE_HINT}",
             answer.status,
             error_message(&answer.body),
             answer.id_suffix()
