@@ -44,7 +44,7 @@ pub fn build(arch: Arch, quiet: bool) -> anyhow::Result<PathBuf> {
             "build",
             "--release",
             "-p",
-            "alex-function",
+            "function",
             "--bin",
             "bootstrap",
         ]);
@@ -69,7 +69,7 @@ pub fn build(arch: Arch, quiet: bool) -> anyhow::Result<PathBuf> {
                 "zigbuild",
                 "--release",
                 "-p",
-                "alex-function",
+                "function",
                 "--bin",
                 "bootstrap",
                 "--target",
@@ -81,7 +81,7 @@ pub fn build(arch: Arch, quiet: bool) -> anyhow::Result<PathBuf> {
                 "build",
                 "--release",
                 "-p",
-                "alex-function",
+                "function",
                 "--target",
                 triple,
             ]);

@@ -276,7 +276,7 @@ fn the_original_curl_command_works_through_the_local_gateway() {
 fn down_keeps_vector_data_and_up_finds_it_again() {
     let env = Env::start();
     env.ok(&["up"]);
-    let samples = shared::testing::repo_root().join("deployer/samples/documents.jsonl");
+    let samples = testkit::repo_root().join("deployer/samples/documents.jsonl");
     env.ok(&["ingest", samples.to_str().unwrap()]);
     env.ok(&["down"]);
     let sdk = env.sdk();

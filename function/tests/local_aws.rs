@@ -8,7 +8,7 @@ use common::rest_event;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use shared::chunk::ChunkConfig;
-use shared::testing::LocalAws;
+use testkit::LocalAws;
 
 #[test]
 fn original_documents_rank_the_right_company_first() {

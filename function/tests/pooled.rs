@@ -5,7 +5,7 @@ mod common;
 
 use common::local::*;
 use serde_json::json;
-use shared::testing::LocalAws;
+use testkit::LocalAws;
 
 #[test]
 fn a_pooled_endpoint_gets_few_large_batches_and_the_same_ranking() {

@@ -1,6 +1,6 @@
 //! Decode + mean-pool throughput of token-level endpoint answers, on one core.
 //!
-//! `cargo bench -p alex-shared --bench decode` prints MB/s for a realistic answer: 4 inputs of
+//! `cargo bench -p shared --bench decode` prints MB/s for a realistic answer: 4 inputs of
 //! 148 tokens × 384 numbers, formatted like the HuggingFace toolkit (Python float repr, ", "
 //! separators), ~4.9 MB. At 128 MB a Lambda function has ~7% of a core, so this number ÷ 14
 //! is what the function sees.

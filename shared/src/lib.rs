@@ -12,6 +12,4 @@ pub mod embedding;
 pub mod limits;
 pub mod metadata;
 pub mod names;
-#[cfg(feature = "localaws")]
-pub mod testing;
 pub mod tokenize;

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use shared::testing::LocalAws;
+use testkit::LocalAws;
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -18,7 +18,7 @@ pub struct Env {
 
 /// `deployer/{name}` with the test account and partition filled in, as README tells users.
 pub fn policy_document(name: &str) -> String {
-    let path = shared::testing::repo_root().join("deployer").join(name);
+    let path = testkit::repo_root().join("deployer").join(name);
     std::fs::read_to_string(&path)
         .unwrap()
         .replace("PARTITION", "aws")
@@ -197,7 +197,7 @@ impl Env {
             headers.push(("x-api-key", k));
         }
         let (status, text) =
-            shared::testing::http(self.aws.port, "POST", path, &headers, body).unwrap();
+            testkit::http(self.aws.port, "POST", path, &headers, body).unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 }

@@ -7,7 +7,7 @@ use function::config::Config;
 use function::handler::App;
 use serde_json::Value;
 use shared::chunk::ChunkConfig;
-use shared::testing::LocalAws;
+use testkit::LocalAws;
 
 pub const BUCKET: &str = "alex-vectors-123456789012";
 pub const INDEX: &str = "financial-research";

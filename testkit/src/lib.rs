@@ -1,4 +1,4 @@
-//! Test support (feature `localaws`): starts a private instance of the project's local AWS
+//! Test support: starts a private instance of the project's local AWS
 //! (`localaws/`) on a free loopback port with fresh state, and talks to its control endpoints.
 //! std only, so it adds nothing to the function's or the deployer's release builds.
 
