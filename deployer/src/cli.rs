@@ -1,7 +1,9 @@
 //! Command-line interface (clap derive): the doc comments are the help text.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+
+pub use crate::model::{Arch, EndpointProfile, Metric};
 
 /// Deploy, converge and remove the alex document ingestion and semantic-search stack on AWS
 #[derive(Debug, Parser)]
@@ -67,33 +69,6 @@ pub struct PackageArgs {
     /// Lambda architecture
     #[arg(long, value_enum, default_value_t = Arch::host())]
     pub arch: Arch,
-}
-
-/// How the embedding endpoint is deployed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EndpointProfile {
-    /// SageMaker Serverless Inference: request and answer ≤ 4 MiB.
-    Serverless,
-    /// A real-time (instance-backed) endpoint: request and answer ≤ 6 MiB.
-    Realtime,
-}
-
-impl EndpointProfile {
-    /// InvokeEndpoint's request and answer limit, bytes.
-    pub fn max_payload(self) -> usize {
-        match self {
-            Self::Serverless => shared::limits::SERVERLESS_MAX_PAYLOAD,
-            Self::Realtime => shared::limits::REALTIME_MAX_PAYLOAD,
-        }
-    }
-
-    /// The profile whose limit is `bytes`, if any.
-    pub fn from_max_payload(bytes: usize) -> Option<Self> {
-        [Self::Serverless, Self::Realtime]
-            .into_iter()
-            .find(|p| p.max_payload() == bytes)
-    }
 }
 
 /// How the stack is configured; every flag has the original setup's default.
@@ -241,52 +216,4 @@ pub struct SearchArgs {
     /// API key (default: `ALEX_API_KEY`, else read from the deployed stack)
     #[arg(long, env = "ALEX_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-}
-
-/// Index distance metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Metric {
-    /// Cosine distance
-    Cosine,
-    /// Euclidean distance
-    Euclidean,
-}
-
-impl Metric {
-    /// The S3 Vectors name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cosine => "cosine",
-            Self::Euclidean => "euclidean",
-        }
-    }
-}
-
-/// Lambda architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Arch {
-    /// x86_64
-    #[value(name = "x86_64", alias = "x86-64")]
-    X86_64,
-    /// arm64 (Graviton)
-    #[value(alias = "aarch64")]
-    Arm64,
-}
-
-impl Arch {
-    /// The machine this runs on.
-    pub fn host() -> Self {
-        if cfg!(target_arch = "aarch64") {
-            Self::Arm64
-        } else {
-            Self::X86_64
-        }
-    }
-    /// The Lambda API name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::X86_64 => "x86_64",
-            Self::Arm64 => "arm64",
-        }
-    }
 }

@@ -3,21 +3,10 @@
 
 use crate::cli::GlobalArgs;
 use crate::progress::Progress;
+use crate::resources::{Action, Change};
 use anyhow::{Context as _, anyhow};
-use serde::Serialize;
 use shared::names::StackNames;
 use std::sync::Mutex;
-
-/// A change `up` makes (or `plan` reports).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Change {
-    /// `create`, `update`, `delete`.
-    pub action: &'static str,
-    /// e.g. `lambda function alex-ingest`.
-    pub resource: String,
-    /// What differs, field by field (`memory: 256 -> 128`).
-    pub detail: String,
-}
 
 /// Everything a command needs.
 pub struct Ctx {
@@ -145,7 +134,7 @@ impl Ctx {
     /// Records a change; returns whether to make it (false under `plan`).
     pub fn change(
         &self,
-        action: &'static str,
+        action: Action,
         resource: impl Into<String>,
         detail: impl Into<String>,
     ) -> bool {
@@ -155,10 +144,7 @@ impl Ctx {
             detail: detail.into(),
         };
         if !self.dry_run {
-            self.progress.step(&format!(
-                "{:<7} {} {}",
-                change.action, change.resource, change.detail
-            ));
+            self.progress.step(&change.to_string());
         }
         if let Ok(mut changes) = self.changes.lock() {
             changes.push(change);
@@ -169,17 +155,6 @@ impl Ctx {
     /// The changes recorded so far.
     pub fn changes(&self) -> Vec<Change> {
         self.changes.lock().map(|c| c.clone()).unwrap_or_default()
-    }
-
-    /// Tags put on everything taggable.
-    pub fn tags(&self) -> Vec<(String, String)> {
-        vec![
-            ("stack".to_string(), self.names.stack.clone()),
-            (
-                "managed-by".to_string(),
-                crate::ownership::MANAGED_BY.to_string(),
-            ),
-        ]
     }
 
     /// `arn:{partition}:{service}:{region}:{account}:{resource}`; `region` and `account` may

@@ -7,8 +7,9 @@
 //! or read access the original setup's values apply (serverless, 2).
 
 use crate::aws_error::describe;
-use crate::cli::{EndpointProfile, StackArgs};
+use crate::cli::StackArgs;
 use crate::context::Ctx;
+use crate::model::EndpointProfile;
 use serde::Serialize;
 
 /// What DescribeEndpoint/DescribeEndpointConfig showed.

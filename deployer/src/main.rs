@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod context;
 mod endpoint;
+mod model;
 mod ownership;
 mod package;
 mod progress;

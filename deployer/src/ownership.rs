@@ -14,6 +14,7 @@
 //! `down` deletes only what the stack owns and lists the same-named resources it left alone.
 
 use crate::context::Ctx;
+use crate::resources::Action;
 use crate::resources::{api_key, function, log_group, rest_api, role, usage_plan, vector_store};
 use anyhow::bail;
 use std::collections::HashMap;
@@ -217,7 +218,7 @@ pub async fn settle(ctx: &Ctx, adopt: bool) -> anyhow::Result<Decision> {
     }
     for s in &decision.adopt {
         if !ctx.change(
-            "update",
+            Action::Update,
             s.describe(),
             "tags: adopt into the stack (--adopt)",
         ) {

@@ -2,7 +2,7 @@
 //! checked (ELF machine, glibc ≤ 2.34 for Amazon Linux 2023) and zipped deterministically so
 //! `CodeSha256` only changes when the binary does.
 
-use crate::cli::Arch;
+use crate::model::Arch;
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -40,14 +40,7 @@ pub fn build(arch: Arch, quiet: bool) -> anyhow::Result<PathBuf> {
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let (mut cmd, out) = if arch == host && cfg!(target_os = "linux") {
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args([
-            "build",
-            "--release",
-            "-p",
-            "function",
-            "--bin",
-            "bootstrap",
-        ]);
+        cmd.args(["build", "--release", "-p", "function", "--bin", "bootstrap"]);
         (cmd, target_dir.join("release/bootstrap"))
     } else {
         let triple = match arch {

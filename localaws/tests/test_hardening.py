@@ -12,10 +12,11 @@ import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import HERE, _free_port
+from conftest import HERE
 from helpers import make_function, make_role, zip_bytes
 
 from localaws.awslambda import MAX_UNZIPPED_BYTES, UNZIP_ERROR, WarmFunction, extract, zip_problem
+from localaws.launcher import free_port
 
 SYMLINK = stat.S_IFLNK | 0o777
 
@@ -204,7 +205,7 @@ def parse(stdout):
 
 
 def test_ctl_env_fails_closed_when_nothing_answers():
-    port = _free_port()
+    port = free_port()
     stdout, stderr = eval_ctl_env(port)
     rc, env = parse(stdout)
     assert rc == "rc=1" and "not answering" in stderr

@@ -1,11 +1,6 @@
 """IAM enforcement: signatures, exact-ARN policies per service, conditions, boundaries, denials."""
 
 import json
-import os
-import subprocess
-import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
 
@@ -13,8 +8,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import HERE, Local, _free_port
 from helpers import zip_bytes
+
+from localaws.launcher import Launched
 
 ACCOUNT = "123456789012"
 INDEX_ARN = f"arn:aws:s3vectors:us-east-1:{ACCOUNT}:bucket/iam-bucket/index/idx"
@@ -26,22 +22,9 @@ TRUST_LAMBDA = {"Version": "2012-10-17", "Statement": [
 
 @pytest.fixture(scope="module")
 def enforced():
-    port = _free_port()
-    state = tempfile.mkdtemp(prefix="localaws-iam-")
-    env = dict(os.environ, PYTHONPATH=str(HERE), LOCALAWS_STATE_DIR=state)
-    proc = subprocess.Popen([sys.executable, "-m", "localaws.server", "--port", str(port), "--enforce-iam"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    local = Local(port)
-    for _ in range(100):
-        try:
-            local.control("health")
-            break
-        except OSError:
-            time.sleep(0.1)
-    local.control("config", {"iam_propagation_secs": 0, "apigw_quotas": False})
-    yield local
-    proc.terminate()
-    proc.wait(10)
+    with Launched("--enforce-iam", prefix="localaws-iam-") as local:
+        local.control("config", {"iam_propagation_secs": 0, "apigw_quotas": False})
+        yield local
 
 
 def client(local, service, key, secret, token=None):

@@ -4,9 +4,6 @@ tasks), API Gateway's payload and integration-timeout limits, Lambda's response 
 import json
 import os
 import re
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -15,8 +12,9 @@ import urllib.request
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
-from conftest import HERE, Local, _free_port
 from helpers import deploy_api, make_function, wait_active
+
+from localaws.launcher import Launched
 
 ENDPOINT = "alex-embedding-endpoint"
 # About 152 word pieces: four of them make a ~5 MB token-level answer (over 4 MiB, under 6 MiB).
@@ -86,27 +84,10 @@ def test_endpoint_profiles_defaults_update_and_reset(aws):
 
 
 def test_endpoint_profile_flag_sets_start_time_endpoints():
-    port = _free_port()
-    state = tempfile.mkdtemp(prefix="localaws-profile-")
-    env = dict(os.environ, PYTHONPATH=str(HERE), LOCALAWS_STATE_DIR=state)
-    proc = subprocess.Popen([sys.executable, "-m", "localaws.server", "--port", str(port), "--endpoint", "e1",
-                             "--endpoint-profile", "realtime"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        local = Local(port)
-        for _ in range(100):
-            try:
-                out = local.control("endpoints")
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("the server did not start with --endpoint-profile realtime")
-        assert out["configs"] == {"e1": {"profile": "realtime", "max_concurrency": 0,
-                                         "task": "feature-extraction", "latency_ms": 0.0}}
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with Launched("--endpoint", "e1", "--endpoint-profile", "realtime", prefix="localaws-profile-") as local:
+        out = local.control("endpoints")
+    assert out["configs"] == {"e1": {"profile": "realtime", "max_concurrency": 0,
+                                     "task": "feature-extraction", "latency_ms": 0.0}}
 
 
 def test_serverless_request_over_4_mib_is_oversize_validation_error(aws):

@@ -4,8 +4,9 @@
 //! without them are listed as left alone.
 
 use crate::cli::DownArgs;
-use crate::context::{Change, Ctx};
+use crate::context::Ctx;
 use crate::ownership::{self, Kind};
+use crate::resources::Change;
 use crate::resources::{api_key, function, log_group, rest_api, role, usage_plan, vector_store};
 use anyhow::bail;
 use serde::Serialize;

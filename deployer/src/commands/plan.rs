@@ -2,7 +2,8 @@
 
 use crate::cli::PlanArgs;
 use crate::commands::up;
-use crate::context::{Change, Ctx};
+use crate::context::Ctx;
+use crate::resources::Change;
 use serde::Serialize;
 
 /// The plan.

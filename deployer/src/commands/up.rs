@@ -3,9 +3,10 @@
 //! instead of made.
 
 use crate::cli::StackArgs;
-use crate::context::{Change, Ctx};
+use crate::context::Ctx;
 use crate::endpoint::{self, EndpointSettings};
 use crate::package::{self, Artifact};
+use crate::resources::Change;
 use crate::resources::{
     api_key, function, log_group, permission, rest_api, role, usage_plan, vector_store,
 };

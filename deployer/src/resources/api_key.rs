@@ -4,7 +4,7 @@
 use crate::aws_error::{describe, is_not_found};
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
-use crate::resources::NEW;
+use crate::resources::{Action, Planned, tags};
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 
@@ -82,7 +82,7 @@ pub async fn tag(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
 /// Deletes one key.
 pub async fn delete_one(ctx: &Ctx, id: &str, why: &str) -> anyhow::Result<()> {
     if !ctx.change(
-        "delete",
+        Action::Delete,
         format!("api key {} ({id})", ctx.names.api_key),
         why,
     ) {
@@ -96,21 +96,19 @@ pub async fn delete_one(ctx: &Ctx, id: &str, why: &str) -> anyhow::Result<()> {
 }
 
 /// Finds or creates the key (enabled); returns its id.
-pub async fn ensure(ctx: &Ctx) -> anyhow::Result<String> {
+pub async fn ensure(ctx: &Ctx) -> anyhow::Result<Planned<String>> {
     let label = format!("api key {}", ctx.names.api_key);
     let mut found = find(ctx).await?;
     if found.is_empty() {
-        if !ctx.change("create", &label, "(enabled)") {
-            return Ok(NEW.to_string());
+        if !ctx.change(Action::Create, &label, "(enabled)") {
+            return Ok(Planned::ToCreate);
         }
         let mut req = ctx
             .apigw
             .create_api_key()
             .name(&ctx.names.api_key)
             .enabled(true);
-        for (k, v) in ctx.tags() {
-            req = req.tags(k, v);
-        }
+        req = req.set_tags(Some(tags(ctx)));
         req.send()
             .await
             .map_err(|e| anyhow!("failed to create {label}: {}", describe(&e)))?;
@@ -130,7 +128,7 @@ pub async fn ensure(ctx: &Ctx) -> anyhow::Result<String> {
     for extra in owned {
         delete_one(ctx, &extra.id, "(duplicate)").await?;
     }
-    if !keep.enabled && ctx.change("update", &label, "enabled: false -> true") {
+    if !keep.enabled && ctx.change(Action::Update, &label, "enabled: false -> true") {
         ctx.apigw
             .update_api_key()
             .api_key(&keep.id)
@@ -145,7 +143,7 @@ pub async fn ensure(ctx: &Ctx) -> anyhow::Result<String> {
             .await
             .map_err(|e| anyhow!("failed to enable {label}: {}", describe(&e)))?;
     }
-    Ok(keep.id.clone())
+    Ok(Planned::Existing(keep.id.clone()))
 }
 
 /// The key's value (`apigateway:GET` with includeValue).

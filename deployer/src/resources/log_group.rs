@@ -3,6 +3,7 @@
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
+use crate::resources::{Action, tags};
 use anyhow::{anyhow, bail};
 
 async fn current_retention(ctx: &Ctx) -> anyhow::Result<Option<Option<i32>>> {
@@ -28,13 +29,15 @@ pub async fn ensure(ctx: &Ctx, retention_days: i32) -> anyhow::Result<()> {
     let retention = match current_retention(ctx).await? {
         Some(r) => r,
         None => {
-            if !ctx.change("create", &label, format!("(retention {retention_days} d)")) {
+            if !ctx.change(
+                Action::Create,
+                &label,
+                format!("(retention {retention_days} d)"),
+            ) {
                 return Ok(());
             }
             let mut req = ctx.logs.create_log_group().log_group_name(name);
-            for (k, v) in ctx.tags() {
-                req = req.tags(k, v);
-            }
+            req = req.set_tags(Some(tags(ctx)));
             match req.send().await {
                 Ok(_) => {}
                 Err(e) if is(&e, &["ResourceAlreadyExistsException"]) => {}
@@ -47,7 +50,7 @@ pub async fn ensure(ctx: &Ctx, retention_days: i32) -> anyhow::Result<()> {
     if retention != Some(retention_days) {
         let from = retention.map_or("never expire".to_string(), |d| format!("{d} d"));
         if ctx.change(
-            "update",
+            Action::Update,
             &label,
             format!("retention: {from} -> {retention_days} d"),
         ) {
@@ -98,9 +101,7 @@ pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
 /// Tags the log group as the stack's.
 pub async fn tag(ctx: &Ctx) -> anyhow::Result<()> {
     let mut req = ctx.logs.tag_resource().resource_arn(ctx.log_group_arn());
-    for (k, v) in ctx.tags() {
-        req = req.tags(k, v);
-    }
+    req = req.set_tags(Some(tags(ctx)));
     req.send().await.map_err(|e| anyhow!(describe(&e)))?;
     Ok(())
 }
@@ -111,7 +112,7 @@ pub async fn delete(ctx: &Ctx) -> anyhow::Result<()> {
     if current_retention(ctx).await?.is_none() {
         return Ok(());
     }
-    ctx.change("delete", format!("log group {name}"), "");
+    ctx.change(Action::Delete, format!("log group {name}"), "");
     match ctx
         .logs
         .delete_log_group()

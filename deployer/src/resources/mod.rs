@@ -1,6 +1,11 @@
-//! One module per AWS resource: `ensure` reads the current state and then creates, updates in
-//! place or leaves the resource alone (recording each change on the context, so `plan` runs
-//! the same code without mutating); `delete` treats not-found as success.
+//! One module per AWS resource, each in three steps: **read** the current state, compute a
+//! **pure diff** against the desired state (typed changes, unit-tested without AWS), then
+//! **apply** it. Every change is first recorded on the context ([`Ctx::change`]), which says
+//! whether to make it: `plan` runs the very same code and only records. `delete` treats
+//! not-found as success.
+//!
+//! Shared vocabulary: [`Change`] (what `up`, `plan` and `down` report), [`Action`], [`Planned`]
+//! (an id that exists, or a resource `plan` would create), [`tags`] (the stack's tags).
 
 pub mod api_key;
 pub mod function;
@@ -11,8 +16,98 @@ pub mod role;
 pub mod usage_plan;
 pub mod vector_store;
 
-/// Placeholder id of a resource `plan` would create.
-pub const NEW: &str = "(new)";
+use crate::context::Ctx;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// What a change does to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// The resource is created.
+    Create,
+    /// The resource is changed in place (or adopted: tagged as the stack's).
+    Update,
+    /// The resource is deleted.
+    Delete,
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        })
+    }
+}
+
+/// A change `up` makes, `plan` reports, `down` makes.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Change {
+    /// What it does.
+    pub action: Action,
+    /// e.g. `lambda function alex-ingest`.
+    pub resource: String,
+    /// What differs, field by field (`memory: 256 -> 128 MB`).
+    pub detail: String,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:<7} {} {}", self.action, self.resource, self.detail)
+    }
+}
+
+/// The id of a resource another one depends on: it exists, or `plan` would create it (and
+/// nothing that depends on it can be read yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Planned<T> {
+    /// The resource exists (or was just created) with this id.
+    Existing(T),
+    /// `plan` would create it.
+    ToCreate,
+}
+
+impl<T> Planned<T> {
+    /// The id, when the resource exists.
+    pub fn existing(&self) -> Option<&T> {
+        match self {
+            Planned::Existing(id) => Some(id),
+            Planned::ToCreate => None,
+        }
+    }
+}
+
+/// `a; b; c`: the detail of a change made of several field differences.
+pub fn joined<T: std::fmt::Display>(diffs: &[T]) -> String {
+    diffs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The tags every taggable resource of the stack carries (`stack`, `managed-by`).
+pub fn tags(ctx: &Ctx) -> HashMap<String, String> {
+    HashMap::from([
+        ("stack".to_string(), ctx.names.stack.clone()),
+        (
+            "managed-by".to_string(),
+            crate::ownership::MANAGED_BY.to_string(),
+        ),
+    ])
+}
+
+/// [`tags`] in IAM's shape.
+pub fn iam_tags(ctx: &Ctx) -> anyhow::Result<Vec<aws_sdk_iam::types::Tag>> {
+    let mut out = Vec::new();
+    for (k, v) in tags(ctx) {
+        out.push(aws_sdk_iam::types::Tag::builder().key(k).value(v).build()?);
+    }
+    out.sort_by(|a, b| a.key().cmp(b.key()));
+    Ok(out)
+}
 
 /// How long to keep retrying API Gateway quota throttling (DeleteRestApi is 1 per 30 s).
 pub const QUOTA_BUDGET: std::time::Duration = std::time::Duration::from_secs(180);
@@ -26,4 +121,28 @@ pub struct Gone(pub String);
 /// Whether `err` is (or wraps) [`Gone`].
 pub fn is_gone(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.downcast_ref::<Gone>().is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_prints_as_plan_shows_it() {
+        let c = Change {
+            action: Action::Update,
+            resource: "lambda function f".into(),
+            detail: "memory: 256 -> 128 MB".into(),
+        };
+        assert_eq!(
+            c.to_string(),
+            "update  lambda function f memory: 256 -> 128 MB"
+        );
+        assert_eq!(
+            serde_json::to_value(&c).unwrap()["action"],
+            serde_json::json!("update")
+        );
+        assert_eq!(Planned::Existing(3).existing(), Some(&3));
+        assert_eq!(Planned::<u8>::ToCreate.existing(), None);
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
-use crate::resources::NEW;
+use crate::resources::{Action, Planned};
 use anyhow::{anyhow, bail};
 use serde_json::Value;
 
@@ -50,81 +50,126 @@ fn statement_source(stmt: &Value) -> Option<&str> {
     stmt["Condition"]["ArnLike"]["AWS:SourceArn"].as_str()
 }
 
-/// Ensures one statement per route with the right SourceArn.
-pub async fn ensure(ctx: &Ctx, api_id: &str, routes: &[&str]) -> anyhow::Result<()> {
-    let current =
-        if api_id == NEW || ctx.dry_run && crate::resources::function::arn(ctx).await?.is_none() {
-            Vec::new()
-        } else {
-            statements(ctx).await?
-        };
+/// What to do about statement `sid` that should allow invocations from `want`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// It is missing.
+    Add,
+    /// It allows another source (`None`: any): removed, then added again.
+    Replace(Option<String>),
+}
+
+/// Compares the function policy's statements with the one statement `sid` should be.
+pub fn diff(statements: &[Value], sid: &str, want: &str) -> Option<Edit> {
+    let Some(found) = statements.iter().find(|s| s["Sid"].as_str() == Some(sid)) else {
+        return Some(Edit::Add);
+    };
+    match statement_source(found) {
+        Some(arn) if arn == want => None,
+        other => Some(Edit::Replace(other.map(str::to_string))),
+    }
+}
+
+/// Ensures one statement per route with the right SourceArn (nothing to read while the API
+/// is still to be created).
+pub async fn ensure(ctx: &Ctx, api_id: &Planned<String>, routes: &[&str]) -> anyhow::Result<()> {
+    let current = match api_id {
+        Planned::Existing(_) => statements(ctx).await?,
+        Planned::ToCreate => Vec::new(),
+    };
+    let api = api_id.existing().map_or("(new)", String::as_str);
     for route in routes {
         let sid = statement_id(ctx, route);
-        let want = source_arn(ctx, api_id, route);
+        let want = source_arn(ctx, api, route);
         let label = format!("lambda permission {sid}");
-        let existing = current
-            .iter()
-            .find(|s| s["Sid"].as_str() == Some(sid.as_str()));
-        match existing.map(statement_source) {
-            Some(Some(arn)) if arn == want => continue,
-            Some(found) => {
-                if !ctx.change(
-                    "update",
-                    &label,
-                    format!("source: {} -> {want}", found.unwrap_or("any")),
-                ) {
-                    continue;
-                }
-                match ctx
-                    .lambda
-                    .remove_permission()
-                    .function_name(&ctx.names.function)
-                    .statement_id(&sid)
-                    .send()
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => bail!("failed to remove {label}: {}", describe(&e)),
-                }
-            }
-            None => {
-                if !ctx.change(
-                    "create",
-                    &label,
-                    format!("(apigateway.amazonaws.com from {want})"),
-                ) {
-                    continue;
-                }
-            }
-        }
-        let added = ctx
-            .lambda
-            .add_permission()
-            .function_name(&ctx.names.function)
-            .statement_id(&sid)
-            .action("lambda:InvokeFunction")
-            .principal("apigateway.amazonaws.com")
-            .source_arn(&want)
-            .send()
-            .await;
-        match added {
-            Ok(_) => {}
-            // Added meanwhile by another run: fine if it is the statement we want.
-            Err(e) if is(&e, &["ResourceConflictException"]) => {
-                let now = statements(ctx).await?;
-                let same = now.iter().any(|s| {
-                    s["Sid"].as_str() == Some(sid.as_str())
-                        && statement_source(s) == Some(want.as_str())
-                });
-                if !same {
-                    return Err(anyhow!(
-                        "failed to add {label}: a different statement with this id exists"
-                    ));
-                }
-            }
-            Err(e) => bail!("failed to add {label}: {}", describe(&e)),
+        let Some(edit) = diff(&current, &sid, &want) else {
+            continue;
+        };
+        let (action, detail) = match &edit {
+            Edit::Add => (
+                Action::Create,
+                format!("(apigateway.amazonaws.com from {want})"),
+            ),
+            Edit::Replace(from) => (
+                Action::Update,
+                format!("source: {} -> {want}", from.as_deref().unwrap_or("any")),
+            ),
+        };
+        if ctx.change(action, &label, detail) {
+            apply(ctx, &sid, &want, &edit)
+                .await
+                .map_err(|e| anyhow!("failed to set {label}: {e:#}"))?;
         }
     }
     Ok(())
+}
+
+async fn apply(ctx: &Ctx, sid: &str, want: &str, edit: &Edit) -> anyhow::Result<()> {
+    let function = &ctx.names.function;
+    if let Edit::Replace(_) = edit {
+        let removed = ctx
+            .lambda
+            .remove_permission()
+            .function_name(function)
+            .statement_id(sid)
+            .send()
+            .await;
+        match removed {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => bail!("removing the old statement: {}", describe(&e)),
+        }
+    }
+    let added = ctx
+        .lambda
+        .add_permission()
+        .function_name(function)
+        .statement_id(sid)
+        .action("lambda:InvokeFunction")
+        .principal("apigateway.amazonaws.com")
+        .source_arn(want)
+        .send()
+        .await;
+    match added {
+        Ok(_) => Ok(()),
+        // Added meanwhile by another run: fine if it is the statement we want.
+        Err(e) if is(&e, &["ResourceConflictException"]) => {
+            match diff(&statements(ctx).await?, sid, want) {
+                None => Ok(()),
+                Some(_) => bail!("a different statement with this id exists"),
+            }
+        }
+        Err(e) => bail!("{}", describe(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn statements_are_added_kept_or_replaced_by_their_source() {
+        let want = "arn:aws:execute-api:us-east-1:1:api/*/POST/ingest";
+        let stmt = |source: Option<&str>| {
+            let mut s = json!({"Sid": "alex-apigateway-ingest"});
+            if let Some(source) = source {
+                s["Condition"] = json!({"ArnLike": {"AWS:SourceArn": source}});
+            }
+            s
+        };
+        assert_eq!(diff(&[], "alex-apigateway-ingest", want), Some(Edit::Add));
+        assert_eq!(
+            diff(&[stmt(Some(want))], "alex-apigateway-ingest", want),
+            None
+        );
+        assert_eq!(
+            diff(&[stmt(Some("arn:old"))], "alex-apigateway-ingest", want),
+            Some(Edit::Replace(Some("arn:old".into())))
+        );
+        assert_eq!(
+            diff(&[stmt(None)], "alex-apigateway-ingest", want),
+            Some(Edit::Replace(None))
+        );
+    }
 }

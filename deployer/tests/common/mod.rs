@@ -5,10 +5,10 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use testkit::LocalAws;
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use testkit::LocalAws;
 
 pub struct Env {
     pub aws: LocalAws,
@@ -196,8 +196,7 @@ impl Env {
         if let Some(k) = key {
             headers.push(("x-api-key", k));
         }
-        let (status, text) =
-            testkit::http(self.aws.port, "POST", path, &headers, body).unwrap();
+        let (status, text) = testkit::http(self.aws.port, "POST", path, &headers, body).unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 }

@@ -10,62 +10,36 @@ import os
 # The floor's compute runs like one endpoint slot: one BLAS thread (see server.py).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP = ROOT / "target/release/bootstrap"
 DEPLOYER = ROOT / "target/release/deployer"
-PY = sys.executable
 TICK = os.sysconf("SC_CLK_TCK")
 
+# The local AWS's package (scripts/bench puts it on PYTHONPATH; this covers a direct run).
+if str(ROOT / "localaws") not in sys.path:
+    sys.path.insert(0, str(ROOT / "localaws"))
+from localaws.launcher import Launched  # noqa: E402
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-class Local:
-    """A private local AWS instance."""
+class Local(Launched):
+    """A private local AWS instance (localaws.launcher) and the deployer pinned to it."""
 
     def __init__(self, *args):
-        self.state = tempfile.mkdtemp(prefix="bench-localaws-")
-        port_file = os.path.join(self.state, "port")
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "localaws"), LOCALAWS_STATE_DIR=self.state)
-        self.proc = subprocess.Popen([PY, "-m", "localaws.server", "--port", "0", "--port-file", port_file, *args],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.state, "log"), "w"))
-        for _ in range(300):
-            if os.path.exists(port_file) and open(port_file).read().strip():
-                break
-            time.sleep(0.05)
-        self.port = int(open(port_file).read())
-        self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(100):
-            try:
-                self.control("health")
-                break
-            except OSError:
-                time.sleep(0.05)
-        creds = self.control("credentials")
-        self.env = dict(os.environ, AWS_ENDPOINT_URL=self.url, AWS_REGION="us-east-1",
-                        AWS_ACCESS_KEY_ID=creds["AccessKeyId"], AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"])
-        self.env.pop("AWS_PROFILE", None)
+        super().__init__(*args, prefix="bench-localaws-")
+        # Every AWS_* setting of the caller removed; the loopback endpoint and the admin's keys.
+        self.env = self.aws_env()
 
-    def control(self, name, data=None, method=None):
-        body = json.dumps(data).encode() if data is not None else None
-        req = urllib.request.Request(f"{self.url}/_localaws/{name}", data=body, method=method or ("POST" if body else "GET"))
-        with urllib.request.urlopen(req) as r:
-            return json.loads(r.read())
+    def s3vectors(self):
+        return self.client("s3vectors", retries=4, admin=True)
 
     def deployer(self, *args, cwd=None):
         start = time.monotonic()
@@ -73,11 +47,6 @@ class Local:
         if out.returncode != 0:
             raise RuntimeError(f"deployer {args} failed: {out.stderr}")
         return time.monotonic() - start, out.stdout
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        shutil.rmtree(self.state, ignore_errors=True)
 
 
 class RuntimeApi:
@@ -194,9 +163,7 @@ def documents(n, prefix):
 
 
 def setup_index(local):
-    import boto3
-    c = boto3.client("s3vectors", endpoint_url=local.url, region_name="us-east-1",
-                     aws_access_key_id=local.env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=local.env["AWS_SECRET_ACCESS_KEY"])
+    c = local.s3vectors()
     c.create_vector_bucket(vectorBucketName="alex-vectors-123456789012")
     c.create_index(vectorBucketName="alex-vectors-123456789012", indexName="financial-research", dataType="float32",
                    dimension=384, distanceMetric="cosine", metadataConfiguration={"nonFilterableMetadataKeys": ["text"]})
@@ -297,11 +264,9 @@ def large_documents(task="feature-extraction", kinds=(("english", 300_000), ("cj
     local.deployer("up", "-q", cwd=work)
     local.deployer("output", "--write-env", ".env", cwd=work)
     rows = []
-    import boto3
     from localaws.embedding import MiniLM
     model = MiniLM()
-    s3v = boto3.client("s3vectors", endpoint_url=local.url, region_name="us-east-1",
-                       aws_access_key_id=local.env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=local.env["AWS_SECRET_ACCESS_KEY"])
+    s3v = local.s3vectors()
     for kind, size in kinds:
         path = os.path.join(work, f"{kind}.md")
         Path(path).write_text(large_text(kind, size))
@@ -383,7 +348,19 @@ def deployer_calls(latency_ms):
     return rows, size
 
 
+USAGE = """usage: scripts/bench [warm | large]
+  (nothing)  every measurement; BENCHMARKS.md rewritten
+  warm       the function's own numbers, printed (BENCHMARKS.md unchanged)
+  large      the large-document section of BENCHMARKS.md, replaced in place
+Needs release builds of the function and the deployer (scripts/bench builds them)."""
+
+
 def main():
+    if sys.argv[1:2] in (["-h"], ["--help"]):
+        print(USAGE)
+        return
+    if sys.argv[1:] not in ([], ["warm"], ["large"]):
+        sys.exit(USAGE)
     if sys.argv[1:] == ["warm"]:
         # Only the function's own numbers, printed (BENCHMARKS.md unchanged).
         cpu_ms, rss, ok = function_warm()
@@ -425,7 +402,7 @@ def main():
     lines = [
         "# Benchmarks",
         "",
-        f"Regenerate with `localaws/bench` (release builds, local AWS on loopback). Measured on {os.cpu_count()} cores ({cpu_model}), "
+        f"Regenerate with `scripts/bench` (release builds, local AWS on loopback). Measured on {os.cpu_count()} cores ({cpu_model}), "
         f"{time.strftime('%Y-%m-%d')}.",
         "",
         "## Function (`bootstrap`, release)",

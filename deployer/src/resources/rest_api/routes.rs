@@ -1,0 +1,273 @@
+//! The API's routes: a resource per route with a POST method (no authorizer, API key
+//! required) and an AWS_PROXY integration to the function. Read the method → [`diff`] →
+//! apply.
+
+use crate::aws_error::{describe, is, is_not_found};
+use crate::context::Ctx;
+use crate::resources::{Action, Gone};
+use anyhow::{anyhow, bail};
+use aws_sdk_apigateway::operation::get_method::GetMethodOutput;
+use aws_sdk_apigateway::types::{IntegrationType, Op, PatchOperation};
+use std::collections::HashMap;
+
+/// A route's POST method as read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Method {
+    /// `apiKeyRequired`.
+    pub api_key_required: bool,
+    /// The integration: whether it is AWS_PROXY, and its URI.
+    pub integration: Option<(bool, Option<String>)>,
+}
+
+/// One change to a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edit {
+    /// Put the POST method.
+    CreateMethod,
+    /// The method exists without `apiKeyRequired`.
+    RequireApiKey,
+    /// Put the integration (missing, or another type or target).
+    Integration(Action),
+}
+
+/// What makes `method` (`None`: missing) the route the stack wants, integrated with `uri`.
+pub fn diff(method: Option<&Method>, uri: &str) -> Vec<Edit> {
+    let mut edits = Vec::new();
+    match method {
+        None => edits.push(Edit::CreateMethod),
+        Some(m) if !m.api_key_required => edits.push(Edit::RequireApiKey),
+        Some(_) => {}
+    }
+    match method.and_then(|m| m.integration.as_ref()) {
+        None => edits.push(Edit::Integration(Action::Create)),
+        Some((true, Some(u))) if u == uri => {}
+        Some(_) => edits.push(Edit::Integration(Action::Update)),
+    }
+    edits
+}
+
+fn method(out: &GetMethodOutput) -> Method {
+    Method {
+        api_key_required: out.api_key_required() == Some(true),
+        integration: out.method_integration().map(|i| {
+            (
+                i.r#type() == Some(&IntegrationType::AwsProxy),
+                i.uri().map(str::to_string),
+            )
+        }),
+    }
+}
+
+/// The API's resources: id by path. An API that vanished is [`Gone`].
+pub async fn resources(ctx: &Ctx, api_id: &str) -> anyhow::Result<HashMap<String, String>> {
+    match ctx
+        .apigw
+        .get_resources()
+        .rest_api_id(api_id)
+        .limit(500)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .items()
+            .iter()
+            .filter_map(|r| Some((r.path()?.to_string(), r.id()?.to_string())))
+            .collect()),
+        Err(e) if is_not_found(&e) => {
+            Err(anyhow!(Gone(format!("rest api {api_id}"))).context(describe(&e)))
+        }
+        Err(e) => bail!(
+            "failed to read the resources of rest api {api_id}: {}",
+            describe(&e)
+        ),
+    }
+}
+
+/// The id of `route`'s resource, created under the root when missing; `None` when `plan`
+/// would create it.
+pub async fn ensure_resource(
+    ctx: &Ctx,
+    api_id: &str,
+    by_path: &HashMap<String, String>,
+    route: &str,
+) -> anyhow::Result<Option<String>> {
+    let path = format!("/{route}");
+    if let Some(id) = by_path.get(&path) {
+        return Ok(Some(id.clone()));
+    }
+    let label = format!("api route POST {path}");
+    if !ctx.change(Action::Create, &label, "(api key required, AWS_PROXY)") {
+        return Ok(None);
+    }
+    let root = by_path
+        .get("/")
+        .ok_or_else(|| anyhow!("rest api {api_id} has no root resource"))?;
+    let created = ctx
+        .apigw
+        .create_resource()
+        .rest_api_id(api_id)
+        .parent_id(root)
+        .path_part(route)
+        .send()
+        .await;
+    match created {
+        Ok(out) => Ok(Some(
+            out.id
+                .ok_or_else(|| anyhow!("CreateResource returned no id"))?,
+        )),
+        Err(e) if is_not_found(&e) => {
+            Err(anyhow!(Gone(format!("rest api {api_id}"))).context(describe(&e)))
+        }
+        // Created meanwhile by another run: use that one.
+        Err(e) if is(&e, &["ConflictException"]) => resources(ctx, api_id)
+            .await?
+            .remove(&path)
+            .map(Some)
+            .ok_or_else(|| anyhow!("resource {path} conflicted but cannot be found")),
+        Err(e) => bail!("failed to create resource {path}: {}", describe(&e)),
+    }
+}
+
+/// Converges the POST method of `route` (resource `resource_id`) on API `api_id`.
+pub async fn ensure(
+    ctx: &Ctx,
+    api_id: &str,
+    resource_id: &str,
+    route: &str,
+    uri: &str,
+) -> anyhow::Result<()> {
+    let label = format!("api route POST /{route}");
+    let read = ctx
+        .apigw
+        .get_method()
+        .rest_api_id(api_id)
+        .resource_id(resource_id)
+        .http_method("POST")
+        .send()
+        .await;
+    let current = match read {
+        Ok(m) => Some(method(&m)),
+        Err(e) if is_not_found(&e) => None,
+        Err(e) => bail!("failed to read {label}: {}", describe(&e)),
+    };
+    for edit in diff(current.as_ref(), uri) {
+        let (action, resource, detail) = match edit {
+            Edit::CreateMethod => (
+                Action::Create,
+                format!("{label} method"),
+                "(authorization NONE, api key required)",
+            ),
+            Edit::RequireApiKey => (
+                Action::Update,
+                label.clone(),
+                "apiKeyRequired: false -> true",
+            ),
+            Edit::Integration(action) => (
+                action,
+                format!("{label} integration"),
+                "(AWS_PROXY -> the function)",
+            ),
+        };
+        if ctx.change(action, resource, detail) {
+            apply(ctx, api_id, resource_id, uri, edit)
+                .await
+                .map_err(|e| anyhow!("failed to configure {label}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+async fn apply(
+    ctx: &Ctx,
+    api_id: &str,
+    resource_id: &str,
+    uri: &str,
+    edit: Edit,
+) -> Result<(), String> {
+    match edit {
+        Edit::CreateMethod => ctx
+            .apigw
+            .put_method()
+            .rest_api_id(api_id)
+            .resource_id(resource_id)
+            .http_method("POST")
+            .authorization_type("NONE")
+            .api_key_required(true)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| describe(&e)),
+        Edit::RequireApiKey => ctx
+            .apigw
+            .update_method()
+            .rest_api_id(api_id)
+            .resource_id(resource_id)
+            .http_method("POST")
+            .patch_operations(
+                PatchOperation::builder()
+                    .op(Op::Replace)
+                    .path("/apiKeyRequired")
+                    .value("true")
+                    .build(),
+            )
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| describe(&e)),
+        Edit::Integration(_) => ctx
+            .apigw
+            .put_integration()
+            .rest_api_id(api_id)
+            .resource_id(resource_id)
+            .http_method("POST")
+            .r#type(IntegrationType::AwsProxy)
+            .integration_http_method("POST")
+            .uri(uri)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| describe(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URI: &str = "arn:aws:apigateway:us-east-1:lambda:path/f/invocations";
+
+    #[test]
+    fn a_missing_route_is_created_whole() {
+        assert_eq!(
+            diff(None, URI),
+            [Edit::CreateMethod, Edit::Integration(Action::Create)]
+        );
+    }
+
+    #[test]
+    fn a_route_without_key_or_with_another_target_is_repaired() {
+        let good = Method {
+            api_key_required: true,
+            integration: Some((true, Some(URI.into()))),
+        };
+        assert_eq!(diff(Some(&good), URI), []);
+        let open = Method {
+            api_key_required: false,
+            ..good.clone()
+        };
+        assert_eq!(diff(Some(&open), URI), [Edit::RequireApiKey]);
+        let elsewhere = Method {
+            integration: Some((true, Some("arn:other".into()))),
+            ..good.clone()
+        };
+        assert_eq!(
+            diff(Some(&elsewhere), URI),
+            [Edit::Integration(Action::Update)]
+        );
+        let mock = Method {
+            integration: Some((false, Some(URI.into()))),
+            ..good
+        };
+        assert_eq!(diff(Some(&mock), URI), [Edit::Integration(Action::Update)]);
+    }
+}
