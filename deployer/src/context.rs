@@ -42,6 +42,51 @@ pub struct Ctx {
     changes: Mutex<Vec<Change>>,
 }
 
+/// Why sts:GetCallerIdentity failed, with a hint: no credentials, an endpoint that cannot be
+/// reached (the local AWS not running), or credentials AWS refused.
+fn identity_error<E, R>(
+    global: &GlobalArgs,
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> anyhow::Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let profile = global
+        .profile
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok())
+        .map_or(String::new(), |p| format!(" (profile `{p}`)"));
+    let endpoint = global.endpoint_url.as_deref().unwrap_or("AWS");
+    let local = global
+        .endpoint_url
+        .as_deref()
+        .is_some_and(crate::api_client::is_loopback_url);
+    if crate::aws_error::is_missing_credentials(e) {
+        anyhow!(
+            "no AWS credentials found{profile}\nhint: configure credentials (`aws configure`, `aws sso login`, `--profile`); for the local AWS: eval \"$(localaws/ctl env)\""
+        )
+    } else if matches!(
+        e,
+        aws_smithy_runtime_api::client::result::SdkError::DispatchFailure(_)
+    ) {
+        let hint = if local {
+            "is the local AWS running? `localaws/ctl start` (and `localaws/ctl status`)"
+        } else {
+            "check the network, a proxy, or `--endpoint-url`"
+        };
+        anyhow!(
+            "could not reach {endpoint}: {}\nhint: {hint}",
+            crate::aws_error::transport_cause(e)
+        )
+    } else {
+        anyhow!(
+            "could not identify the AWS account (sts:GetCallerIdentity){profile}: {}\nhint: check the credentials (`aws sts get-caller-identity`) or `--profile`",
+            crate::aws_error::describe(e)
+        )
+    }
+}
+
 impl Ctx {
     /// Loads credentials and region through the standard chain and resolves the account.
     pub async fn load(global: &GlobalArgs, index: &str, dry_run: bool) -> anyhow::Result<Self> {
@@ -70,38 +115,11 @@ impl Ctx {
             .map(|r| r.to_string())
             .ok_or_else(|| anyhow!("no AWS region is configured\nhint: pass `--region us-east-1`, set `AWS_REGION`, or put `DEFAULT_AWS_REGION=` in `.env`"))?;
         let sts = aws_sdk_sts::Client::new(&sdk);
-        let identity = sts.get_caller_identity().send().await.map_err(|e| {
-            let profile = global
-                .profile
-                .clone()
-                .or_else(|| std::env::var("AWS_PROFILE").ok())
-                .map_or(String::new(), |p| format!(" (profile `{p}`)"));
-            let endpoint = global.endpoint_url.as_deref().unwrap_or("AWS");
-            let local = global
-                .endpoint_url
-                .as_deref()
-                .is_some_and(crate::api_client::is_loopback_url);
-            if crate::aws_error::is_missing_credentials(&e) {
-                anyhow!(
-                    "no AWS credentials found{profile}\nhint: configure credentials (`aws configure`, `aws sso login`, `--profile`); for the local AWS: eval \"$(localaws/ctl env)\""
-                )
-            } else if matches!(e, aws_smithy_runtime_api::client::result::SdkError::DispatchFailure(_)) {
-                let hint = if local {
-                    "is the local AWS running? `localaws/ctl start` (and `localaws/ctl status`)"
-                } else {
-                    "check the network, a proxy, or `--endpoint-url`"
-                };
-                anyhow!(
-                    "could not reach {endpoint}: {}\nhint: {hint}",
-                    crate::aws_error::transport_cause(&e)
-                )
-            } else {
-                anyhow!(
-                    "could not identify the AWS account (sts:GetCallerIdentity){profile}: {}\nhint: check the credentials (`aws sts get-caller-identity`) or `--profile`",
-                    crate::aws_error::describe(&e)
-                )
-            }
-        })?;
+        let identity = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| identity_error(global, &e))?;
         let account = identity
             .account()
             .context("sts:GetCallerIdentity returned no account id")?

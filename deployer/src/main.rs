@@ -7,11 +7,13 @@ mod aws_error;
 mod cli;
 mod commands;
 mod context;
+mod dotenv;
 mod endpoint;
 mod model;
 mod ownership;
 mod package;
 mod progress;
+mod report;
 mod resources;
 mod settings;
 
@@ -19,40 +21,6 @@ use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 use context::Ctx;
 use std::process::ExitCode;
-
-/// Reads `.env` in the working directory like the original scripts: sets variables that are
-/// not already set (`SAGEMAKER_ENDPOINT`, `DEFAULT_AWS_REGION`, `ALEX_API_ENDPOINT`, `ALEX_API_KEY`).
-fn load_dotenv() {
-    const KEYS: [&str; 4] = [
-        "SAGEMAKER_ENDPOINT",
-        "DEFAULT_AWS_REGION",
-        "ALEX_API_ENDPOINT",
-        "ALEX_API_KEY",
-    ];
-    let Ok(text) = std::fs::read_to_string(".env") else {
-        return;
-    };
-    for line in text.lines() {
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        let k = k.trim().trim_start_matches("export ").trim();
-        let v = v.trim().trim_matches('"').trim_matches('\'');
-        if KEYS.contains(&k) && std::env::var_os(k).is_none() {
-            // SAFETY: single-threaded; runs before the runtime and any other thread start.
-            unsafe { std::env::set_var(k, v) };
-        }
-    }
-}
-
-fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{}", serde_json::to_string_pretty(value)?) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
-}
 
 /// Endpoint and key from flags/env/`.env`, else from the deployed stack.
 async fn api_target(
@@ -71,121 +39,56 @@ async fn api_target(
     ))
 }
 
+/// Runs the command and prints its report ([`report::emit`], the one place output happens).
 async fn run(cli: Cli, matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
     let global = &cli.global;
+    let quiet = global.quiet > 0;
     match &cli.command {
         Command::Up(args) => {
             let ctx = Ctx::load(global, &args.stack.index_name, false).await?;
             ctx.progress.step(&format!("target  {}", ctx.target()));
             let report = commands::up::run(&ctx, &args.stack).await?;
             settings::save(&ctx.names.stack, &matches)?;
-            if global.json {
-                print_json(&report)?;
-            } else {
-                ctx.progress.step(&format!(
-                    "stack `{}` is up in {} ({} change(s)); `deployer output` prints the endpoint and key",
-                    report.stack,
-                    report.region,
-                    report.changes.len()
-                ));
-            }
+            report::emit(&report, global.json, quiet)
         }
         Command::Plan(args) => {
             let ctx = Ctx::load(global, &args.stack.index_name, true).await?;
-            let report = commands::plan::run(&ctx, args).await?;
-            if global.json {
-                print_json(&report)?;
-            } else {
-                print!("{report}");
-            }
-            if args.detailed_exitcode && !report.changes.is_empty() {
-                return Ok(ExitCode::from(2));
-            }
+            report::emit(&commands::plan::run(&ctx, args).await?, global.json, quiet)
         }
         Command::Down(args) => {
             let ctx = Ctx::load(global, &args.index_name, false).await?;
             ctx.progress.step(&format!("target  {}", ctx.target()));
-            let report = commands::down::run(&ctx, args).await?;
-            if global.json {
-                print_json(&report)?;
-            } else {
-                ctx.progress.step(&format!(
-                    "stack `{}` is down ({} deletion(s))",
-                    ctx.names.stack,
-                    report.changes.len()
-                ));
-            }
+            report::emit(&commands::down::run(&ctx, args).await?, global.json, quiet)
         }
         Command::Output(args) => {
             let ctx = Ctx::load(global, &args.index_name, false).await?;
-            commands::output::run(&ctx, args, global.json).await?;
+            let report = commands::output::run(&ctx, args, global.json).await?;
+            report::emit(&report, global.json, quiet)
         }
         Command::Ingest(args) => {
             let (endpoint, key) = api_target(global, &args.api_endpoint, &args.api_key).await?;
-            let progress = progress::Progress::new(global.quiet > 0);
+            let progress = progress::Progress::new(quiet);
             let report = commands::ingest::run(args, &endpoint, &key, &progress).await?;
-            if global.json {
-                print_json(&report)?;
-            }
-            progress.step(&format!(
-                "ingested {} document(s) ({} chunks) in {:.1} s{}",
-                report.documents,
-                report.chunks,
-                report.seconds,
-                if report.failures.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {} failure(s)", report.failures.len())
-                }
-            ));
-            for f in &report.failures {
-                eprintln!("error: {f}");
-            }
-            if !report.failures.is_empty() {
-                return Ok(ExitCode::from(1));
-            }
+            report::emit(&report, global.json, quiet)
         }
         Command::Package(args) => {
-            let progress = progress::Progress::new(global.quiet > 0);
-            progress.step(&format!(
-                "build   function (release, {})",
-                args.arch.as_str()
-            ));
-            let artifact =
-                package::package(&package::build(args.arch, global.quiet > 0)?, args.arch)?;
-            std::fs::write(&args.out, &artifact.zip)
-                .map_err(|e| anyhow::anyhow!("could not write `{}`: {e}", args.out.display()))?;
-            let summary = serde_json::json!({
-                "path": args.out.display().to_string(),
-                "bytes": artifact.zip.len(),
-                "code_sha256": artifact.sha256,
-            });
-            if global.json {
-                print_json(&summary)?;
-            } else {
-                println!(
-                    "{} {} bytes sha256 {}",
-                    args.out.display(),
-                    artifact.zip.len(),
-                    artifact.sha256
-                );
-            }
+            let progress = progress::Progress::new(quiet);
+            report::emit(
+                &commands::package::run(args, &progress)?,
+                global.json,
+                quiet,
+            )
         }
         Command::Search(args) => {
             let (endpoint, key) = api_target(global, &args.api_endpoint, &args.api_key).await?;
-            let response = commands::search::run(args, &endpoint, &key).await?;
-            if global.json {
-                print_json(&response)?;
-            } else {
-                print!("{}", commands::search::render(&response));
-            }
+            let report = commands::search::run(args, &endpoint, &key).await?;
+            report::emit(&report, global.json, quiet)
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
-    load_dotenv();
+    dotenv::load();
     let (args, stored) = match settings::with_stored(std::env::args_os().collect()) {
         Ok(found) => found,
         Err(e) => {

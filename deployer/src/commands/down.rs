@@ -15,12 +15,31 @@ use std::io::{BufRead, IsTerminal, Write};
 /// What `down` did.
 #[derive(Debug, Serialize)]
 pub struct DownReport {
+    /// Stack name.
+    pub stack: String,
     /// Everything deleted.
     pub changes: Vec<Change>,
     /// Whether the vector data was kept.
     pub data_kept: bool,
     /// Same-named resources the stack does not own, not deleted.
     pub left_alone: Vec<String>,
+}
+
+impl std::fmt::Display for DownReport {
+    /// Nothing on stdout: the deletions were shown as they were made.
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+impl crate::report::Report for DownReport {
+    fn summary(&self) -> Option<String> {
+        Some(format!(
+            "stack `{}` is down ({} deletion(s))",
+            self.stack,
+            self.changes.len()
+        ))
+    }
 }
 
 fn confirm(ctx: &Ctx) -> anyhow::Result<()> {
@@ -94,6 +113,7 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> anyhow::Result<DownReport> {
         ));
     }
     Ok(DownReport {
+        stack: ctx.names.stack.clone(),
         changes: ctx.changes(),
         data_kept: !args.delete_data,
         left_alone: seen

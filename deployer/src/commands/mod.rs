@@ -1,8 +1,9 @@
-//! One module per subcommand.
+//! One module per subcommand; each returns a [`crate::report::Report`].
 
 pub mod down;
 pub mod ingest;
 pub mod output;
+pub mod package;
 pub mod plan;
 pub mod search;
 pub mod up;

@@ -4,9 +4,7 @@
 use crate::cli::OutputArgs;
 use crate::context::Ctx;
 use crate::resources::{api_key, function, rest_api, role};
-use anyhow::Context as _;
 use serde::Serialize;
-use std::path::Path;
 
 /// The stack's outputs.
 #[derive(Debug, Clone, Serialize)]
@@ -118,93 +116,77 @@ pub async fn read(ctx: &Ctx) -> anyhow::Result<Outputs> {
     })
 }
 
-/// Upserts `KEY=value` lines into the `.env` at `path` (other lines kept; mode 0600).
-pub fn write_env(path: &Path, lines: &[(&str, String)]) -> anyhow::Result<()> {
-    let existing = match std::fs::read_to_string(path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("could not read `{}`", path.display())),
-    };
-    let mut out: Vec<String> = Vec::new();
-    let mut written = std::collections::HashSet::new();
-    for line in existing.lines() {
-        let key = line
-            .split_once('=')
-            .map(|(k, _)| k.trim().trim_start_matches("export ").trim());
-        match key.and_then(|k| lines.iter().find(|(name, _)| *name == k)) {
-            Some((name, value)) => {
-                if written.insert(*name) {
-                    out.push(format!("{name}={value}"));
-                }
-            }
-            None => out.push(line.to_string()),
-        }
-    }
-    for (name, value) in lines {
-        if !written.contains(name) {
-            out.push(format!("{name}={value}"));
-        }
-    }
-    let text = out.join("\n") + "\n";
-    let tmp = path.with_extension("env.tmp");
-    {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts
-            .open(&tmp)
-            .with_context(|| format!("could not write `{}`", tmp.display()))?;
-        f.write_all(text.as_bytes())?;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("could not replace `{}`", path.display()))?;
-    Ok(())
+/// What `output` prints.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum OutputReport {
+    /// Every output (the key masked in text unless `show_key`).
+    Outputs {
+        /// The outputs.
+        #[serde(flatten)]
+        outputs: Box<Outputs>,
+        /// Whether the text shows the key.
+        #[serde(skip)]
+        show_key: bool,
+    },
+    /// `--env`: the `.env` lines (a JSON object with `--json`).
+    Env(EnvLines),
+    /// `--write-env`: the file written (nothing on stdout).
+    Written {
+        /// The `.env` file.
+        written: String,
+    },
 }
 
-/// `output`: prints or writes.
-pub async fn run(ctx: &Ctx, args: &OutputArgs, json: bool) -> anyhow::Result<()> {
+/// `.env` lines in their order; serialized as a JSON object.
+#[derive(Debug)]
+pub struct EnvLines(pub Vec<(&'static str, String)>);
+
+impl Serialize for EnvLines {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl std::fmt::Display for OutputReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutputReport::Outputs { outputs, show_key } => f.write_str(&outputs.render(*show_key)),
+            OutputReport::Env(lines) => {
+                lines.0.iter().try_for_each(|(k, v)| writeln!(f, "{k}={v}"))
+            }
+            OutputReport::Written { .. } => Ok(()),
+        }
+    }
+}
+
+impl crate::report::Report for OutputReport {
+    fn summary(&self) -> Option<String> {
+        match self {
+            OutputReport::Written { written } => Some(format!(
+                "wrote   VECTOR_BUCKET, ALEX_API_ENDPOINT, ALEX_API_KEY to {written}"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// `output`: the outputs, the `.env` lines, or the `.env` file written.
+pub async fn run(ctx: &Ctx, args: &OutputArgs, json: bool) -> anyhow::Result<OutputReport> {
     let outputs = read(ctx).await?;
     if let Some(path) = &args.write_env {
-        write_env(path, &outputs.env_lines())?;
-        ctx.progress.step(&format!(
-            "wrote   VECTOR_BUCKET, ALEX_API_ENDPOINT, ALEX_API_KEY to {}",
-            path.display()
-        ));
-        return Ok(());
+        crate::dotenv::upsert(path, &outputs.env_lines())?;
+        return Ok(OutputReport::Written {
+            written: path.display().to_string(),
+        });
     }
-    let mut stdout = std::io::stdout().lock();
-    use std::io::Write;
-    let result = if args.env && json {
-        let lines: serde_json::Map<String, serde_json::Value> = outputs
-            .env_lines()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.into()))
-            .collect();
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&lines)?)
-    } else if args.env {
-        outputs
-            .env_lines()
-            .iter()
-            .try_for_each(|(k, v)| writeln!(stdout, "{k}={v}"))
-    } else if json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&outputs)?)
-    } else {
-        write!(stdout, "{}", outputs.render(args.show_key))
-    };
-    match result {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
+    if args.env {
+        return Ok(OutputReport::Env(EnvLines(outputs.env_lines())));
     }
+    Ok(OutputReport::Outputs {
+        outputs: Box::new(outputs),
+        show_key: args.show_key || json,
+    })
 }
 
 #[cfg(test)]
@@ -229,37 +211,5 @@ mod tests {
         assert!(!text.contains("SECRETVALUE"), "{text}");
         assert!(text.contains("api_key          abcd… (hidden"), "{text}");
         assert!(outputs.render(true).contains("abcdSECRETVALUE"));
-    }
-
-    #[test]
-    fn write_env_upserts_and_keeps_other_lines() {
-        let dir = std::env::temp_dir().join(format!("deployer-env-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(".env");
-        std::fs::write(
-            &path,
-            "# mine\nOPENAI_API_KEY=x\nALEX_API_KEY=old\nVECTOR_BUCKET=old\n",
-        )
-        .unwrap();
-        let lines = vec![
-            ("VECTOR_BUCKET", "b".to_string()),
-            ("ALEX_API_ENDPOINT", "e".to_string()),
-            ("ALEX_API_KEY", "k".to_string()),
-        ];
-        write_env(&path, &lines).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(
-            text,
-            "# mine\nOPENAI_API_KEY=x\nALEX_API_KEY=k\nVECTOR_BUCKET=b\nALEX_API_ENDPOINT=e\n"
-        );
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
-        }
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

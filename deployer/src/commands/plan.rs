@@ -11,6 +11,19 @@ use serde::Serialize;
 pub struct PlanReport {
     /// Changes `up` would make.
     pub changes: Vec<Change>,
+    /// `--detailed-exitcode`: exit 2 when there are changes.
+    #[serde(skip)]
+    pub detailed_exitcode: bool,
+}
+
+impl crate::report::Report for PlanReport {
+    fn status(&self) -> std::process::ExitCode {
+        if self.detailed_exitcode && !self.changes.is_empty() {
+            std::process::ExitCode::from(2)
+        } else {
+            std::process::ExitCode::SUCCESS
+        }
+    }
 }
 
 impl std::fmt::Display for PlanReport {
@@ -19,7 +32,7 @@ impl std::fmt::Display for PlanReport {
             return writeln!(f, "No changes: the stack matches the configuration.");
         }
         for c in &self.changes {
-            writeln!(f, "{:<7} {} {}", c.action, c.resource, c.detail)?;
+            writeln!(f, "{c}")?;
         }
         writeln!(f, "{} change(s).", self.changes.len())
     }
@@ -32,5 +45,6 @@ pub async fn run(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<PlanReport> {
     up::converge(ctx, &args.stack, &code, endpoint).await?;
     Ok(PlanReport {
         changes: ctx.changes(),
+        detailed_exitcode: args.detailed_exitcode,
     })
 }

@@ -1,10 +1,10 @@
 //! `search`: queries the deployed API and prints ranked results.
 
-use crate::api_client::{ApiClient, STALE_HINT, error_message, escape_controls};
+use crate::api_client::{ApiClient, escape_controls};
 use crate::cli::SearchArgs;
-use anyhow::{Context as _, bail};
-use serde_json::{Value, json};
-use std::fmt::Write as _;
+use anyhow::Context as _;
+use serde::Serialize;
+use shared::api::{SearchRequest, SearchResponse, SearchResult};
 
 /// The search endpoint for an ingest endpoint (`…/ingest` → `…/search`).
 pub fn search_url(ingest: &str) -> String {
@@ -14,71 +14,79 @@ pub fn search_url(ingest: &str) -> String {
     }
 }
 
-/// Human-readable results: rank, score, ticker/company, text preview.
-pub fn render(response: &Value) -> String {
-    let mut out = String::new();
-    let results = response["results"].as_array().cloned().unwrap_or_default();
-    if results.is_empty() {
-        out.push_str("No results.\n");
-    }
-    for (i, r) in results.iter().enumerate() {
-        let meta = &r["metadata"];
-        let who = match (meta["ticker"].as_str(), meta["company_name"].as_str()) {
-            (Some(t), Some(c)) => format!("{t} · {c}"),
-            (Some(t), None) => t.to_string(),
-            (None, Some(c)) => c.to_string(),
-            _ => r["document_id"].as_str().unwrap_or("").to_string(),
-        };
-        let who = escape_controls(&who);
-        let text: String = r["text"]
-            .as_str()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let preview = escape_controls(&text.chars().take(100).collect::<String>());
-        let ellipsis = if text.chars().count() > 100 {
-            "…"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            out,
-            "{:>2}. {:.3}  {who}\n    {preview}{ellipsis}",
-            i + 1,
-            r["score"].as_f64().unwrap_or(0.0)
-        );
-    }
-    out
+/// The API's answer; as text: rank, score, ticker/company, text preview.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct SearchReport(pub SearchResponse);
+
+fn who(r: &SearchResult) -> String {
+    let field = |k: &str| r.metadata.get(k).and_then(|v| v.as_str());
+    let who = match (field("ticker"), field("company_name")) {
+        (Some(t), Some(c)) => format!("{t} · {c}"),
+        (Some(t), None) => t.to_string(),
+        (None, Some(c)) => c.to_string(),
+        _ => r.document_id.clone(),
+    };
+    escape_controls(&who)
 }
 
-/// `search`: the API's JSON answer.
-pub async fn run(args: &SearchArgs, endpoint: &str, key: &str) -> anyhow::Result<Value> {
-    let mut body = json!({"query": args.query, "k": args.k});
-    if let Some(filter) = &args.filter {
-        body["filter"] = serde_json::from_str(filter).context("`--filter` is not valid JSON")?;
+impl std::fmt::Display for SearchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.results.is_empty() {
+            writeln!(f, "No results.")?;
+        }
+        for (i, r) in self.0.results.iter().enumerate() {
+            let text = r.text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let preview = escape_controls(&text.chars().take(100).collect::<String>());
+            let ellipsis = if text.chars().count() > 100 {
+                "…"
+            } else {
+                ""
+            };
+            writeln!(
+                f,
+                "{:>2}. {:.3}  {}\n    {preview}{ellipsis}",
+                i + 1,
+                r.score,
+                who(r)
+            )?;
+        }
+        Ok(())
     }
+}
+
+impl crate::report::Report for SearchReport {}
+
+/// `search`.
+pub async fn run(args: &SearchArgs, endpoint: &str, key: &str) -> anyhow::Result<SearchReport> {
+    let filter = match &args.filter {
+        Some(filter) => Some(serde_json::from_str(filter).context("`--filter` is not valid JSON")?),
+        None => None,
+    };
+    let request = SearchRequest {
+        query: args.query.clone(),
+        k: Some(args.k),
+        filter,
+    };
     let client = ApiClient::new(key, std::time::Duration::from_secs(60))?;
-    let answer = client.post(&search_url(endpoint), &body).await?;
-    match answer.status {
-        200 => Ok(answer.body),
-        403 | 404 => bail!(
-            "search failed: HTTP {}: {}{}\n{STALE_HINT}",
-            answer.status,
-            error_message(&answer.body),
-            answer.id_suffix()
-        ),
-        status => bail!(
-            "search failed: HTTP {status}: {}{}",
-            error_message(&answer.body),
-            answer.id_suffix()
-        ),
-    }
+    Ok(SearchReport(
+        client.search(&search_url(endpoint), &request).await?,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn render(v: serde_json::Value) -> String {
+        let mut v = v;
+        for r in v["results"].as_array_mut().unwrap() {
+            r["id"] = r["document_id"].clone();
+        }
+        v["count"] = json!(v["results"].as_array().unwrap().len());
+        SearchReport(serde_json::from_value(v).unwrap()).to_string()
+    }
 
     #[test]
     fn renders_ranked_results() {
@@ -86,7 +94,7 @@ mod tests {
             {"score": 0.61234, "document_id": "d", "text": "Tesla makes\n electric cars", "metadata": {"ticker": "TSLA", "company_name": "Tesla, Inc."}},
             {"score": 0.2, "document_id": "plain", "text": "x".repeat(150), "metadata": {}}
         ], "count": 2});
-        let out = render(&v);
+        let out = render(v);
         assert!(
             out.starts_with(" 1. 0.612  TSLA · Tesla, Inc.\n    Tesla makes electric cars\n"),
             "{out}"
@@ -94,7 +102,7 @@ mod tests {
         assert!(out.contains(" 2. 0.200  plain\n    "));
         assert!(out.trim_end().ends_with('…'));
         let hostile = json!({"results": [{"score": 1.0, "document_id": "\u{1b}]0;x\u{7}", "text": "a\u{1b}[31mred", "metadata": {}}]});
-        let out = render(&hostile);
+        let out = render(hostile);
         assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
         assert!(out.contains("a\\u{1b}[31mred"), "{out}");
         assert_eq!(

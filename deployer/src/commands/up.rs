@@ -27,6 +27,24 @@ pub struct UpReport {
     pub changes: Vec<Change>,
 }
 
+impl std::fmt::Display for UpReport {
+    /// Nothing on stdout: the changes were shown as they were made.
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+impl crate::report::Report for UpReport {
+    fn summary(&self) -> Option<String> {
+        Some(format!(
+            "stack `{}` is up in {} ({} change(s)); `deployer output` prints the endpoint and key",
+            self.stack,
+            self.region,
+            self.changes.len()
+        ))
+    }
+}
+
 /// Builds (or reads `--zip`) and checks the artifact.
 pub fn artifact(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<Artifact> {
     match &args.zip {
@@ -107,6 +125,29 @@ pub async fn preflight(
     }
 }
 
+/// The function's environment: its resources' names, the endpoint's limits, its time budget.
+fn function_env(
+    ctx: &Ctx,
+    args: &StackArgs,
+    endpoint: EndpointSettings,
+) -> BTreeMap<String, String> {
+    [
+        ("VECTOR_BUCKET", ctx.names.bucket.clone()),
+        ("INDEX_NAME", ctx.names.index.clone()),
+        ("SAGEMAKER_ENDPOINT", args.embedding_endpoint.clone()),
+        ("EMBEDDING_DIMENSION", args.dimension.to_string()),
+        // The function stops before its own timeout (and API Gateway's 29 s).
+        (
+            "TIME_BUDGET_MS",
+            (u64::from(args.timeout.min(29)) * 1000).to_string(),
+        ),
+    ]
+    .into_iter()
+    .chain(endpoint.env())
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 /// Converges the stack: first settles ownership (refuses, or with `--adopt` tags, same-named
 /// resources the stack did not create) and makes sure the permissions boundary exists.
 pub async fn converge(
@@ -126,27 +167,12 @@ pub async fn converge(
         log_group::ensure(ctx, args.log_retention_days),
         role::ensure(ctx, &args.embedding_endpoint),
     )?;
-    let env: BTreeMap<String, String> = [
-        ("VECTOR_BUCKET", ctx.names.bucket.clone()),
-        ("INDEX_NAME", ctx.names.index.clone()),
-        ("SAGEMAKER_ENDPOINT", args.embedding_endpoint.clone()),
-        ("EMBEDDING_DIMENSION", args.dimension.to_string()),
-        // The function stops before its own timeout (and API Gateway's 29 s).
-        (
-            "TIME_BUDGET_MS",
-            (u64::from(args.timeout.min(29)) * 1000).to_string(),
-        ),
-    ]
-    .into_iter()
-    .chain(endpoint.env())
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
     let fspec = function::FunctionSpec {
         role_arn,
         memory: args.memory as i32,
         timeout: args.timeout as i32,
         arch: args.arch,
-        env,
+        env: function_env(ctx, args, endpoint),
     };
     let function_arn = function::ensure(ctx, &fspec, code).await?;
     let (api_id, first_key) = tokio::try_join!(

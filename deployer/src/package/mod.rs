@@ -35,52 +35,9 @@ pub fn build(arch: Arch, quiet: bool) -> anyhow::Result<PathBuf> {
     let root = workspace_root().ok_or_else(|| {
         anyhow!("the function's source is not available to build\nhint: pass a prebuilt artifact with `--zip PATH`")
     })?;
-    let host = Arch::host();
     let target_dir =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let (mut cmd, out) = if arch == host && cfg!(target_os = "linux") {
-        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "--release", "-p", "function", "--bin", "bootstrap"]);
-        (cmd, target_dir.join("release/bootstrap"))
-    } else {
-        let triple = match arch {
-            Arch::X86_64 => "x86_64-unknown-linux-gnu",
-            Arch::Arm64 => "aarch64-unknown-linux-gnu",
-        };
-        let tool = ["cargo-zigbuild", "cargo-lambda"]
-            .into_iter()
-            .find(|t| which(t))
-            .ok_or_else(|| {
-                anyhow!(
-                    "building for {} on this machine needs cargo-zigbuild or cargo-lambda, and neither is installed\nhint: install one, or pass a prebuilt artifact with `--zip PATH`",
-                    arch.as_str()
-                )
-            })?;
-        let mut cmd = Command::new("cargo");
-        if tool == "cargo-zigbuild" {
-            cmd.args([
-                "zigbuild",
-                "--release",
-                "-p",
-                "function",
-                "--bin",
-                "bootstrap",
-                "--target",
-                &format!("{triple}.2.34"),
-            ]);
-        } else {
-            cmd.args([
-                "lambda",
-                "build",
-                "--release",
-                "-p",
-                "function",
-                "--target",
-                triple,
-            ]);
-        }
-        (cmd, target_dir.join(triple).join("release/bootstrap"))
-    };
+    let (mut cmd, out) = build_command(arch, &target_dir)?;
     for (key, _) in std::env::vars_os() {
         if key.to_str().is_some_and(is_outer_cargo_var) {
             cmd.env_remove(&key);
@@ -98,6 +55,51 @@ pub fn build(arch: Arch, quiet: bool) -> anyhow::Result<PathBuf> {
         bail!("building the function failed (see cargo's output above)");
     }
     Ok(out)
+}
+
+/// The cargo command that builds `bootstrap` for `arch`, and where the binary lands: a plain
+/// release build on a Linux host of the same architecture, else cargo-zigbuild (glibc 2.34,
+/// as provided.al2023) or cargo-lambda.
+fn build_command(arch: Arch, target_dir: &Path) -> anyhow::Result<(Command, PathBuf)> {
+    if arch == Arch::host() && cfg!(target_os = "linux") {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.args(["build", "--release", "-p", "function", "--bin", "bootstrap"]);
+        return Ok((cmd, target_dir.join("release/bootstrap")));
+    }
+    let triple = match arch {
+        Arch::X86_64 => "x86_64-unknown-linux-gnu",
+        Arch::Arm64 => "aarch64-unknown-linux-gnu",
+    };
+    let mut cmd = Command::new("cargo");
+    if which("cargo-zigbuild") {
+        let target = format!("{triple}.2.34");
+        cmd.args([
+            "zigbuild",
+            "--release",
+            "-p",
+            "function",
+            "--bin",
+            "bootstrap",
+            "--target",
+            &target,
+        ]);
+    } else if which("cargo-lambda") {
+        cmd.args([
+            "lambda",
+            "build",
+            "--release",
+            "-p",
+            "function",
+            "--target",
+            triple,
+        ]);
+    } else {
+        bail!(
+            "building for {} on this machine needs cargo-zigbuild or cargo-lambda, and neither is installed\nhint: install one, or pass a prebuilt artifact with `--zip PATH`",
+            arch.as_str()
+        );
+    }
+    Ok((cmd, target_dir.join(triple).join("release/bootstrap")))
 }
 
 /// Variables an outer `cargo run` or `cargo test` sets for the program it starts. Inherited by
@@ -257,72 +259,4 @@ pub fn check_elf(elf: &[u8], arch: Arch) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_outer_cargos_program_variables_are_not_passed_to_the_nested_build() {
-        for outer in [
-            "CARGO_PKG_NAME",
-            "CARGO_PKG_VERSION_MAJOR",
-            "CARGO_MANIFEST_DIR",
-            "CARGO_BIN_EXE_deployer",
-            "CARGO_PRIMARY_PACKAGE",
-        ] {
-            assert!(is_outer_cargo_var(outer), "{outer}");
-        }
-        for kept in [
-            "CARGO_HOME",
-            "CARGO_TARGET_DIR",
-            "CARGO_TERM_COLOR",
-            "CARGO",
-            "RUSTUP_HOME",
-        ] {
-            assert!(!is_outer_cargo_var(kept), "{kept}");
-        }
-    }
-
-    #[test]
-    fn zips_are_deterministic_and_executable() {
-        let a = zip_bootstrap(b"\x7fELF-binary").unwrap();
-        let b = zip_bootstrap(b"\x7fELF-binary").unwrap();
-        assert_eq!(a, b);
-        assert_eq!(sha256_b64(&a), sha256_b64(&b));
-        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap();
-        let entry = archive.by_index(0).unwrap();
-        assert_eq!(entry.name().unwrap(), "bootstrap");
-        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
-    }
-
-    #[test]
-    fn this_test_binary_is_checked_and_its_glibc_floor_read() {
-        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        let floor = glibc_floor(&me).expect("a glibc-linked test binary");
-        assert!(floor >= (2, 2), "{floor:?}");
-        let other = if Arch::host() == Arch::X86_64 {
-            Arch::Arm64
-        } else {
-            Arch::X86_64
-        };
-        let err = check_elf(&me, other).unwrap_err().to_string();
-        assert!(err.contains("but the function is"), "{err}");
-        assert!(check_elf(b"#!/bin/sh\n", Arch::host()).is_err());
-    }
-
-    #[test]
-    fn too_new_glibc_is_refused() {
-        // Patch a copy of this binary's first GLIBC_2.x requirement string to 2.99.
-        let mut me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        let needle = b"GLIBC_2.2.5\0";
-        if let Some(at) = me.windows(needle.len()).position(|w| w == needle) {
-            me[at..at + needle.len()].copy_from_slice(b"GLIBC_2.99\0\0");
-            assert_eq!(glibc_floor(&me), Some((2, 99)));
-            assert!(
-                check_elf(&me, Arch::host())
-                    .unwrap_err()
-                    .to_string()
-                    .contains("glibc 2.99")
-            );
-        }
-    }
-}
+mod tests;

@@ -1,60 +1,20 @@
-//! `ingest`: sends text/markdown files (one document each) or JSONL documents to the deployed
-//! API, in batches with bounded concurrency, honouring 429/503 `Retry-After` (see
-//! [`crate::api_client`]).
-//!
-//! A file's document id is its path as given (relative to a directory argument for the files
-//! found in it), so two files never share an id and re-ingesting a file replaces its earlier
-//! version; ids that repeat within one run are refused before anything is sent. Documents the
-//! function would refuse (empty, too big, bad metadata or id) are skipped with a warning naming
-//! them, and a batch the function refuses because of one document is sent again without it:
-//! the others are still ingested, and the exit status says some failed.
-//!
-//! The function stops before API Gateway's 29 s and answers 202 with `chunks_done` /
-//! `chunks_total` when a batch needs more time; the same batch is then sent again (the
-//! function skips what it stored) until it answers 200. A 504 (API Gateway cut the request) or
-//! a client timeout is treated the same way: re-sending is safe because ingest is resumable. A
-//! batch that makes no progress in three rounds in a row is reported as failed, with the
-//! request id and where the function's log is.
+//! Reading the documents to send: text/markdown files (one document each, the id is the path
+//! as given), directories (walked for text files), JSONL and stdin; checks made before
+//! sending (what the function would refuse, ids that repeat) and batching.
 
-use crate::api_client::{
-    Answer, ApiClient, NoAnswer, STALE_HINT, check_url, error_message, escape_controls,
-};
-use crate::cli::IngestArgs;
-use crate::progress::Progress;
 use anyhow::{Context as _, bail};
-use futures::StreamExt;
-use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use shared::api::{DocumentInput, document_id_problem};
 use shared::limits::{MAX_DOCUMENT_BYTES, MAX_DOCUMENT_ID_LEN};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// Largest request body sent (Lambda's synchronous payload limit is 6 MB; smaller requests
 /// also keep each round's re-reading of stored chunks short).
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
-/// Rounds in a row without progress before a batch is given up.
-const MAX_STALLED_ROUNDS: u32 = 3;
-/// The client's timeout per request: API Gateway cuts every request at 29 s, so an answer
-/// comes within it unless the network fails.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(35);
 /// Extensions read as one document each when a directory is given.
 const TEXT_EXTENSIONS: [&str; 4] = ["md", "markdown", "txt", "text"];
-
-/// The summary.
-#[derive(Debug, Default, Serialize)]
-pub struct IngestReport {
-    /// Documents indexed.
-    pub documents: usize,
-    /// Vectors written.
-    pub chunks: usize,
-    /// Documents (or batches) that failed or were skipped, with why.
-    pub failures: Vec<String>,
-    /// Seconds.
-    pub seconds: f64,
-}
 
 /// A document to send, and where it came from (for messages).
 #[derive(Debug, Clone)]
@@ -238,179 +198,9 @@ pub fn batches(docs: Vec<Source>, size: usize) -> Vec<Vec<Source>> {
     out
 }
 
-/// The document a batch was refused for (`documents[3]: …`), if that is why.
-fn refused_document(answer: &Answer) -> Option<usize> {
-    if !matches!(answer.status, 400 | 413) {
-        return None;
-    }
-    let rest = answer.body["error"].as_str()?.strip_prefix("documents[")?;
-    rest.split_once("]:")?.0.parse().ok()
-}
-
-/// Where the function's log is, for hints.
-fn logs_hint(url: &str) -> String {
-    format!(
-        "hint: the function's log has the request id: `aws logs tail /aws/lambda/<function> --since 15m` (the stack's function, e.g. alex-ingest; endpoint {url})"
-    )
-}
-
-/// Sends one batch until the function answers anything but 202 (resumable ingest), or until
-/// it stalls. A 504 or a client timeout is re-sent like a 202: what the function stored stays.
-async fn send_until_done(
-    client: &ApiClient,
-    url: &str,
-    body: &Value,
-    progress: &Progress,
-) -> anyhow::Result<Answer> {
-    let mut best = 0;
-    let mut stalled = 0;
-    loop {
-        let (done, why) = match client.post(url, body).await {
-            Ok(answer) if answer.status == 202 => {
-                let done = answer.body["chunks_done"].as_u64().unwrap_or(0);
-                let total = answer.body["chunks_total"].as_u64().unwrap_or(0);
-                progress.step(&format!(
-                    "ingest  {}: {done}/{total} chunks stored, continuing",
-                    escape_controls(answer.body["document_id"].as_str().unwrap_or("batch"))
-                ));
-                (done, format!("{done}/{total} chunks stored"))
-            }
-            Ok(answer) if answer.status == 504 => {
-                progress.warn(&format!(
-                    "API Gateway cut the request at 29 s (HTTP 504){}; sending it again (stored chunks are skipped)",
-                    answer.id_suffix()
-                ));
-                (best, format!("HTTP 504{}", answer.id_suffix()))
-            }
-            Ok(answer) => return Ok(answer),
-            Err(e) if e.is::<NoAnswer>() => {
-                progress.warn(&format!(
-                    "{e:#}; sending it again (stored chunks are skipped)"
-                ));
-                (best, e.to_string())
-            }
-            Err(e) => return Err(e),
-        };
-        if done > best {
-            best = done;
-            stalled = 0;
-        } else {
-            stalled += 1;
-            if stalled >= MAX_STALLED_ROUNDS {
-                bail!(
-                    "no progress after {MAX_STALLED_ROUNDS} rounds (last: {why})\nhint: the embedding endpoint may be too slow for one chunk inside 29 s; {}",
-                    logs_hint(url).trim_start_matches("hint: ")
-                );
-            }
-        }
-    }
-}
-
-/// What became of one batch: documents and chunks stored, failures.
-async fn send_batch(
-    client: &ApiClient,
-    url: &str,
-    mut batch: Vec<Source>,
-    progress: &Progress,
-) -> (usize, usize, Vec<String>) {
-    let mut failures = Vec::new();
-    loop {
-        if batch.is_empty() {
-            return (0, 0, failures);
-        }
-        let docs: Vec<&DocumentInput> = batch.iter().map(|s| &s.doc).collect();
-        let answer =
-            match send_until_done(client, url, &json!({ "documents": docs }), progress).await {
-                Ok(answer) => answer,
-                Err(e) => {
-                    let first = &batch[0].origin;
-                    failures.push(format!("{} document(s) from {first}: {e:#}", batch.len()));
-                    return (0, 0, failures);
-                }
-            };
-        if answer.status == 200 {
-            let chunks = answer.body["chunks"].as_u64().unwrap_or(0) as usize;
-            return (batch.len(), chunks, failures);
-        }
-        // One document spoiled the batch: drop it, say so, send the rest.
-        if let Some(i) = refused_document(&answer).filter(|&i| i < batch.len()) {
-            let bad = batch.remove(i);
-            let why = error_message(&answer.body);
-            let why = why.split_once("]: ").map_or(why.as_str(), |(_, w)| w);
-            progress.warn(&format!("skipped {}: {why}", bad.origin));
-            failures.push(format!("{}: {why}", bad.origin));
-            continue;
-        }
-        let first = &batch[0].origin;
-        let mut line = format!(
-            "{} document(s) from {first}: HTTP {}: {}{}",
-            batch.len(),
-            answer.status,
-            error_message(&answer.body),
-            answer.id_suffix()
-        );
-        match answer.status {
-            502 | 500 => line.push_str(&format!("\n{}", logs_hint(url))),
-            403 | 404 => line.push_str(&format!("\n{STALE_HINT}")),
-            _ => {}
-        }
-        failures.push(line);
-        return (0, 0, failures);
-    }
-}
-
-/// `ingest`.
-pub async fn run(
-    args: &IngestArgs,
-    endpoint: &str,
-    key: &str,
-    progress: &Progress,
-) -> anyhow::Result<IngestReport> {
-    let started = Instant::now();
-    let sources = read_documents(&args.paths)?;
-    if sources.is_empty() {
-        bail!("no documents in the given paths");
-    }
-    check_url(endpoint)?;
-    let mut report = IngestReport::default();
-    let mut valid = Vec::with_capacity(sources.len());
-    for s in sources {
-        match problem(&s.doc) {
-            Some(why) => {
-                progress.warn(&format!("skipped {}: {why}", s.origin));
-                report.failures.push(format!("{}: {why}", s.origin));
-            }
-            None => valid.push(s),
-        }
-    }
-    let total = valid.len() as u64;
-    let client = ApiClient::new(key, REQUEST_TIMEOUT)?;
-    let bar = progress.bar(total, "ingesting");
-    let mut results = futures::stream::iter(batches(valid, args.batch).into_iter().map(|batch| {
-        let client = &client;
-        let n = batch.len() as u64;
-        async move { (n, send_batch(client, endpoint, batch, progress).await) }
-    }))
-    .buffer_unordered(args.concurrency.max(1));
-    while let Some((n, (documents, chunks, failures))) = results.next().await {
-        report.documents += documents;
-        report.chunks += chunks;
-        report.failures.extend(failures);
-        if let Some(bar) = &bar {
-            bar.inc(n);
-        }
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
     fn source(text: &str, id: Option<&str>) -> Source {
         Source {
             doc: DocumentInput {
@@ -475,20 +265,5 @@ mod tests {
         assert!(problem(&source("t", Some("a#b")).doc).is_some());
         let big = "x".repeat(MAX_DOCUMENT_BYTES + 1);
         assert!(problem(&source(&big, None).doc).is_some());
-    }
-
-    #[test]
-    fn a_refused_document_is_found_in_the_answer() {
-        let answer = |status, error: &str| Answer {
-            status,
-            body: json!({ "error": error }),
-            request_id: None,
-        };
-        assert_eq!(
-            refused_document(&answer(400, "documents[3]: `text` must not be empty")),
-            Some(3)
-        );
-        assert_eq!(refused_document(&answer(400, "bad JSON")), None);
-        assert_eq!(refused_document(&answer(502, "documents[1]: x")), None);
     }
 }

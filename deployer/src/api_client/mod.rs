@@ -1,0 +1,254 @@
+//! The client of the deployed HTTP API (`ingest`, `search`), speaking [`shared::api`]'s
+//! request and response types. The API key is a secret, so it is sent only over https (or to
+//! a loopback address, the local AWS), never along a redirect, and a server's `Retry-After`
+//! cannot park the client for longer than [`MAX_RETRY_AFTER`].
+
+use anyhow::{anyhow, bail};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use shared::api::{ErrorBody, IngestRequest, SearchRequest, SearchResponse};
+
+mod url;
+
+use std::time::Duration;
+pub use url::{check_url, escape_controls, is_loopback_url, retry_after};
+
+/// Attempts per request while throttled.
+const MAX_ATTEMPTS: u32 = 6;
+/// Attempts to connect (a refused connection is reported after ~1.5 s, not retried for long).
+const MAX_CONNECT_ATTEMPTS: u32 = 3;
+/// The longest wait a `Retry-After` header can ask for.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// The hint for a 403/404 from an endpoint that may no longer be the stack's.
+pub const STALE_HINT: &str = "hint: the endpoint or key may be stale (after `down` and `up` they change): run `deployer output --write-env .env`";
+
+/// No answer within the client's timeout: the request may still be running (and may have
+/// taken effect), so whether to send it again is the caller's decision.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer from {url} within {secs} s (the request may still be running)")]
+pub struct NoAnswer {
+    /// The URL.
+    pub url: String,
+    /// The timeout.
+    pub secs: u64,
+}
+
+/// One answer of the API.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// The body as received.
+    pub body: String,
+    /// The request id: the function's (`request_id` in error bodies), else API Gateway's
+    /// `x-amzn-RequestId`.
+    pub request_id: Option<String>,
+}
+
+/// An error answer: the function's [`ErrorBody`], or API Gateway's own `{"message": …}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ErrorAnswer {
+    Function(ErrorBody),
+    Gateway { message: String },
+}
+
+impl Answer {
+    /// The body decoded as `T` (one of [`shared::api`]'s answers).
+    pub fn decode<T: DeserializeOwned>(&self) -> anyhow::Result<T> {
+        serde_json::from_str(&self.body).map_err(|e| {
+            anyhow!(
+                "the API answered HTTP {} with an unexpected body ({e}){}",
+                self.status,
+                self.id_suffix()
+            )
+        })
+    }
+
+    /// The error message of an error answer, as sent (the raw body when it is not JSON).
+    pub fn error_text(&self) -> String {
+        match serde_json::from_str::<ErrorAnswer>(&self.body) {
+            Ok(ErrorAnswer::Function(e)) => e.error,
+            Ok(ErrorAnswer::Gateway { message }) => message,
+            Err(_) if self.body.trim().is_empty() => "no message".to_string(),
+            Err(_) => self.body.chars().take(500).collect(),
+        }
+    }
+
+    /// [`Answer::error_text`], escaped for the terminal.
+    pub fn error_message(&self) -> String {
+        escape_controls(&self.error_text())
+    }
+
+    /// ` (request id …)`, or nothing.
+    pub fn id_suffix(&self) -> String {
+        self.request_id.as_deref().map_or(String::new(), |id| {
+            format!(" (request id {})", escape_controls(id))
+        })
+    }
+}
+
+/// An HTTP client that carries the API key safely.
+pub struct ApiClient {
+    client: reqwest::Client,
+    key: String,
+    timeout: Duration,
+}
+
+/// A redirect is refused: the key is not sent on.
+fn redirected(url: &str, resp: &reqwest::Response) -> anyhow::Error {
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("(no location)");
+    anyhow!(
+        "{url} answered a redirect (HTTP {}) to {}; not following it with the API key\nhint: use the endpoint `deployer output` prints",
+        resp.status().as_u16(),
+        escape_controls(location)
+    )
+}
+
+/// A request that could not be sent (or failed on the way).
+fn not_sent(url: &str, e: &reqwest::Error) -> anyhow::Error {
+    if e.is_connect() {
+        anyhow!(
+            "could not connect to {url}: {}\nhint: is the stack deployed (and the local AWS running)? `deployer output` prints the endpoint",
+            std::error::Error::source(e).map_or(e.to_string(), |s| s.to_string())
+        )
+    } else {
+        anyhow!("request to {url} failed: {e}")
+    }
+}
+
+impl ApiClient {
+    /// A client with a per-request `timeout` that never follows redirects.
+    pub fn new(key: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            client,
+            key: key.to_string(),
+            timeout,
+        })
+    }
+
+    /// POSTs `body` to `url` with the key, retrying 429/503 (honouring a capped
+    /// `Retry-After`) and failures to connect (the request was never sent). A request that
+    /// timed out is not re-sent here: it may have taken effect, and the caller decides. A
+    /// redirect is an error (the key is not sent on).
+    pub async fn post(&self, url: &str, body: Vec<u8>) -> anyhow::Result<Answer> {
+        let target = check_url(url)?;
+        let mut backoff = Duration::from_millis(500);
+        for attempt in 1..=MAX_ATTEMPTS {
+            let sent = self
+                .client
+                .post(target.clone())
+                .header("x-api-key", &self.key)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) if attempt < MAX_CONNECT_ATTEMPTS && e.is_connect() => {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+                Err(e) if e.is_timeout() => {
+                    return Err(NoAnswer {
+                        url: url.to_string(),
+                        secs: self.timeout.as_secs(),
+                    }
+                    .into());
+                }
+                Err(e) => return Err(not_sent(url, &e)),
+            };
+            let status = resp.status();
+            if status.is_redirection() {
+                return Err(redirected(url, &resp));
+            }
+            if matches!(status.as_u16(), 429 | 503) && attempt < MAX_ATTEMPTS {
+                let asked = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok());
+                tokio::time::sleep(retry_after(asked).unwrap_or(backoff)).await;
+                backoff = (backoff * 2).min(Duration::from_secs(20));
+                continue;
+            }
+            let gateway_id = resp
+                .headers()
+                .get("x-amzn-requestid")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = resp.text().await.unwrap_or_default();
+            let function_id = match serde_json::from_str::<ErrorAnswer>(&body) {
+                Ok(ErrorAnswer::Function(e)) => Some(e.request_id),
+                _ => None,
+            };
+            return Ok(Answer {
+                status: status.as_u16(),
+                body,
+                request_id: function_id.or(gateway_id),
+            });
+        }
+        bail!("request to {url} still throttled after {MAX_ATTEMPTS} attempts")
+    }
+}
+
+impl ApiClient {
+    /// `POST /ingest` with `request`; the caller decides by status (200 done, 202 send again).
+    pub async fn ingest(&self, url: &str, request: &IngestRequest) -> anyhow::Result<Answer> {
+        self.post(url, serde_json::to_vec(request)?).await
+    }
+
+    /// `POST /search` with `request`: the results, or an error saying why (with the request
+    /// id, and the stale-`.env` hint for a 403/404).
+    pub async fn search(
+        &self,
+        url: &str,
+        request: &SearchRequest,
+    ) -> anyhow::Result<SearchResponse> {
+        let answer = self.post(url, serde_json::to_vec(request)?).await?;
+        let hint = match answer.status {
+            200 => return answer.decode(),
+            403 | 404 => format!("\n{STALE_HINT}"),
+            _ => String::new(),
+        };
+        bail!(
+            "search failed: HTTP {}: {}{}{hint}",
+            answer.status,
+            answer.error_message(),
+            answer.id_suffix()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn error_answers_of_the_function_and_of_api_gateway_are_read() {
+        let answer = |body: &str| Answer {
+            status: 400,
+            body: body.to_string(),
+            request_id: None,
+        };
+        assert_eq!(
+            answer(r#"{"error":"bad \u001b id","request_id":"r1"}"#).error_message(),
+            "bad \\u{1b} id"
+        );
+        assert_eq!(
+            answer(r#"{"message":"Forbidden"}"#).error_text(),
+            "Forbidden"
+        );
+        assert_eq!(answer("upstream died").error_text(), "upstream died");
+        assert_eq!(answer("").error_text(), "no message");
+        assert!(answer("{}").decode::<SearchResponse>().is_err());
+    }
+}
