@@ -185,7 +185,8 @@ pub struct SearchResult {
     pub id: String,
     /// The document the chunk belongs to.
     pub document_id: String,
-    /// `1 - cosine distance`; higher is better.
+    /// `1 − distance` in the index's metric: cosine similarity for a cosine index (−1..1),
+    /// `1 − L2 distance` for a euclidean one (can be negative). Higher is better.
     pub score: f64,
     /// The chunk's text.
     pub text: String,

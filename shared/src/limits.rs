@@ -16,8 +16,6 @@ pub const MAX_METADATA_KEYS: usize = 50;
 pub const MAX_FILTERABLE_METADATA_BYTES: usize = 2 * 1024;
 /// Most bytes of metadata (filterable + non-filterable) per vector.
 pub const MAX_TOTAL_METADATA_BYTES: usize = 40 * 1024;
-/// Longest vector key.
-pub const MAX_KEY_LEN: usize = 1024;
 /// Largest request/response payload of a synchronous Lambda invoke (6 MB).
 pub const MAX_LAMBDA_PAYLOAD: usize = 6 * 1024 * 1024;
 /// InvokeEndpoint's request and answer limit on a SageMaker Serverless endpoint (4 MiB).
