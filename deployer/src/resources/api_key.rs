@@ -4,25 +4,13 @@
 use crate::aws_error::{describe, is_not_found};
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
+use crate::resources::apigw::{self, Named};
 use crate::resources::{Action, Planned, tags};
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 
-/// A key found by name.
-#[derive(Debug, Clone)]
-pub struct Found {
-    /// Its id.
-    pub id: String,
-    /// Enabled.
-    pub enabled: bool,
-    /// Carries this stack's tags ([`crate::ownership`]).
-    pub managed: bool,
-    /// Its tags.
-    pub tags: std::collections::HashMap<String, String>,
-}
-
 /// Keys named like the stack's, oldest first.
-pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Found>> {
+pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Named>> {
     let keys: Vec<aws_sdk_apigateway::types::ApiKey> = ctx
         .apigw
         .get_api_keys()
@@ -34,49 +22,26 @@ pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Found>> {
         .collect::<Result<_, _>>()
         .await
         .map_err(|e| anyhow!("failed to list API keys: {}", describe(&e)))?;
-    let mut all = Vec::new();
-    for key in &keys {
-        if key.name() == Some(ctx.names.api_key.as_str())
-            && let Some(id) = key.id()
-        {
-            let created = key.created_date().map(|d| d.secs()).unwrap_or(0);
-            let managed = crate::ownership::owned(ctx, key.tags());
-            let tags = key.tags().cloned().unwrap_or_default();
-            all.push((created, id.to_string(), key.enabled(), managed, tags));
-        }
-    }
-    all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    Ok(all
-        .into_iter()
-        .map(|(_, id, enabled, managed, tags)| Found {
-            id,
-            enabled,
-            managed,
-            tags,
-        })
-        .collect())
+    let listed = keys.iter().map(|k| {
+        let created = k.created_date().map_or(0, |d| d.secs());
+        (k.name(), k.id(), created, k.enabled(), k.tags())
+    });
+    Ok(apigw::named(ctx, &ctx.names.api_key, listed))
 }
 
 /// The keys with the stack's name, judged by their tags.
 pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
-    Ok(find(ctx)
-        .await?
-        .into_iter()
-        .map(|f| {
-            Seen::new(
-                ctx,
-                Kind::ApiKey,
-                &ctx.names.api_key,
-                Some(&f.id),
-                Some(&f.tags),
-            )
-        })
-        .collect())
+    Ok(apigw::seen(
+        ctx,
+        Kind::ApiKey,
+        &ctx.names.api_key,
+        &find(ctx).await?,
+    ))
 }
 
 /// Tags key `id` as the stack's.
 pub async fn tag(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
-    crate::resources::rest_api::tag_path(ctx, &format!("/apikeys/{id}")).await
+    apigw::tag_path(ctx, &format!("/apikeys/{id}")).await
 }
 
 /// Deletes one key.

@@ -8,6 +8,7 @@
 //! (an id that exists, or a resource `plan` would create), [`tags`] (the stack's tags).
 
 pub mod api_key;
+pub mod apigw;
 pub mod function;
 pub mod log_group;
 pub mod permission;

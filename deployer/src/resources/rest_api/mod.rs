@@ -8,11 +8,11 @@
 use crate::aws_error::{describe, is, is_not_found, with_quota_retry};
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
+use crate::resources::apigw::{self, Named};
 use crate::resources::{Action, Planned, QUOTA_BUDGET, is_gone, tags};
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 
 /// The routes the API serves.
 pub const ROUTES: [&str; 2] = ["ingest", "search"];
@@ -21,19 +21,8 @@ mod stage;
 
 const DEPLOYMENT_PREFIX: &str = "alex-deployer definition ";
 
-/// A REST API found by name.
-#[derive(Debug, Clone)]
-pub struct Found {
-    /// Its id.
-    pub id: String,
-    /// Whether it carries this stack's tags ([`crate::ownership`]).
-    pub managed: bool,
-    /// Its tags.
-    pub tags: HashMap<String, String>,
-}
-
 /// Every REST API named like the stack's, in keep-order (oldest first, then id).
-pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Found>> {
+pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Named>> {
     let apis: Vec<aws_sdk_apigateway::types::RestApi> = ctx
         .apigw
         .get_rest_apis()
@@ -44,22 +33,11 @@ pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Found>> {
         .collect::<Result<_, _>>()
         .await
         .map_err(|e| anyhow!("failed to list REST APIs: {}", describe(&e)))?;
-    let mut all = Vec::new();
-    for api in &apis {
-        if api.name() == Some(ctx.names.api.as_str())
-            && let Some(id) = api.id()
-        {
-            let created = api.created_date().map(|d| d.secs()).unwrap_or(0);
-            let managed = crate::ownership::owned(ctx, api.tags());
-            let tags = api.tags().cloned().unwrap_or_default();
-            all.push((created, id.to_string(), managed, tags));
-        }
-    }
-    all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    Ok(all
-        .into_iter()
-        .map(|(_, id, managed, tags)| Found { id, managed, tags })
-        .collect())
+    let listed = apis.iter().map(|a| {
+        let created = a.created_date().map_or(0, |d| d.secs());
+        (a.name(), a.id(), created, true, a.tags())
+    });
+    Ok(apigw::named(ctx, &ctx.names.api, listed))
 }
 
 fn integration_uri(ctx: &Ctx, function_arn: &str) -> String {
@@ -89,36 +67,17 @@ pub fn definition_hash(ctx: &Ctx, function_arn: &str) -> String {
 
 /// The REST APIs with the stack's name, judged by their tags.
 pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
-    Ok(find(ctx)
-        .await?
-        .into_iter()
-        .map(|f| {
-            Seen::new(
-                ctx,
-                Kind::RestApi,
-                &ctx.names.api,
-                Some(&f.id),
-                Some(&f.tags),
-            )
-        })
-        .collect())
+    Ok(apigw::seen(
+        ctx,
+        Kind::RestApi,
+        &ctx.names.api,
+        &find(ctx).await?,
+    ))
 }
 
 /// Tags REST API `id` as the stack's.
 pub async fn tag(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
-    tag_path(ctx, &format!("/restapis/{id}")).await
-}
-
-/// Tags the API Gateway resource at `path` (`/restapis/{id}`, `/apikeys/{id}`, ...).
-pub async fn tag_path(ctx: &Ctx, path: &str) -> anyhow::Result<()> {
-    ctx.apigw
-        .tag_resource()
-        .resource_arn(ctx.apigateway_arn(path))
-        .set_tags(Some(tags(ctx)))
-        .send()
-        .await
-        .map_err(|e| anyhow!(describe(&e)))?;
-    Ok(())
+    apigw::tag_path(ctx, &format!("/restapis/{id}")).await
 }
 
 /// Deletes one REST API (quota: 1 per 30 s).

@@ -70,7 +70,7 @@ pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
 
 /// Tags plan `id` as the stack's.
 pub async fn tag(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
-    crate::resources::rest_api::tag_path(ctx, &format!("/usageplans/{id}")).await
+    crate::resources::apigw::tag_path(ctx, &format!("/usageplans/{id}")).await
 }
 
 async fn update(ctx: &Ctx, id: &str, ops: Vec<PatchOperation>) -> anyhow::Result<()> {
