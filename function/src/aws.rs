@@ -1,7 +1,7 @@
 //! [`Backend`] on the AWS SDK: SageMaker Runtime InvokeEndpoint and S3 Vectors.
 //! Errors are classified by the service error's code, never by display text.
 
-use crate::backend::{Backend, BackendError, Hit, NewVector, StoredVector};
+use crate::backend::{Backend, BackendError, Hit, ListPage, NewVector, StoredVector};
 use crate::config::Config;
 use aws_sdk_s3vectors::types::{PutInputVector, VectorData};
 use aws_smithy_types::{Blob, Document, Number};
@@ -222,33 +222,67 @@ impl Backend for AwsBackend {
         Ok(())
     }
 
+    async fn list_vectors(
+        &self,
+        next_token: Option<String>,
+        max_results: u32,
+        metadata: bool,
+    ) -> Result<ListPage, BackendError> {
+        let out = self
+            .s3vectors
+            .list_vectors()
+            .vector_bucket_name(&self.bucket)
+            .index_name(&self.index)
+            .max_results(max_results as i32)
+            .set_next_token(next_token)
+            .return_metadata(metadata)
+            .send()
+            .await
+            .map_err(|e| classify("S3 Vectors", e))?;
+        Ok(ListPage {
+            vectors: out
+                .vectors
+                .into_iter()
+                .map(|v| (v.key, metadata_map(v.metadata.as_ref())))
+                .collect(),
+            next_token: out.next_token,
+        })
+    }
+
     async fn query(
         &self,
         vector: Vec<f32>,
         top_k: u32,
         filter: Option<Value>,
     ) -> Result<Vec<Hit>, BackendError> {
-        let out = self
-            .s3vectors
-            .query_vectors()
-            .vector_bucket_name(&self.bucket)
-            .index_name(&self.index)
-            .top_k(top_k as i32)
-            .query_vector(VectorData::Float32(vector))
-            .set_filter(filter.as_ref().map(to_document))
-            .return_metadata(true)
-            .return_distance(true)
-            .send()
-            .await
-            .map_err(|e| classify("S3 Vectors", e))?;
-        Ok(out
-            .vectors
-            .into_iter()
-            .map(|v| Hit {
+        // Results beyond one page come with `nextToken`: re-send the same query with it.
+        let filter = filter.as_ref().map(to_document);
+        let mut hits = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .s3vectors
+                .query_vectors()
+                .vector_bucket_name(&self.bucket)
+                .index_name(&self.index)
+                .top_k(top_k as i32)
+                .query_vector(VectorData::Float32(vector.clone()))
+                .set_filter(filter.clone())
+                .return_metadata(true)
+                .return_distance(true)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("S3 Vectors", e))?;
+            hits.extend(out.vectors.into_iter().map(|v| Hit {
                 distance: v.distance.unwrap_or(1.0),
                 metadata: metadata_map(v.metadata.as_ref()),
                 key: v.key,
-            })
-            .collect())
+            }));
+            token = out.next_token.filter(|t| !t.is_empty());
+            if token.is_none() || hits.len() >= top_k as usize {
+                return Ok(hits);
+            }
+        }
     }
 }

@@ -36,6 +36,15 @@ pub struct Hit {
     pub metadata: Map<String, Value>,
 }
 
+/// One page of ListVectors: keys, with metadata when asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListPage {
+    /// The vectors on the page (metadata empty unless requested).
+    pub vectors: Vec<(String, Map<String, Value>)>,
+    /// The next page's token.
+    pub next_token: Option<String>,
+}
+
 /// A failed AWS call, classified by the service's error code.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BackendError {
@@ -84,7 +93,15 @@ pub trait Backend: Send + Sync {
         &self,
         keys: Vec<String>,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
-    /// QueryVectors with metadata and distances.
+    /// One ListVectors page of at most `max_results` (≤ 1,000) keys after `next_token`, with
+    /// metadata when `metadata` is set.
+    fn list_vectors(
+        &self,
+        next_token: Option<String>,
+        max_results: u32,
+        metadata: bool,
+    ) -> impl Future<Output = Result<ListPage, BackendError>> + Send;
+    /// QueryVectors with metadata and distances, every page up to `top_k` hits.
     fn query(
         &self,
         vector: Vec<f32>,

@@ -19,15 +19,18 @@ pub struct ApiError {
     pub retry_after: Option<u32>,
     /// What happened, for the log only.
     pub detail: Option<String>,
+    /// The methods a 405 names in its `Allow` header.
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
-    fn new(status: u16, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
             retry_after: None,
             detail: None,
+            allow: None,
         }
     }
     /// 400.
@@ -38,19 +41,24 @@ impl ApiError {
     pub fn too_large(message: impl Into<String>) -> Self {
         Self::new(413, message)
     }
-    /// 404.
+    /// 404 for a path no route serves.
     pub fn not_found(path: &str) -> Self {
         Self::new(
             404,
-            format!("no route for `{path}`; use POST /ingest or POST /search"),
+            format!(
+                "no route for `{path}`; use POST /ingest, POST /search, GET /documents, GET or DELETE /documents/{{id}}, POST /documents/delete"
+            ),
         )
     }
-    /// 405.
-    pub fn method_not_allowed(method: &str, path: &str) -> Self {
-        Self::new(
-            405,
-            format!("method {method} is not allowed on `{path}`; use POST"),
-        )
+    /// 405; `allow` lists the methods the path takes.
+    pub fn method_not_allowed(method: &str, path: &str, allow: &'static str) -> Self {
+        Self {
+            allow: Some(allow),
+            ..Self::new(
+                405,
+                format!("method {method} is not allowed on `{path}`; use {allow}"),
+            )
+        }
     }
     /// 500 with a generic message; `detail` goes to the log.
     pub fn internal(detail: impl Into<String>) -> Self {

@@ -2,6 +2,7 @@
 
 use crate::backend::Backend;
 use crate::config::Config;
+use crate::documents;
 use crate::embed::Deadline;
 use crate::error::ApiError;
 use crate::ingest::{IngestStats, ingest};
@@ -22,19 +23,31 @@ pub struct App<B> {
 }
 
 /// The routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     /// `POST /ingest`.
     Ingest,
     /// `POST /search`.
     Search,
+    /// `GET /documents`.
+    ListDocuments,
+    /// `GET /documents/{id}`.
+    GetDocument(String),
+    /// `DELETE /documents/{id}`.
+    DeleteDocument(String),
+    /// `POST /documents/delete`.
+    DeleteByFilter,
 }
 
 impl Route {
-    fn name(self) -> &'static str {
+    fn name(&self) -> &'static str {
         match self {
             Self::Ingest => "ingest",
             Self::Search => "search",
+            Self::ListDocuments => "list-documents",
+            Self::GetDocument(_) => "get-document",
+            Self::DeleteDocument(_) => "delete-document",
+            Self::DeleteByFilter => "delete-by-filter",
         }
     }
 }
@@ -75,7 +88,16 @@ pub fn request_id(req: &Request) -> String {
     id.unwrap_or_else(|| "unknown".to_string())
 }
 
-fn json_response<T: Serialize>(status: u16, value: &T, retry_after: Option<u32>) -> Response<Body> {
+fn json_response<T: Serialize>(status: u16, value: &T) -> Response<Body> {
+    framed(status, value, None, None)
+}
+
+fn framed<T: Serialize>(
+    status: u16,
+    value: &T,
+    retry_after: Option<u32>,
+    allow: Option<&str>,
+) -> Response<Body> {
     let body = serde_json::to_string(value)
         .unwrap_or_else(|_| r#"{"error":"could not encode the response"}"#.to_string());
     let mut builder = Response::builder()
@@ -84,8 +106,8 @@ fn json_response<T: Serialize>(status: u16, value: &T, retry_after: Option<u32>)
     if let Some(secs) = retry_after {
         builder = builder.header("retry-after", secs.to_string());
     }
-    if status == 405 {
-        builder = builder.header("allow", "POST");
+    if let Some(allow) = allow {
+        builder = builder.header("allow", allow);
     }
     builder.body(Body::from(body)).unwrap_or_else(|_| {
         let mut r = Response::new(Body::from(r#"{"error":"internal error"}"#));
@@ -99,20 +121,123 @@ fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
         error: err.message.clone(),
         request_id: request_id.to_string(),
     };
-    json_response(err.status, &body, err.retry_after)
+    framed(err.status, &body, err.retry_after, err.allow)
+}
+
+/// The document id in `/documents/{id}` (percent-decoded: ids may hold `/`, `#`, spaces).
+fn document_id(rest: &str) -> Result<String, ApiError> {
+    let id = percent_encoding::percent_decode_str(rest)
+        .decode_utf8()
+        .map_err(|_| ApiError::bad_request("the document id in the path is not UTF-8"))?;
+    match shared::api::document_id_problem(&id) {
+        Some(why) => Err(ApiError::bad_request(why)),
+        None => Ok(id.into_owned()),
+    }
 }
 
 /// Picks the route for a method and path.
 pub fn select_route(method: &str, path: &str) -> Result<Route, ApiError> {
-    let route = match path.trim_end_matches('/') {
-        "/ingest" => Route::Ingest,
-        "/search" => Route::Search,
+    let path = path.trim_end_matches('/');
+    let id = path
+        .strip_prefix("/documents/")
+        .filter(|id| *id != "delete");
+    let allow = match (path, id) {
+        ("/ingest" | "/search" | "/documents/delete", _) => "POST",
+        ("/documents", _) => "GET",
+        (_, Some(_)) => "GET, DELETE",
         _ => return Err(ApiError::not_found(path)),
     };
-    if method != "POST" {
-        return Err(ApiError::method_not_allowed(method, path));
+    match (method, path, id) {
+        ("POST", "/ingest", _) => Ok(Route::Ingest),
+        ("POST", "/search", _) => Ok(Route::Search),
+        ("POST", "/documents/delete", _) => Ok(Route::DeleteByFilter),
+        ("GET", "/documents", _) => Ok(Route::ListDocuments),
+        ("GET", _, Some(id)) => Ok(Route::GetDocument(document_id(id)?)),
+        ("DELETE", _, Some(id)) => Ok(Route::DeleteDocument(document_id(id)?)),
+        _ => Err(ApiError::method_not_allowed(method, path, allow)),
     }
-    Ok(route)
+}
+
+/// What a route handler gets from the request.
+struct Call<'a> {
+    request_id: &'a str,
+    body: &'a [u8],
+    deadline: Deadline,
+    next_token: Option<String>,
+}
+
+/// Runs `route`; every outcome is an answer or an [`ApiError`].
+async fn dispatch<B: Backend>(
+    backend: &B,
+    config: &Config,
+    route: Route,
+    call: Call<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let Call {
+        request_id,
+        body,
+        deadline,
+        next_token,
+    } = call;
+    match route {
+        Route::Ingest => {
+            let mut stats = IngestStats::default();
+            let result = ingest(backend, config, deadline, body, &mut stats).await;
+            log_ingest(request_id, body.len(), &stats);
+            result.map(|outcome| match outcome {
+                IngestOutcome::Done(r) => json_response(200, &r),
+                IngestOutcome::Partial(p) => json_response(202, &p),
+            })
+        }
+        Route::Search => {
+            let mut stats = SearchStats::default();
+            let result = search(backend, config, deadline, body, &mut stats).await;
+            tracing::info!(
+                request_id,
+                route = "search",
+                body_bytes = body.len(),
+                results = stats.results,
+                embed_ms = stats.embed_ms as u64,
+                query_ms = stats.query_ms as u64,
+                "search finished"
+            );
+            result.map(|r| json_response(200, &r))
+        }
+        Route::ListDocuments => documents::list(backend, next_token)
+            .await
+            .map(|r| json_response(200, &r)),
+        Route::GetDocument(id) => documents::get(backend, &id)
+            .await
+            .map(|r| json_response(200, &r)),
+        Route::DeleteDocument(id) => documents::delete(backend, &id)
+            .await
+            .map(|r| json_response(200, &r)),
+        Route::DeleteByFilter => {
+            documents::delete_by_filter(backend, config.dimension, deadline, body)
+                .await
+                .map(|(r, done)| json_response(if done { 200 } else { 202 }, &r))
+        }
+    }
+}
+
+fn log_ingest(request_id: &str, body_bytes: usize, stats: &IngestStats) {
+    tracing::info!(
+        request_id,
+        route = "ingest",
+        body_bytes,
+        documents = stats.documents,
+        chunks = stats.chunks,
+        embedded = stats.embedded,
+        rewritten = stats.rewritten,
+        unchanged = stats.unchanged,
+        embed_calls = stats.embed.calls,
+        throttled = stats.embed.throttled,
+        splits = stats.embed.splits,
+        largest_answer = stats.embed.largest_answer,
+        embed_ms = stats.embed_ms as u64,
+        store_ms = stats.store_ms as u64,
+        "ingest finished"
+    );
 }
 
 /// The invocation's deadline (`Lambda-Runtime-Deadline-Ms`), when running in Lambda.
@@ -146,46 +271,18 @@ pub async fn handle<B: Backend>(
         (Ok(_), Ok(_)) if body_bytes > MAX_LAMBDA_PAYLOAD => Err(ApiError::too_large(format!(
             "request body is {body_bytes} bytes; the limit is {MAX_LAMBDA_PAYLOAD}"
         ))),
-        (Ok(config), Ok(Route::Ingest)) => {
-            let mut stats = IngestStats::default();
+        (Ok(config), Ok(route)) => {
             let deadline = Deadline::new(started, invocation_deadline(&req), config);
-            let result = ingest(&app.backend, config, deadline, body, &mut stats).await;
-            tracing::info!(
-                request_id,
-                route = "ingest",
-                body_bytes,
-                documents = stats.documents,
-                chunks = stats.chunks,
-                embedded = stats.embedded,
-                rewritten = stats.rewritten,
-                unchanged = stats.unchanged,
-                embed_calls = stats.embed.calls,
-                throttled = stats.embed.throttled,
-                splits = stats.embed.splits,
-                largest_answer = stats.embed.largest_answer,
-                embed_ms = stats.embed_ms as u64,
-                store_ms = stats.store_ms as u64,
-                "ingest finished"
-            );
-            result.map(|outcome| match outcome {
-                IngestOutcome::Done(r) => json_response(200, &r, None),
-                IngestOutcome::Partial(p) => json_response(202, &p, None),
-            })
-        }
-        (Ok(config), Ok(Route::Search)) => {
-            let mut stats = SearchStats::default();
-            let deadline = Deadline::new(started, invocation_deadline(&req), config);
-            let result = search(&app.backend, config, deadline, body, &mut stats).await;
-            tracing::info!(
-                request_id,
-                route = "search",
-                body_bytes,
-                results = stats.results,
-                embed_ms = stats.embed_ms as u64,
-                query_ms = stats.query_ms as u64,
-                "search finished"
-            );
-            result.map(|r| json_response(200, &r, None))
+            let call = Call {
+                request_id: &request_id,
+                body,
+                deadline,
+                next_token: req
+                    .query_string_parameters()
+                    .first("next_token")
+                    .map(str::to_string),
+            };
+            dispatch(&app.backend, config, route, call).await
         }
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;

@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod backend;
 pub mod config;
+pub mod documents;
 pub mod embed;
 pub mod error;
 pub mod handler;

@@ -22,7 +22,7 @@ pub struct SearchStats {
 }
 
 /// Rejects filters that are not objects or that name a non-filterable key.
-fn check_filter(filter: &Value) -> Result<(), ApiError> {
+pub(crate) fn check_filter(filter: &Value) -> Result<(), ApiError> {
     fn walk(v: &Value) -> Result<(), ApiError> {
         match v {
             Value::Object(map) => {

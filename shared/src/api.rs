@@ -203,6 +203,73 @@ pub struct SearchResponse {
     pub count: usize,
 }
 
+/// One stored chunk of a document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredChunk {
+    /// Its index in the document.
+    pub index: usize,
+    /// Its text.
+    pub text: String,
+}
+
+/// Answer of `GET /documents/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentResponse {
+    /// The document id.
+    pub document_id: String,
+    /// Its chunks, in order.
+    pub chunks: Vec<StoredChunk>,
+    /// The user metadata it was ingested with.
+    pub metadata: Map<String, Value>,
+    /// When it was stored (UTC, RFC 3339), if known.
+    pub timestamp: Option<String>,
+    /// The embedding its vectors were made with (`None`: the original function's token-0
+    /// vectors, which `deployer reindex` replaces).
+    pub embedding: Option<String>,
+}
+
+/// Answer of `DELETE /documents/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteResponse {
+    /// The document id.
+    pub document_id: String,
+    /// Vectors removed.
+    pub deleted_chunks: usize,
+}
+
+/// Body of `POST /documents/delete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteByFilterRequest {
+    /// An S3 Vectors metadata filter: every document with a matching chunk is removed.
+    pub filter: Value,
+    /// From a 202 answer: where to continue.
+    #[serde(default)]
+    pub next_token: Option<String>,
+}
+
+/// Answer of `POST /documents/delete`: 200 when the whole index was scanned, 202 with
+/// `next_token` when the time budget ran out (send the request again with it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteByFilterResponse {
+    /// Documents removed by this request.
+    pub deleted_documents: usize,
+    /// Vectors removed by this request.
+    pub deleted_chunks: usize,
+    /// The ids removed by this request.
+    pub document_ids: Vec<String>,
+    /// Where to continue (202), or `None` when done.
+    pub next_token: Option<String>,
+}
+
+/// Answer of `GET /documents`: a page of document ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentList {
+    /// Ids on this page.
+    pub document_ids: Vec<String>,
+    /// The next page (`?next_token=`), or `None` on the last.
+    pub next_token: Option<String>,
+}
+
 /// Every error body: `{"error": "...", "request_id": "..."}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -9,6 +9,7 @@ pub mod api;
 pub mod bounded;
 pub mod chunk;
 pub mod embedding;
+pub mod filter;
 pub mod limits;
 pub mod metadata;
 pub mod names;

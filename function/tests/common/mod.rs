@@ -4,7 +4,7 @@
 
 pub mod local;
 
-use function::backend::{Backend, BackendError, Hit, NewVector, StoredVector};
+use function::backend::{Backend, BackendError, Hit, ListPage, NewVector, StoredVector};
 use function::config::Config;
 use function::handler::{App, handle};
 use lambda_http::{Body, Response};
@@ -152,6 +152,30 @@ impl Backend for Stub {
         Ok(())
     }
 
+    async fn list_vectors(
+        &self,
+        next_token: Option<String>,
+        max_results: u32,
+        metadata: bool,
+    ) -> Result<ListPage, BackendError> {
+        assert!((1..=1000).contains(&max_results));
+        let store = self.store.lock().unwrap();
+        // Continues after the last key listed, like a key-ordered listing.
+        let after = next_token.unwrap_or_default();
+        let page: Vec<(String, Map<String, Value>)> = store
+            .iter()
+            .filter(|(k, _)| after.is_empty() || k.as_str() > after.as_str())
+            .take(max_results as usize)
+            .map(|(k, (_, m))| (k.clone(), if metadata { m.clone() } else { Map::new() }))
+            .collect();
+        let more = page.len() == max_results as usize
+            && store.keys().next_back().map(String::as_str) != page.last().map(|(k, _)| k.as_str());
+        Ok(ListPage {
+            next_token: more.then(|| page.last().map(|(k, _)| k.clone())).flatten(),
+            vectors: page,
+        })
+    }
+
     async fn query(
         &self,
         vector: Vec<f32>,
@@ -162,8 +186,8 @@ impl Backend for Stub {
         let mut hits: Vec<Hit> = store
             .iter()
             .filter(|(_, (_, m))| match &filter {
-                Some(Value::Object(f)) => f.iter().all(|(k, v)| m.get(k) == Some(v)),
-                _ => true,
+                Some(f) => shared::filter::matches(f, m).unwrap_or(false),
+                None => true,
             })
             .map(|(k, (v, m))| Hit {
                 key: k.clone(),

@@ -1,0 +1,118 @@
+//! The document endpoints through the handler, with the stub backend: list, get, delete,
+//! delete by filter (resumable), and their errors.
+
+mod common;
+
+use common::{app, call, post, rest_event};
+use serde_json::{Value, json};
+
+async fn ingest(app: &function::handler::App<common::Stub>, id: &str, text: &str, meta: Value) {
+    let (s, body) = post(
+        app,
+        "/ingest",
+        json!({"id": id, "text": text, "metadata": meta}),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+}
+
+fn long_text() -> String {
+    (0..120)
+        .map(|i| format!("Sentence {i} about quarterly revenue and margins."))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn a_document_is_listed_read_and_deleted_with_every_chunk() {
+    let app = app();
+    ingest(&app, "notes/a.md", &long_text(), json!({"ticker": "TSLA"})).await;
+    ingest(&app, "b", "short text", json!({})).await;
+    let chunks = app.backend.store.lock().unwrap().len();
+    assert!(
+        chunks > 3,
+        "the long document has several chunks ({chunks})"
+    );
+
+    let (s, list, _) = call(&app, rest_event("GET", "/documents", "")).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["document_ids"], json!(["b", "notes/a.md"]));
+    assert_eq!(list["next_token"], Value::Null);
+
+    let (s, doc, _) = call(&app, rest_event("GET", "/documents/notes%2Fa.md", "")).await;
+    assert_eq!(s, 200, "{doc}");
+    assert_eq!(doc["document_id"], "notes/a.md");
+    assert_eq!(doc["metadata"], json!({"ticker": "TSLA"}));
+    assert_eq!(doc["chunks"].as_array().unwrap().len(), chunks - 1);
+    assert_eq!(doc["chunks"][1]["index"], 1);
+    assert!(doc["timestamp"].is_string() && doc["embedding"].is_string());
+
+    let (s, gone, _) = call(&app, rest_event("DELETE", "/documents/notes%2Fa.md", "")).await;
+    assert_eq!(s, 200, "{gone}");
+    assert_eq!(gone["deleted_chunks"], chunks - 1);
+    assert_eq!(
+        app.backend.store.lock().unwrap().len(),
+        1,
+        "only `b` is left"
+    );
+    let (s, body, _) = call(&app, rest_event("GET", "/documents/notes%2Fa.md", "")).await;
+    assert_eq!(s, 404, "{body}");
+    let (s, _, _) = call(&app, rest_event("DELETE", "/documents/notes%2Fa.md", "")).await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn delete_by_filter_removes_matching_documents_and_nothing_else() {
+    let app = app();
+    ingest(&app, "tsla-1", &long_text(), json!({"ticker": "TSLA"})).await;
+    ingest(
+        &app,
+        "tsla-2",
+        "Tesla deliveries",
+        json!({"ticker": "TSLA"}),
+    )
+    .await;
+    ingest(&app, "amzn", "Amazon retail", json!({"ticker": "AMZN"})).await;
+    let body = json!({"filter": {"ticker": {"$eq": "TSLA"}}}).to_string();
+    let (s, out, _) = call(&app, rest_event("POST", "/documents/delete", &body)).await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["deleted_documents"], 2);
+    assert_eq!(out["document_ids"], json!(["tsla-1", "tsla-2"]));
+    let left: Vec<String> = app.backend.store.lock().unwrap().keys().cloned().collect();
+    assert_eq!(left, ["amzn#0"]);
+    // Nothing left to match: a clean pass.
+    let (s, out, _) = call(&app, rest_event("POST", "/documents/delete", &body)).await;
+    assert_eq!((s, out["deleted_documents"].clone()), (200, json!(0)));
+}
+
+#[tokio::test]
+async fn bad_document_requests_get_clear_errors() {
+    let app = app();
+    let (s, body, resp) = call(&app, rest_event("PUT", "/documents/x", "")).await;
+    assert_eq!(s, 405, "{body}");
+    assert_eq!(resp.headers()["allow"], "GET, DELETE");
+    let (s, _, resp) = call(&app, rest_event("GET", "/documents/delete", "")).await;
+    assert_eq!(
+        (s, resp.headers()["allow"].to_str().unwrap()),
+        (405, "POST")
+    );
+    let (s, body, _) = call(
+        &app,
+        rest_event("POST", "/documents/delete", "{\"filter\": 3}"),
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    let (s, body, _) = call(
+        &app,
+        rest_event(
+            "POST",
+            "/documents/delete",
+            &json!({"filter": {"text": "x"}}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    let body = json!({"filter": {"a": 1}, "next_token": "forged"}).to_string();
+    let (s, out, _) = call(&app, rest_event("POST", "/documents/delete", &body)).await;
+    assert_eq!(s, 400, "{out}");
+}
