@@ -56,6 +56,8 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Search the deployed API
     Search(SearchArgs),
+    /// List, read and delete the stored documents through the deployed API
+    Documents(DocumentsArgs),
     /// Build the function and write the deployment zip `up` would upload (for `up --zip`)
     Package(PackageArgs),
 }
@@ -191,6 +193,13 @@ pub struct IngestArgs {
     /// Requests in flight
     #[arg(long, default_value_t = 2)]
     pub concurrency: usize,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// Where the deployed API is.
+#[derive(Debug, Args, Clone)]
+pub struct ApiArgs {
     /// API endpoint (default: `ALEX_API_ENDPOINT`, else read from the deployed stack)
     #[arg(long, env = "ALEX_API_ENDPOINT")]
     pub api_endpoint: Option<String>,
@@ -199,21 +208,47 @@ pub struct IngestArgs {
     pub api_key: Option<String>,
 }
 
+/// `documents`.
+#[derive(Debug, Args)]
+pub struct DocumentsArgs {
+    #[command(subcommand)]
+    pub action: DocumentsAction,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// What `documents` does.
+#[derive(Debug, Subcommand)]
+pub enum DocumentsAction {
+    /// List the ids of the stored documents
+    List,
+    /// Print a stored document: its chunks, metadata, timestamp and embedding
+    Get {
+        /// The document id (a file's path as `ingest` gave it, or the id sent)
+        id: String,
+    },
+    /// Delete a document (every chunk), or every document with a chunk matching `--filter`
+    Delete {
+        /// The document id
+        #[arg(required_unless_present = "filter", conflicts_with = "filter")]
+        id: Option<String>,
+        /// An S3 Vectors metadata filter, as JSON (e.g. '{"ticker": "TSLA"}')
+        #[arg(long)]
+        filter: Option<String>,
+    },
+}
+
 /// `search`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// The query text
     pub query: String,
-    /// Number of results
-    #[arg(short, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    /// Number of results (up to 10,000; large answers have their texts cut)
+    #[arg(short, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub k: u32,
     /// S3 Vectors metadata filter, as JSON
     #[arg(long)]
     pub filter: Option<String>,
-    /// API endpoint (default: `ALEX_API_ENDPOINT`, else read from the deployed stack)
-    #[arg(long, env = "ALEX_API_ENDPOINT")]
-    pub api_endpoint: Option<String>,
-    /// API key (default: `ALEX_API_KEY`, else read from the deployed stack)
-    #[arg(long, env = "ALEX_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }

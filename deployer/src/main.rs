@@ -25,9 +25,9 @@ use std::process::ExitCode;
 /// Endpoint and key from flags/env/`.env`, else from the deployed stack.
 async fn api_target(
     global: &cli::GlobalArgs,
-    endpoint: &Option<String>,
-    key: &Option<String>,
+    api: &cli::ApiArgs,
 ) -> anyhow::Result<(String, String)> {
+    let (endpoint, key) = (&api.api_endpoint, &api.api_key);
     if let (Some(e), Some(k)) = (endpoint, key) {
         return Ok((e.clone(), k.clone()));
     }
@@ -66,7 +66,7 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
             report::emit(&report, global.json, quiet)
         }
         Command::Ingest(args) => {
-            let (endpoint, key) = api_target(global, &args.api_endpoint, &args.api_key).await?;
+            let (endpoint, key) = api_target(global, &args.api).await?;
             let progress = progress::Progress::new(quiet);
             let report = commands::ingest::run(args, &endpoint, &key, &progress).await?;
             report::emit(&report, global.json, quiet)
@@ -79,8 +79,14 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
                 quiet,
             )
         }
+        Command::Documents(args) => {
+            let (endpoint, key) = api_target(global, &args.api).await?;
+            let progress = progress::Progress::new(quiet);
+            let report = commands::documents::run(&args.action, &endpoint, &key, &progress).await?;
+            report::emit(&report, global.json, quiet)
+        }
         Command::Search(args) => {
-            let (endpoint, key) = api_target(global, &args.api_endpoint, &args.api_key).await?;
+            let (endpoint, key) = api_target(global, &args.api).await?;
             let report = commands::search::run(args, &endpoint, &key).await?;
             report::emit(&report, global.json, quiet)
         }

@@ -1,7 +1,7 @@
 //! [`Backend`] on the AWS SDK: SageMaker Runtime InvokeEndpoint and S3 Vectors.
 //! Errors are classified by the service error's code, never by display text.
 
-use crate::backend::{Backend, BackendError, Hit, ListPage, NewVector, StoredVector};
+use crate::backend::{Backend, BackendError, Hit, ListPage, NewVector, StoredVector, cap_text};
 use crate::config::Config;
 use aws_sdk_s3vectors::types::{PutInputVector, VectorData};
 use aws_smithy_types::{Blob, Document, Number};
@@ -254,6 +254,7 @@ impl Backend for AwsBackend {
         vector: Vec<f32>,
         top_k: u32,
         filter: Option<Value>,
+        text_cap: usize,
     ) -> Result<Vec<Hit>, BackendError> {
         // Results beyond one page come with `nextToken`: re-send the same query with it.
         let filter = filter.as_ref().map(to_document);
@@ -274,10 +275,15 @@ impl Backend for AwsBackend {
                 .send()
                 .await
                 .map_err(|e| classify("S3 Vectors", e))?;
-            hits.extend(out.vectors.into_iter().map(|v| Hit {
-                distance: v.distance.unwrap_or(1.0),
-                metadata: metadata_map(v.metadata.as_ref()),
-                key: v.key,
+            hits.extend(out.vectors.into_iter().map(|v| {
+                let mut metadata = metadata_map(v.metadata.as_ref());
+                let text_cut = cap_text(&mut metadata, text_cap);
+                Hit {
+                    distance: v.distance.unwrap_or(1.0),
+                    metadata,
+                    key: v.key,
+                    text_cut,
+                }
             }));
             token = out.next_token.filter(|t| !t.is_empty());
             if token.is_none() || hits.len() >= top_k as usize {

@@ -25,6 +25,28 @@ pub struct StoredVector {
     pub metadata: Map<String, Value>,
 }
 
+/// Cuts the `text` in `metadata` to at most `cap` bytes (at a character boundary); returns
+/// whether it was cut.
+pub fn cap_text(metadata: &mut Map<String, Value>, cap: usize) -> bool {
+    match metadata.get_mut(shared::metadata::TEXT_KEY) {
+        Some(Value::String(text)) => cut_text(text, cap),
+        _ => false,
+    }
+}
+
+/// Cuts `text` to at most `cap` bytes at a character boundary; returns whether it was cut.
+pub fn cut_text(text: &mut String, cap: usize) -> bool {
+    if text.len() <= cap {
+        return false;
+    }
+    let mut end = cap;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    true
+}
+
 /// One QueryVectors hit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -34,6 +56,8 @@ pub struct Hit {
     pub distance: f32,
     /// The stored metadata.
     pub metadata: Map<String, Value>,
+    /// Whether its `text` was cut.
+    pub text_cut: bool,
 }
 
 /// One page of ListVectors: keys, with metadata when asked for.
@@ -101,11 +125,14 @@ pub trait Backend: Send + Sync {
         max_results: u32,
         metadata: bool,
     ) -> impl Future<Output = Result<ListPage, BackendError>> + Send;
-    /// QueryVectors with metadata and distances, every page up to `top_k` hits.
+    /// QueryVectors with metadata and distances, every page up to `top_k` hits; each hit's
+    /// `text` is cut to `text_cap` bytes as its page arrives (see [`cap_text`]), so a large
+    /// topK never holds every text at once.
     fn query(
         &self,
         vector: Vec<f32>,
         top_k: u32,
         filter: Option<Value>,
+        text_cap: usize,
     ) -> impl Future<Output = Result<Vec<Hit>, BackendError>> + Send;
 }

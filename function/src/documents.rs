@@ -202,7 +202,7 @@ pub async fn delete_by_filter<B: Backend>(
     let mut probe = vec![0.0; dimension.max(1)];
     probe[0] = 1.0;
     backend
-        .query(probe, 1, Some(request.filter.clone()))
+        .query(probe, 1, Some(request.filter.clone()), 0)
         .await?;
     let (mut dirty, mut list) = parse_token(request.next_token.as_deref())?;
     let mut out = DeleteByFilterResponse {

@@ -1,12 +1,16 @@
-//! `POST /search`: embed the query, QueryVectors, and shape the hits.
+//! `POST /search`: embed the query, QueryVectors (every page up to `k`), and shape the hits;
+//! with a large `k` the answer is kept under the Lambda payload limit by cutting texts, then
+//! the last results, and says so (`texts_cut`, `results_cut`).
 
-use crate::backend::Backend;
+use crate::backend::{Backend, cut_text};
 use crate::config::Config;
 use crate::embed::{Deadline, Embedder};
 use crate::error::ApiError;
 use serde_json::Value;
 use shared::api::{SearchRequest, SearchResponse, SearchResult};
-use shared::limits::{DEFAULT_TOP_K, MAX_QUERY_BYTES, MAX_SEARCH_BODY_BYTES, MAX_TOP_K};
+use shared::limits::{
+    DEFAULT_TOP_K, MAX_QUERY_BYTES, MAX_SEARCH_ANSWER_BYTES, MAX_SEARCH_BODY_BYTES, MAX_TOP_K,
+};
 use shared::metadata::{NON_FILTERABLE_KEYS, TEXT_KEY};
 use std::time::Instant;
 
@@ -100,7 +104,10 @@ pub async fn search<B: Backend>(
     stats.embed_ms = started.elapsed().as_millis();
 
     let started = Instant::now();
-    let hits = backend.query(vector, k, filter).await?;
+    // Each hit's share of the answer, for its text (at least a preview).
+    let text_cap = (MAX_SEARCH_ANSWER_BYTES / k as usize).max(TEXT_PREVIEW_BYTES);
+    let hits = backend.query(vector, k, filter, text_cap).await?;
+    let mut texts_cut = hits.iter().any(|h| h.text_cut);
     stats.query_ms = started.elapsed().as_millis();
 
     let mut results: Vec<SearchResult> = hits
@@ -129,9 +136,111 @@ pub async fn search<B: Backend>(
         })
         .collect();
     results.sort_by(|a, b| b.score.total_cmp(&a.score));
-    stats.results = results.len();
-    Ok(SearchResponse {
+    let mut response = SearchResponse {
         count: results.len(),
         results,
-    })
+        texts_cut: false,
+        results_cut: false,
+    };
+    texts_cut |= fit(&mut response, MAX_SEARCH_ANSWER_BYTES);
+    response.texts_cut = texts_cut;
+    stats.results = response.count;
+    Ok(response)
+}
+
+/// Bytes of a text kept however large `k` is.
+const TEXT_PREVIEW_BYTES: usize = 200;
+
+/// The answer's size as the Lambda response carries it (a JSON string inside JSON).
+fn carried_len(response: &SearchResponse) -> usize {
+    serde_json::to_string(response)
+        .ok()
+        .and_then(|body| serde_json::to_string(&body).ok())
+        .map_or(usize::MAX, |s| s.len())
+}
+
+/// Makes `response` fit in `budget` bytes: texts are cut to one common length first, then the
+/// last results are left out. Returns whether texts were cut (`results_cut` is set here).
+pub fn fit(response: &mut SearchResponse, budget: usize) -> bool {
+    if carried_len(response) <= budget {
+        return false;
+    }
+    let longest = response
+        .results
+        .iter()
+        .map(|r| r.text.len())
+        .max()
+        .unwrap_or(0);
+    let fits_with = |cap: usize, response: &SearchResponse| {
+        let mut trial = response.clone();
+        trial.results.iter_mut().for_each(|r| {
+            cut_text(&mut r.text, cap);
+        });
+        carried_len(&trial) <= budget
+    };
+    // The longest text length that fits (binary search; 0 when none does).
+    let (mut lo, mut hi) = (0, longest);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits_with(mid, response) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let mut texts_cut = false;
+    for r in &mut response.results {
+        texts_cut |= cut_text(&mut r.text, lo);
+    }
+    while carried_len(response) > budget && !response.results.is_empty() {
+        let keep = response.results.len() * 9 / 10;
+        response.results.truncate(keep);
+        response.results_cut = true;
+    }
+    response.count = response.results.len();
+    texts_cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Map;
+
+    fn answer(n: usize, text_len: usize) -> SearchResponse {
+        let results = (0..n)
+            .map(|i| SearchResult {
+                id: format!("d{i}#0"),
+                document_id: format!("d{i}"),
+                score: 0.5,
+                text: "é\"x".repeat(text_len / 4),
+                metadata: Map::new(),
+            })
+            .collect();
+        SearchResponse {
+            count: n,
+            results,
+            texts_cut: false,
+            results_cut: false,
+        }
+    }
+
+    #[test]
+    fn a_small_answer_is_untouched() {
+        let mut r = answer(5, 400);
+        let before = r.clone();
+        assert!(!fit(&mut r, MAX_SEARCH_ANSWER_BYTES));
+        assert_eq!(r, before);
+    }
+
+    #[test]
+    fn texts_are_cut_then_results_to_fit_the_carried_size() {
+        let mut r = answer(2_000, 4_000);
+        assert!(fit(&mut r, 1_000_000));
+        assert!(carried_len(&r) <= 1_000_000);
+        assert_eq!(r.count, 2_000, "cutting texts was enough");
+        assert!(r.results.iter().all(|x| x.text.len() < 4_000));
+        let mut r = answer(50_000, 400);
+        fit(&mut r, 1_000_000);
+        assert!(r.results_cut && r.count < 50_000 && carried_len(&r) <= 1_000_000);
+    }
 }

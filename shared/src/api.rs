@@ -170,7 +170,7 @@ pub enum IngestOutcome {
 pub struct SearchRequest {
     /// The query text.
     pub query: String,
-    /// How many results (1..=100, default 5).
+    /// How many results (1..=10,000, default 5).
     #[serde(default)]
     pub k: Option<u32>,
     /// An S3 Vectors metadata filter.
@@ -201,6 +201,12 @@ pub struct SearchResponse {
     pub results: Vec<SearchResult>,
     /// `results.len()`.
     pub count: usize,
+    /// Some texts were cut to keep the answer under the Lambda payload limit (large `k`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub texts_cut: bool,
+    /// The last results were left out for the same reason (`count` < `k`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub results_cut: bool,
 }
 
 /// One stored chunk of a document.

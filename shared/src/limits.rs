@@ -6,8 +6,11 @@ pub const MAX_PUT_VECTORS: usize = 500;
 pub const MAX_DELETE_VECTORS: usize = 500;
 /// Most keys in one GetVectors call.
 pub const MAX_GET_VECTORS: usize = 100;
-/// Largest topK of QueryVectors.
-pub const MAX_TOP_K: u32 = 100;
+/// Largest topK of QueryVectors (10,000 since June 2026; results come 100 per page).
+pub const MAX_TOP_K: u32 = 10_000;
+/// Largest `/search` answer body, measured JSON-escaped as the Lambda response carries it
+/// (the synchronous payload limit is 6 MB): texts, then the last results, are cut to fit.
+pub const MAX_SEARCH_ANSWER_BYTES: usize = 5 * 1024 * 1024;
 /// Default topK of `/search`.
 pub const DEFAULT_TOP_K: u32 = 5;
 /// Most metadata keys per vector.

@@ -6,7 +6,10 @@
 use anyhow::{anyhow, bail};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use shared::api::{ErrorBody, IngestRequest, SearchRequest, SearchResponse};
+use shared::api::{
+    DeleteByFilterRequest, DeleteByFilterResponse, DeleteResponse, DocumentList, DocumentResponse,
+    ErrorBody, IngestRequest, SearchRequest, SearchResponse,
+};
 
 mod url;
 
@@ -76,6 +79,14 @@ impl Answer {
         }
     }
 
+    /// Whether the body is the function's own error (not API Gateway's).
+    pub fn is_function_error(&self) -> bool {
+        matches!(
+            serde_json::from_str::<ErrorAnswer>(&self.body),
+            Ok(ErrorAnswer::Function(_))
+        )
+    }
+
     /// [`Answer::error_text`], escaped for the terminal.
     pub fn error_message(&self) -> String {
         escape_controls(&self.error_text())
@@ -94,6 +105,73 @@ pub struct ApiClient {
     client: reqwest::Client,
     key: String,
     timeout: Duration,
+}
+
+/// The documents of the deployed API (`GET`/`DELETE /documents…`).
+impl ApiClient {
+    /// One page of document ids.
+    pub async fn list_documents(
+        &self,
+        endpoint: &str,
+        next_token: Option<&str>,
+    ) -> anyhow::Result<DocumentList> {
+        let mut url = api_url(endpoint, "documents");
+        if let Some(token) = next_token {
+            let token =
+                percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC);
+            url = format!("{url}?next_token={token}");
+        }
+        let answer = self.send(reqwest::Method::GET, &url, None).await?;
+        match answer.status {
+            200 => answer.decode(),
+            _ => Err(failed("listing documents", &answer)),
+        }
+    }
+
+    /// One document; `None` when it is not stored.
+    pub async fn get_document(
+        &self,
+        endpoint: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<DocumentResponse>> {
+        let url = api_url(endpoint, &format!("documents/{id}"));
+        let answer = self.send(reqwest::Method::GET, &url, None).await?;
+        match answer.status {
+            200 => answer.decode().map(Some),
+            404 if answer.is_function_error() => Ok(None),
+            _ => Err(failed(&format!("reading document `{id}`"), &answer)),
+        }
+    }
+
+    /// Deletes one document; `None` when it is not stored.
+    pub async fn delete_document(
+        &self,
+        endpoint: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<DeleteResponse>> {
+        let url = api_url(endpoint, &format!("documents/{id}"));
+        let answer = self.send(reqwest::Method::DELETE, &url, None).await?;
+        match answer.status {
+            200 => answer.decode().map(Some),
+            404 if answer.is_function_error() => Ok(None),
+            _ => Err(failed(&format!("deleting document `{id}`"), &answer)),
+        }
+    }
+
+    /// One round of delete-by-filter: the answer, and whether the scan is complete (200) or
+    /// must be sent again with its `next_token` (202).
+    pub async fn delete_by_filter(
+        &self,
+        endpoint: &str,
+        request: &DeleteByFilterRequest,
+    ) -> anyhow::Result<(DeleteByFilterResponse, bool)> {
+        let url = api_url(endpoint, "documents/delete");
+        let answer = self.post(&url, serde_json::to_vec(request)?).await?;
+        match answer.status {
+            200 | 202 => Ok((answer.decode()?, answer.status == 200)),
+            _ => Err(failed("deleting by filter", &answer)),
+        }
+    }
 }
 
 /// A redirect is refused: the key is not sent on.
@@ -141,17 +219,29 @@ impl ApiClient {
     /// timed out is not re-sent here: it may have taken effect, and the caller decides. A
     /// redirect is an error (the key is not sent on).
     pub async fn post(&self, url: &str, body: Vec<u8>) -> anyhow::Result<Answer> {
+        self.send(reqwest::Method::POST, url, Some(body)).await
+    }
+
+    /// Sends `method` to `url` (with `body` when given) as [`ApiClient::post`] does.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+    ) -> anyhow::Result<Answer> {
         let target = check_url(url)?;
         let mut backoff = Duration::from_millis(500);
         for attempt in 1..=MAX_ATTEMPTS {
-            let sent = self
+            let mut request = self
                 .client
-                .post(target.clone())
-                .header("x-api-key", &self.key)
-                .header("content-type", "application/json")
-                .body(body.clone())
-                .send()
-                .await;
+                .request(method.clone(), target.clone())
+                .header("x-api-key", &self.key);
+            if let Some(body) = &body {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body.clone());
+            }
+            let sent = request.send().await;
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) if attempt < MAX_CONNECT_ATTEMPTS && e.is_connect() => {
@@ -201,6 +291,40 @@ impl ApiClient {
     }
 }
 
+/// Why a request failed: status, message, request id, and the stale-`.env` hint for a
+/// 403/404 from API Gateway itself.
+pub fn failed(what: &str, answer: &Answer) -> anyhow::Error {
+    let hint = match (
+        answer.status,
+        serde_json::from_str::<ErrorAnswer>(&answer.body),
+    ) {
+        (403 | 404, Ok(ErrorAnswer::Gateway { .. }) | Err(_)) => format!("\n{STALE_HINT}"),
+        _ => String::new(),
+    };
+    anyhow!(
+        "{what} failed: HTTP {}: {}{}{hint}",
+        answer.status,
+        answer.error_message(),
+        answer.id_suffix()
+    )
+}
+
+/// `…/prod/{path}` from an endpoint (`…/prod/ingest`); `path` may hold a document id, whose
+/// characters other than `/` are percent-encoded.
+pub fn api_url(endpoint: &str, path: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    let base = endpoint.strip_suffix("/ingest").unwrap_or(endpoint);
+    format!(
+        "{base}/{}",
+        percent_encoding::utf8_percent_encode(path, KEEP)
+    )
+}
+
 impl ApiClient {
     /// `POST /ingest` with `request`; the caller decides by status (200 done, 202 send again).
     pub async fn ingest(&self, url: &str, request: &IngestRequest) -> anyhow::Result<Answer> {
@@ -215,17 +339,10 @@ impl ApiClient {
         request: &SearchRequest,
     ) -> anyhow::Result<SearchResponse> {
         let answer = self.post(url, serde_json::to_vec(request)?).await?;
-        let hint = match answer.status {
-            200 => return answer.decode(),
-            403 | 404 => format!("\n{STALE_HINT}"),
-            _ => String::new(),
-        };
-        bail!(
-            "search failed: HTTP {}: {}{}{hint}",
-            answer.status,
-            answer.error_message(),
-            answer.id_suffix()
-        )
+        match answer.status {
+            200 => answer.decode(),
+            _ => Err(failed("search", &answer)),
+        }
     }
 }
 

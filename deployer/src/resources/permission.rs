@@ -1,24 +1,26 @@
 //! The Lambda resource policy statements that let this API's stage invoke the function, one per
-//! route, scoped to the API's execution ARN (`arn:aws:execute-api:{region}:{account}:{api}/*/POST/{route}`).
+//! route, scoped to the API's execution ARN (`arn:aws:execute-api:{region}:{account}:{api}/*/{method}/{path}`).
 
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
+use crate::resources::rest_api::Route;
 use crate::resources::{Action, Planned};
 use anyhow::{anyhow, bail};
 use serde_json::Value;
 
 /// Statement id of `route`.
-pub fn statement_id(ctx: &Ctx, route: &str) -> String {
-    format!("{}-apigateway-{route}", ctx.names.stack)
+pub fn statement_id(ctx: &Ctx, route: &Route) -> String {
+    format!("{}-apigateway-{}", ctx.names.stack, route.name)
 }
 
-/// The SourceArn condition for `route` of `api_id`.
-pub fn source_arn(ctx: &Ctx, api_id: &str, route: &str) -> String {
+/// The SourceArn condition for `route` of `api_id` (any stage, the route's method and path;
+/// a path variable matches any value).
+pub fn source_arn(ctx: &Ctx, api_id: &str, route: &Route) -> String {
     ctx.arn(
         "execute-api",
         &ctx.region,
         &ctx.account,
-        &format!("{api_id}/*/POST/{route}"),
+        &format!("{api_id}/*/{}/{}", route.method, route.arn_path()),
     )
 }
 
@@ -72,7 +74,7 @@ pub fn diff(statements: &[Value], sid: &str, want: &str) -> Option<Edit> {
 
 /// Ensures one statement per route with the right SourceArn (nothing to read while the API
 /// is still to be created).
-pub async fn ensure(ctx: &Ctx, api_id: &Planned<String>, routes: &[&str]) -> anyhow::Result<()> {
+pub async fn ensure(ctx: &Ctx, api_id: &Planned<String>, routes: &[Route]) -> anyhow::Result<()> {
     let current = match api_id {
         Planned::Existing(_) => statements(ctx).await?,
         Planned::ToCreate => Vec::new(),

@@ -181,6 +181,7 @@ impl Backend for Stub {
         vector: Vec<f32>,
         top_k: u32,
         filter: Option<Value>,
+        text_cap: usize,
     ) -> Result<Vec<Hit>, BackendError> {
         let store = self.store.lock().unwrap();
         let mut hits: Vec<Hit> = store
@@ -189,10 +190,15 @@ impl Backend for Stub {
                 Some(f) => shared::filter::matches(f, m).unwrap_or(false),
                 None => true,
             })
-            .map(|(k, (v, m))| Hit {
-                key: k.clone(),
-                distance: 1.0 - v.iter().zip(&vector).map(|(a, b)| a * b).sum::<f32>(),
-                metadata: m.clone(),
+            .map(|(k, (v, m))| {
+                let mut metadata = m.clone();
+                let text_cut = function::backend::cap_text(&mut metadata, text_cap);
+                Hit {
+                    key: k.clone(),
+                    distance: 1.0 - v.iter().zip(&vector).map(|(a, b)| a * b).sum::<f32>(),
+                    metadata,
+                    text_cut,
+                }
             })
             .collect();
         hits.sort_by(|a, b| a.distance.total_cmp(&b.distance));

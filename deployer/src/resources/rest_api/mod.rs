@@ -14,8 +14,47 @@ use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType};
 use sha2::{Digest, Sha256};
 
-/// The routes the API serves.
-pub const ROUTES: [&str; 2] = ["ingest", "search"];
+/// One route of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Resource path (`{id+}`: a greedy path variable, so ids may hold `/`).
+    pub path: &'static str,
+    /// Suffix of its Lambda permission statement id.
+    pub name: &'static str,
+}
+
+impl Route {
+    /// `api route POST /ingest`.
+    pub fn label(&self) -> String {
+        format!("api route {} {}", self.method, self.path)
+    }
+
+    /// The path in an execute-api ARN (`documents/*` for `/documents/{id+}`).
+    pub fn arn_path(&self) -> String {
+        self.path
+            .trim_start_matches('/')
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "*" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+const fn route(method: &'static str, path: &'static str, name: &'static str) -> Route {
+    Route { method, path, name }
+}
+
+/// The routes the API serves (every one API-key protected, AWS_PROXY to the function).
+pub const ROUTES: [Route; 6] = [
+    route("POST", "/ingest", "ingest"),
+    route("POST", "/search", "search"),
+    route("GET", "/documents", "documents-list"),
+    route("POST", "/documents/delete", "documents-delete-by-filter"),
+    route("GET", "/documents/{id+}", "documents-get"),
+    route("DELETE", "/documents/{id+}", "documents-delete"),
+];
 mod routes;
 mod stage;
 
@@ -54,7 +93,9 @@ pub fn definition_hash(ctx: &Ctx, function_arn: &str) -> String {
     let mut h = Sha256::new();
     for route in ROUTES {
         h.update(format!(
-            "POST /{route} apiKeyRequired=true AWS_PROXY {}\n",
+            "{} {} apiKeyRequired=true AWS_PROXY {}\n",
+            route.method,
+            route.path,
             integration_uri(ctx, function_arn)
         ));
     }
@@ -172,17 +213,21 @@ async fn ensure_definition(
     let hash = definition_hash(ctx, function_arn);
     let Planned::Existing(api_id) = api_id else {
         for route in ROUTES {
-            let label = format!("api route POST /{route}");
-            ctx.change(Action::Create, label, "(api key required, AWS_PROXY)");
+            ctx.change(
+                Action::Create,
+                route.label(),
+                "(api key required, AWS_PROXY)",
+            );
         }
         let label = format!("api stage {}", ctx.names.stage);
         ctx.change(Action::Create, label, format!("(deployment {hash})"));
         return Ok(());
     };
     let uri = integration_uri(ctx, function_arn);
-    let resources = routes::resources(ctx, api_id).await?;
-    for route in ROUTES {
-        if let Some(resource_id) = routes::ensure_resource(ctx, api_id, &resources, route).await? {
+    let mut resources = routes::resources(ctx, api_id).await?;
+    for route in &ROUTES {
+        let found = routes::ensure_resource(ctx, api_id, &mut resources, route).await?;
+        if let Some(resource_id) = found {
             routes::ensure(ctx, api_id, &resource_id, route, &uri).await?;
         }
     }

@@ -1,7 +1,8 @@
-//! The API's routes: a resource per route with a POST method (no authorizer, API key
-//! required) and an AWS_PROXY integration to the function. Read the method → [`diff`] →
-//! apply.
+//! The API's routes: a resource per path (parents created first) with the route's method
+//! (no authorizer, API key required) and an AWS_PROXY integration to the function (always
+//! invoked with POST). Read the method → [`diff`] → apply.
 
+use super::Route;
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
 use crate::resources::{Action, Gone};
@@ -83,66 +84,84 @@ pub async fn resources(ctx: &Ctx, api_id: &str) -> anyhow::Result<HashMap<String
     }
 }
 
-/// The id of `route`'s resource, created under the root when missing; `None` when `plan`
-/// would create it.
+/// The id of `route`'s resource, created (with any missing parent) when missing; `None`
+/// when `plan` would create it.
 pub async fn ensure_resource(
     ctx: &Ctx,
     api_id: &str,
-    by_path: &HashMap<String, String>,
-    route: &str,
+    by_path: &mut HashMap<String, String>,
+    route: &Route,
 ) -> anyhow::Result<Option<String>> {
-    let path = format!("/{route}");
-    if let Some(id) = by_path.get(&path) {
+    if let Some(id) = by_path.get(route.path) {
         return Ok(Some(id.clone()));
     }
-    let label = format!("api route POST {path}");
-    if !ctx.change(Action::Create, &label, "(api key required, AWS_PROXY)") {
-        return Ok(None);
-    }
-    let root = by_path
+    let segments: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
+    let mut parent = by_path
         .get("/")
+        .cloned()
         .ok_or_else(|| anyhow!("rest api {api_id} has no root resource"))?;
+    for depth in 1..=segments.len() {
+        let path = format!("/{}", segments[..depth].join("/"));
+        if let Some(id) = by_path.get(&path) {
+            parent = id.clone();
+            continue;
+        }
+        if !ctx.change(Action::Create, format!("api resource {path}"), "") {
+            return Ok(None);
+        }
+        let id = create_resource(ctx, api_id, &parent, segments[depth - 1], &path).await?;
+        by_path.insert(path, id.clone());
+        parent = id;
+    }
+    Ok(Some(parent))
+}
+
+async fn create_resource(
+    ctx: &Ctx,
+    api_id: &str,
+    parent: &str,
+    part: &str,
+    path: &str,
+) -> anyhow::Result<String> {
     let created = ctx
         .apigw
         .create_resource()
         .rest_api_id(api_id)
-        .parent_id(root)
-        .path_part(route)
+        .parent_id(parent)
+        .path_part(part)
         .send()
         .await;
     match created {
-        Ok(out) => Ok(Some(
-            out.id
-                .ok_or_else(|| anyhow!("CreateResource returned no id"))?,
-        )),
+        Ok(out) => out
+            .id
+            .ok_or_else(|| anyhow!("CreateResource returned no id")),
         Err(e) if is_not_found(&e) => {
             Err(anyhow!(Gone(format!("rest api {api_id}"))).context(describe(&e)))
         }
         // Created meanwhile by another run: use that one.
         Err(e) if is(&e, &["ConflictException"]) => resources(ctx, api_id)
             .await?
-            .remove(&path)
-            .map(Some)
+            .remove(path)
             .ok_or_else(|| anyhow!("resource {path} conflicted but cannot be found")),
         Err(e) => bail!("failed to create resource {path}: {}", describe(&e)),
     }
 }
 
-/// Converges the POST method of `route` (resource `resource_id`) on API `api_id`.
+/// Converges the method of `route` (resource `resource_id`) on API `api_id`.
 pub async fn ensure(
     ctx: &Ctx,
     api_id: &str,
     resource_id: &str,
-    route: &str,
+    route: &Route,
     uri: &str,
 ) -> anyhow::Result<()> {
-    let label = format!("api route POST /{route}");
+    let label = route.label();
     let read = ctx
         .apigw
         .get_method()
         .rest_api_id(api_id)
         .resource_id(resource_id)
-        .http_method("POST")
+        .http_method(route.method)
         .send()
         .await;
     let current = match read {
@@ -169,7 +188,7 @@ pub async fn ensure(
             ),
         };
         if ctx.change(action, resource, detail) {
-            apply(ctx, api_id, resource_id, uri, edit)
+            apply(ctx, (api_id, resource_id, route.method), uri, edit)
                 .await
                 .map_err(|e| anyhow!("failed to configure {label}: {e}"))?;
         }
@@ -179,8 +198,7 @@ pub async fn ensure(
 
 async fn apply(
     ctx: &Ctx,
-    api_id: &str,
-    resource_id: &str,
+    (api_id, resource_id, method): (&str, &str, &str),
     uri: &str,
     edit: Edit,
 ) -> Result<(), String> {
@@ -190,7 +208,7 @@ async fn apply(
             .put_method()
             .rest_api_id(api_id)
             .resource_id(resource_id)
-            .http_method("POST")
+            .http_method(method)
             .authorization_type("NONE")
             .api_key_required(true)
             .send()
@@ -202,7 +220,7 @@ async fn apply(
             .update_method()
             .rest_api_id(api_id)
             .resource_id(resource_id)
-            .http_method("POST")
+            .http_method(method)
             .patch_operations(
                 PatchOperation::builder()
                     .op(Op::Replace)
@@ -219,7 +237,7 @@ async fn apply(
             .put_integration()
             .rest_api_id(api_id)
             .resource_id(resource_id)
-            .http_method("POST")
+            .http_method(method)
             .r#type(IntegrationType::AwsProxy)
             .integration_http_method("POST")
             .uri(uri)

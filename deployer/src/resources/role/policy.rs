@@ -33,7 +33,7 @@ pub fn function_policy(ctx: &Ctx, endpoint: &str) -> Value {
                 "Effect": "Allow",
                 "Action": [
                     "s3vectors:PutVectors", "s3vectors:GetVectors", "s3vectors:QueryVectors",
-                    "s3vectors:DeleteVectors", "s3vectors:GetIndex"
+                    "s3vectors:DeleteVectors", "s3vectors:ListVectors", "s3vectors:GetIndex"
                 ],
                 "Resource": [ctx.index_arn()]
             },

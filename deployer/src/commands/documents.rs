@@ -1,0 +1,169 @@
+//! `documents list | get ID | delete ID | delete --filter JSON`: the stored documents,
+//! through the deployed API's document endpoints (see [`crate::api_client`]).
+
+use crate::api_client::{ApiClient, escape_controls};
+use crate::cli::DocumentsAction;
+use crate::progress::Progress;
+use crate::report::Report;
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+use shared::api::{DeleteByFilterRequest, DocumentResponse};
+use std::time::Duration;
+
+/// The client's timeout per request (API Gateway cuts every request at 29 s).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(35);
+
+/// What `documents` did.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum DocumentsReport {
+    /// `list`: every id.
+    List {
+        /// The ids, sorted.
+        document_ids: Vec<String>,
+    },
+    /// `get`.
+    Document(Box<DocumentResponse>),
+    /// `delete`: what was removed.
+    Deleted {
+        /// Documents removed.
+        deleted_documents: usize,
+        /// Vectors removed.
+        deleted_chunks: usize,
+        /// Their ids.
+        document_ids: Vec<String>,
+    },
+}
+
+impl std::fmt::Display for DocumentsReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::List { document_ids } => document_ids
+                .iter()
+                .try_for_each(|id| writeln!(f, "{}", escape_controls(id))),
+            Self::Document(doc) => {
+                writeln!(f, "document_id  {}", escape_controls(&doc.document_id))?;
+                let meta = serde_json::to_string(&doc.metadata).unwrap_or_default();
+                writeln!(f, "metadata     {}", escape_controls(&meta))?;
+                writeln!(
+                    f,
+                    "timestamp    {}",
+                    doc.timestamp.as_deref().unwrap_or("-")
+                )?;
+                let embedding = doc.embedding.as_deref();
+                let embedding = embedding
+                    .unwrap_or("none (the original's token-0 vectors: `deployer reindex`)");
+                writeln!(f, "embedding    {}", escape_controls(embedding))?;
+                writeln!(f, "chunks       {}", doc.chunks.len())?;
+                for chunk in &doc.chunks {
+                    writeln!(f, "\n[{}] {}", chunk.index, escape_controls(&chunk.text))?;
+                }
+                Ok(())
+            }
+            Self::Deleted { .. } => Ok(()),
+        }
+    }
+}
+
+impl Report for DocumentsReport {
+    fn summary(&self) -> Option<String> {
+        match self {
+            Self::List { document_ids } => Some(format!("{} document(s)", document_ids.len())),
+            Self::Deleted {
+                deleted_documents,
+                deleted_chunks,
+                ..
+            } => Some(format!(
+                "deleted {deleted_documents} document(s) ({deleted_chunks} chunks)"
+            )),
+            Self::Document(_) => None,
+        }
+    }
+}
+
+/// `documents …`.
+pub async fn run(
+    action: &DocumentsAction,
+    endpoint: &str,
+    key: &str,
+    progress: &Progress,
+) -> anyhow::Result<DocumentsReport> {
+    crate::api_client::check_url(endpoint)?;
+    let client = ApiClient::new(key, REQUEST_TIMEOUT)?;
+    match action {
+        DocumentsAction::List => list(&client, endpoint).await,
+        DocumentsAction::Get { id } => match client.get_document(endpoint, id).await? {
+            Some(doc) => Ok(DocumentsReport::Document(Box::new(doc))),
+            None => bail!(
+                "document `{}` is not stored\nhint: `deployer documents list` shows the ids",
+                escape_controls(id)
+            ),
+        },
+        DocumentsAction::Delete { id: Some(id), .. } => {
+            match client.delete_document(endpoint, id).await? {
+                Some(done) => Ok(DocumentsReport::Deleted {
+                    deleted_documents: 1,
+                    deleted_chunks: done.deleted_chunks,
+                    document_ids: vec![done.document_id],
+                }),
+                None => bail!(
+                    "document `{}` is not stored; nothing was deleted",
+                    escape_controls(id)
+                ),
+            }
+        }
+        DocumentsAction::Delete { filter, .. } => {
+            let filter = filter.as_deref().unwrap_or("{}");
+            let filter = serde_json::from_str(filter).context("`--filter` is not valid JSON")?;
+            delete_by_filter(&client, endpoint, filter, progress).await
+        }
+    }
+}
+
+async fn list(client: &ApiClient, endpoint: &str) -> anyhow::Result<DocumentsReport> {
+    let mut ids = std::collections::BTreeSet::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client.list_documents(endpoint, token.as_deref()).await?;
+        ids.extend(page.document_ids);
+        match page.next_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    Ok(DocumentsReport::List {
+        document_ids: ids.into_iter().collect(),
+    })
+}
+
+/// Sends the filter until the function has scanned the whole index (each 202 continues).
+async fn delete_by_filter(
+    client: &ApiClient,
+    endpoint: &str,
+    filter: serde_json::Value,
+    progress: &Progress,
+) -> anyhow::Result<DocumentsReport> {
+    let mut request = DeleteByFilterRequest {
+        filter,
+        next_token: None,
+    };
+    let (mut documents, mut chunks, mut ids) = (0, 0, Vec::new());
+    loop {
+        let (round, done) = client.delete_by_filter(endpoint, &request).await?;
+        documents += round.deleted_documents;
+        chunks += round.deleted_chunks;
+        ids.extend(round.document_ids);
+        if done {
+            break;
+        }
+        progress.step(&format!(
+            "delete  {documents} document(s) so far, continuing"
+        ));
+        request.next_token = round.next_token;
+    }
+    Ok(DocumentsReport::Deleted {
+        deleted_documents: documents,
+        deleted_chunks: chunks,
+        document_ids: ids,
+    })
+}
