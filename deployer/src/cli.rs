@@ -58,6 +58,8 @@ pub enum Command {
     Search(SearchArgs),
     /// List, read and delete the stored documents through the deployed API
     Documents(DocumentsArgs),
+    /// Print the function's log events (its CloudWatch Logs group)
+    Logs(LogsArgs),
     /// Build the function and write the deployment zip `up` would upload (for `up --zip`)
     Package(PackageArgs),
 }
@@ -195,6 +197,20 @@ pub struct IngestArgs {
     pub concurrency: usize,
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+/// `logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// How far back to start: 30s, 10m, 2h, 1d
+    #[arg(long, default_value = "10m")]
+    pub since: String,
+    /// Keep printing new events until interrupted
+    #[arg(long, short)]
+    pub follow: bool,
+    /// A CloudWatch Logs filter pattern (e.g. `ERROR` or a request id)
+    #[arg(long)]
+    pub filter: Option<String>,
 }
 
 /// Where the deployed API is.

@@ -85,6 +85,11 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
             let report = commands::documents::run(&args.action, &endpoint, &key, &progress).await?;
             report::emit(&report, global.json, quiet)
         }
+        Command::Logs(args) => {
+            let ctx = Ctx::load(global, shared::names::DEFAULT_INDEX, false).await?;
+            let report = commands::logs::run(&ctx, args, global.json).await?;
+            report::emit(&report, false, quiet)
+        }
         Command::Search(args) => {
             let (endpoint, key) = api_target(global, &args.api).await?;
             let report = commands::search::run(args, &endpoint, &key).await?;

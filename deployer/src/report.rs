@@ -1,6 +1,7 @@
 //! The one output path: every command returns a [`Report`] — data for stdout (text via
 //! `Display`, or `--json`), an optional summary line for stderr, and its exit status — and
-//! [`emit`] prints it. A closed stdout (`deployer output | head -1`) is not an error.
+//! [`emit`] prints it ([`stream_line`] for what streams). A closed stdout (`deployer output |
+//! head -1`) is not an error.
 
 use serde::Serialize;
 use std::io::Write;
@@ -42,6 +43,16 @@ pub fn emit<R: Report>(report: &R, json: bool, quiet: bool) -> anyhow::Result<Ex
         eprintln!("error: {error}");
     }
     Ok(report.status())
+}
+
+/// Prints one line of a streaming command (`logs --follow`) on stdout; `false` once stdout is
+/// closed (`deployer logs --follow | head`), which ends the command quietly.
+pub fn stream_line(line: &str) -> anyhow::Result<bool> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        other => other.map(|()| true).map_err(Into::into),
+    }
 }
 
 #[cfg(test)]

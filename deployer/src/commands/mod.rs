@@ -3,6 +3,7 @@
 pub mod documents;
 pub mod down;
 pub mod ingest;
+pub mod logs;
 pub mod output;
 pub mod package;
 pub mod plan;
