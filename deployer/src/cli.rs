@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-pub use crate::model::{Arch, EndpointProfile, Metric};
+pub use crate::model::{Arch, EndpointProfile, IndexMode, Metric};
 
 /// Deploy, converge and remove the alex document ingestion and semantic-search stack on AWS
 #[derive(Debug, Parser)]
@@ -64,6 +64,14 @@ pub enum Command {
     Package(PackageArgs),
 }
 
+fn kms_key_arn(arn: &str) -> Result<String, String> {
+    if crate::model::is_kms_key_arn(arn) {
+        Ok(arn.to_string())
+    } else {
+        Err("not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; aliases and bare key ids are not accepted by S3 Vectors)".into())
+    }
+}
+
 /// `package`.
 #[derive(Debug, Args)]
 pub struct PackageArgs {
@@ -90,6 +98,14 @@ pub struct StackArgs {
     /// Distance metric of the index
     #[arg(long, value_enum, default_value_t = Metric::Cosine)]
     pub metric: Metric,
+    /// Index mode (default: the bucket's; ENHANCED for buckets created since 2026-09-30); an
+    /// existing CLASSIC index is switched to ENHANCED in place
+    #[arg(long, value_enum)]
+    pub index_mode: Option<IndexMode>,
+    /// Encrypt a new vector bucket with this KMS key (a key ARN; symmetric keys only). The
+    /// encryption of an existing bucket cannot change
+    #[arg(long, value_name = "KEY_ARN", value_parser = kms_key_arn)]
+    pub kms_key: Option<String>,
     /// Lambda memory in MB
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(128..=10240))]
     pub memory: u32,

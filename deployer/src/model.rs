@@ -77,3 +77,54 @@ impl Arch {
         }
     }
 }
+
+/// How an S3 Vectors index applies metadata filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum IndexMode {
+    /// Filters during the vector search (may return fewer than k hits); no `$startsWith`.
+    /// Only for indexes in buckets created before 2026-09-30.
+    Classic,
+    /// Filters before the vector search; supports `$startsWith`. The default for new buckets.
+    Enhanced,
+}
+
+impl IndexMode {
+    /// The S3 Vectors name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Classic => "CLASSIC",
+            Self::Enhanced => "ENHANCED",
+        }
+    }
+}
+
+/// Whether `arn` is a KMS key ARN as S3 Vectors takes it (not an alias or a bare key id).
+pub fn is_kms_key_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "kms", _, account, resource]
+        if partition.starts_with("aws")
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_key_arns_are_kms_keys() {
+        assert!(is_kms_key_arn(
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ));
+        assert!(is_kms_key_arn(
+            "arn:aws-cn:kms:cn-north-1:123456789012:key/k"
+        ));
+        assert!(!is_kms_key_arn(
+            "arn:aws:kms:us-east-1:123456789012:alias/mine"
+        ));
+        assert!(!is_kms_key_arn("1234abcd-12ab-34cd-56ef-1234567890ab"));
+        assert!(!is_kms_key_arn("arn:aws:kms:us-east-1:1234:key/k"));
+    }
+}

@@ -6,11 +6,9 @@
 use anyhow::{anyhow, bail};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use shared::api::{
-    DeleteByFilterRequest, DeleteByFilterResponse, DeleteResponse, DocumentList, DocumentResponse,
-    ErrorBody, IngestRequest, SearchRequest, SearchResponse,
-};
+use shared::api::{ErrorBody, IngestRequest, SearchRequest, SearchResponse};
 
+mod documents;
 mod url;
 
 use std::time::Duration;
@@ -107,70 +105,23 @@ pub struct ApiClient {
     timeout: Duration,
 }
 
-/// The documents of the deployed API (`GET`/`DELETE /documents…`).
-impl ApiClient {
-    /// One page of document ids.
-    pub async fn list_documents(
-        &self,
-        endpoint: &str,
-        next_token: Option<&str>,
-    ) -> anyhow::Result<DocumentList> {
-        let mut url = api_url(endpoint, "documents");
-        if let Some(token) = next_token {
-            let token =
-                percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC);
-            url = format!("{url}?next_token={token}");
-        }
-        let answer = self.send(reqwest::Method::GET, &url, None).await?;
-        match answer.status {
-            200 => answer.decode(),
-            _ => Err(failed("listing documents", &answer)),
-        }
-    }
-
-    /// One document; `None` when it is not stored.
-    pub async fn get_document(
-        &self,
-        endpoint: &str,
-        id: &str,
-    ) -> anyhow::Result<Option<DocumentResponse>> {
-        let url = api_url(endpoint, &format!("documents/{id}"));
-        let answer = self.send(reqwest::Method::GET, &url, None).await?;
-        match answer.status {
-            200 => answer.decode().map(Some),
-            404 if answer.is_function_error() => Ok(None),
-            _ => Err(failed(&format!("reading document `{id}`"), &answer)),
-        }
-    }
-
-    /// Deletes one document; `None` when it is not stored.
-    pub async fn delete_document(
-        &self,
-        endpoint: &str,
-        id: &str,
-    ) -> anyhow::Result<Option<DeleteResponse>> {
-        let url = api_url(endpoint, &format!("documents/{id}"));
-        let answer = self.send(reqwest::Method::DELETE, &url, None).await?;
-        match answer.status {
-            200 => answer.decode().map(Some),
-            404 if answer.is_function_error() => Ok(None),
-            _ => Err(failed(&format!("deleting document `{id}`"), &answer)),
-        }
-    }
-
-    /// One round of delete-by-filter: the answer, and whether the scan is complete (200) or
-    /// must be sent again with its `next_token` (202).
-    pub async fn delete_by_filter(
-        &self,
-        endpoint: &str,
-        request: &DeleteByFilterRequest,
-    ) -> anyhow::Result<(DeleteByFilterResponse, bool)> {
-        let url = api_url(endpoint, "documents/delete");
-        let answer = self.post(&url, serde_json::to_vec(request)?).await?;
-        match answer.status {
-            200 | 202 => Ok((answer.decode()?, answer.status == 200)),
-            _ => Err(failed("deleting by filter", &answer)),
-        }
+/// Reads an answer: status, body, and the request id (the function's, else API Gateway's).
+async fn answer(resp: reqwest::Response) -> Answer {
+    let status = resp.status().as_u16();
+    let gateway_id = resp
+        .headers()
+        .get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = resp.text().await.unwrap_or_default();
+    let function_id = match serde_json::from_str::<ErrorAnswer>(&body) {
+        Ok(ErrorAnswer::Function(e)) => Some(e.request_id),
+        _ => None,
+    };
+    Answer {
+        status,
+        body,
+        request_id: function_id.or(gateway_id),
     }
 }
 
@@ -271,21 +222,7 @@ impl ApiClient {
                 backoff = (backoff * 2).min(Duration::from_secs(20));
                 continue;
             }
-            let gateway_id = resp
-                .headers()
-                .get("x-amzn-requestid")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let body = resp.text().await.unwrap_or_default();
-            let function_id = match serde_json::from_str::<ErrorAnswer>(&body) {
-                Ok(ErrorAnswer::Function(e)) => Some(e.request_id),
-                _ => None,
-            };
-            return Ok(Answer {
-                status: status.as_u16(),
-                body,
-                request_id: function_id.or(gateway_id),
-            });
+            return Ok(answer(resp).await);
         }
         bail!("request to {url} still throttled after {MAX_ATTEMPTS} attempts")
     }

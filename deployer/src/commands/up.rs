@@ -161,9 +161,10 @@ pub async fn converge(
     let spec = vector_store::IndexSpec {
         dimension: args.dimension,
         metric: args.metric,
+        mode: args.index_mode,
     };
     let (_, _, role_arn) = tokio::try_join!(
-        vector_store::ensure(ctx, spec),
+        vector_store::ensure(ctx, spec, args.kms_key.as_deref()),
         log_group::ensure(ctx, args.log_retention_days),
         role::ensure(ctx, &args.embedding_endpoint),
     )?;

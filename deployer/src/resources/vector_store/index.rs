@@ -4,11 +4,11 @@
 use super::access_hint;
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
-use crate::model::Metric;
+use crate::model::{IndexMode, Metric};
 use crate::resources::{Action, tags};
 use anyhow::{anyhow, bail};
 use aws_sdk_s3vectors::types::{DataType, DistanceMetric, MetadataConfiguration};
-use shared::metadata::{EMBEDDING_KEY, EMBEDDING_MARKER, NON_FILTERABLE_KEYS};
+use shared::metadata::NON_FILTERABLE_KEYS;
 
 /// The desired index.
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +17,8 @@ pub struct IndexSpec {
     pub dimension: u32,
     /// Distance metric.
     pub metric: Metric,
+    /// Index mode (`None`: whatever the bucket gives a new index).
+    pub mode: Option<IndexMode>,
 }
 
 /// An existing index as read.
@@ -28,6 +30,14 @@ pub struct Current {
     pub metric: String,
     /// Its non-filterable metadata keys.
     pub non_filterable: Vec<String>,
+    /// Its mode (`CLASSIC`, `ENHANCED`).
+    pub mode: Option<String>,
+}
+
+/// The mode to switch an existing index to, if `spec` asks for another one.
+pub fn mode_change(current: &Current, spec: IndexSpec) -> Option<IndexMode> {
+    spec.mode
+        .filter(|want| current.mode.as_deref() != Some(want.as_str()))
 }
 
 /// Whether an existing index can serve `spec`: `Err` when its dimension or metric differs
@@ -88,13 +98,14 @@ async fn read(ctx: &Ctx, label: &str) -> anyhow::Result<Option<Current>> {
             .as_ref()
             .map(|m| m.non_filterable_metadata_keys().to_vec())
             .unwrap_or_default(),
+        mode: index.index_mode.map(|m| m.as_str().to_string()),
     }))
 }
 
 /// Creates the index when missing, else checks it matches `spec`.
 pub async fn ensure(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
     let label = format!("vector index {}", ctx.names.index);
-    for _ in 0..2 {
+    for _ in 0..3 {
         if let Some(current) = read(ctx, &label).await? {
             let missing = check(&current, spec).map_err(|e| anyhow!("{label} {e}"))?;
             for key in missing {
@@ -102,19 +113,58 @@ pub async fn ensure(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
                     "{label} does not declare `{key}` non-filterable (it cannot be changed after creation): chunks whose metadata exceeds 2 KB will be refused"
                 ));
             }
-            warn_unmarked(ctx, &label).await;
+            ensure_mode(ctx, &label, &current, spec).await?;
+            super::warn_unmarked(ctx, &label).await;
             return Ok(());
         }
-        if !ctx.change(Action::Create, &label, detail(spec)) || create(ctx, spec).await? {
+        if !ctx.change(Action::Create, &label, detail(spec)) {
             return Ok(());
         }
-        // Created meanwhile by another run: read it again and compare.
+        // Created (or created meanwhile by another run): read it again, set its mode.
+        create(ctx, spec).await?;
     }
     bail!("{label} changed while it was being created; run the command again")
 }
 
-/// Creates the index; `false` when another run created it meanwhile.
-async fn create(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<bool> {
+/// Switches the index to the mode `spec` asks for; warns about a CLASSIC index nobody chose.
+async fn ensure_mode(
+    ctx: &Ctx,
+    label: &str,
+    current: &Current,
+    spec: IndexSpec,
+) -> anyhow::Result<()> {
+    let Some(mode) = mode_change(current, spec) else {
+        if spec.mode.is_none() && current.mode.as_deref() == Some("CLASSIC") {
+            ctx.progress.warn(&format!(
+                "{label} is CLASSIC: filters apply during the search (fewer than k hits with a selective filter) and `$startsWith` is refused\nhint: `deployer up --index-mode enhanced` switches it in place (no re-ingestion, no charge)"
+            ));
+        }
+        return Ok(());
+    };
+    let from = current.mode.as_deref().unwrap_or("unknown");
+    let detail = format!("mode: {from} -> {}", mode.as_str());
+    if !ctx.change(Action::Update, label, detail) {
+        return Ok(());
+    }
+    ctx.s3v
+        .update_index_mode()
+        .vector_bucket_name(&ctx.names.bucket)
+        .index_name(&ctx.names.index)
+        .index_mode(aws_sdk_s3vectors::types::IndexMode::from(mode.as_str()))
+        .send()
+        .await
+        .map_err(|e| {
+            let hint = match mode {
+                IndexMode::Classic => "\nhint: CLASSIC is only possible for indexes in buckets created before 2026-09-30",
+                IndexMode::Enhanced => "",
+            };
+            anyhow!("failed to switch {label} to {}: {}{hint}", mode.as_str(), describe(&e))
+        })?;
+    Ok(())
+}
+
+/// Creates the index (another run creating it meanwhile is fine).
+async fn create(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
     let metric = match spec.metric {
         Metric::Cosine => DistanceMetric::Cosine,
         Metric::Euclidean => DistanceMetric::Euclidean,
@@ -136,78 +186,14 @@ async fn create(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<bool> {
         .send()
         .await;
     match created {
-        Ok(_) => Ok(true),
-        Err(e) if is(&e, &["ConflictException"]) => Ok(false),
+        Ok(_) => Ok(()),
+        Err(e) if is(&e, &["ConflictException"]) => Ok(()),
         Err(e) => bail!(
             "failed to create vector index {}: {}",
             ctx.names.index,
             describe(&e)
         ),
     }
-}
-
-/// Vectors of an existing index that lack this version's embedding marker (the original
-/// Python function stored token 0 of the token states, not their mean): not comparable with
-/// new ones. One ListVectors page is sampled; a failure to list is not an error.
-async fn warn_unmarked(ctx: &Ctx, label: &str) {
-    let page = ctx
-        .s3v
-        .list_vectors()
-        .vector_bucket_name(&ctx.names.bucket)
-        .index_name(&ctx.names.index)
-        .max_results(50)
-        .return_metadata(true)
-        .send()
-        .await;
-    let Ok(page) = page else { return };
-    let unmarked = page
-        .vectors()
-        .iter()
-        .filter(|v| {
-            !matches!(
-                v.metadata.as_ref().and_then(|m| m.as_object()).and_then(|m| m.get(EMBEDDING_KEY)),
-                Some(aws_smithy_types::Document::String(s)) if s == EMBEDDING_MARKER
-            )
-        })
-        .count();
-    if unmarked > 0 {
-        ctx.progress.warn(&format!(
-            "{label} holds vectors made by another embedding ({unmarked} of {} sampled lack `{EMBEDDING_KEY}={EMBEDDING_MARKER}`; the original function stored token 0, not the mean-pooled sentence embedding), so they rank unreliably next to new ones\nhint: ingest those documents again with the same ids to re-embed them",
-            page.vectors().len()
-        ));
-    }
-}
-
-/// Deletes the index and all its vectors.
-pub async fn delete_index(ctx: &Ctx) -> anyhow::Result<()> {
-    let index_label = format!("vector index {}", ctx.names.index);
-    match ctx
-        .s3v
-        .get_index()
-        .vector_bucket_name(&ctx.names.bucket)
-        .index_name(&ctx.names.index)
-        .send()
-        .await
-    {
-        Ok(_) => {
-            ctx.change(Action::Delete, &index_label, "(all its vectors)");
-            match ctx
-                .s3v
-                .delete_index()
-                .vector_bucket_name(&ctx.names.bucket)
-                .index_name(&ctx.names.index)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => bail!("failed to delete {index_label}: {}", describe(&e)),
-            }
-        }
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => bail!("failed to read {index_label}: {}", describe(&e)),
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -219,7 +205,23 @@ mod tests {
             dimension,
             metric: metric.into(),
             non_filterable: keys.iter().map(|k| k.to_string()).collect(),
+            mode: Some("CLASSIC".into()),
         }
+    }
+
+    #[test]
+    fn a_mode_is_changed_only_when_asked_for_and_different() {
+        let mut spec = IndexSpec {
+            dimension: 384,
+            metric: Metric::Cosine,
+            mode: None,
+        };
+        let classic = current(384, "cosine", &[]);
+        assert_eq!(mode_change(&classic, spec), None);
+        spec.mode = Some(IndexMode::Enhanced);
+        assert_eq!(mode_change(&classic, spec), Some(IndexMode::Enhanced));
+        spec.mode = Some(IndexMode::Classic);
+        assert_eq!(mode_change(&classic, spec), None);
     }
 
     #[test]
@@ -227,6 +229,7 @@ mod tests {
         let spec = IndexSpec {
             dimension: 384,
             metric: Metric::Cosine,
+            mode: None,
         };
         assert_eq!(
             check(&current(384, "cosine", &NON_FILTERABLE_KEYS), spec),

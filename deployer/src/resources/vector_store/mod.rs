@@ -1,8 +1,9 @@
-//! The S3 Vectors bucket (SSE-S3) and, in [`index`], its index.
+//! The S3 Vectors bucket (SSE-S3, or SSE-KMS with `--kms-key`; fixed at creation) and, in
+//! [`index`], its index.
 
 mod index;
 
-pub use index::{IndexSpec, delete_index};
+pub use index::IndexSpec;
 
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
@@ -10,43 +11,79 @@ use crate::ownership::{Kind, Seen};
 use crate::resources::{Action, tags};
 use anyhow::{anyhow, bail};
 use aws_sdk_s3vectors::types::{EncryptionConfiguration, SseType};
+use shared::metadata::{EMBEDDING_KEY, EMBEDDING_MARKER};
 
-/// Creates the bucket and index if missing; checks an existing index matches.
-pub async fn ensure(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
+/// The encryption a bucket should have: SSE-KMS with `kms_key`, else SSE-S3.
+fn encryption(kms_key: Option<&str>) -> EncryptionConfiguration {
+    match kms_key {
+        Some(key) => EncryptionConfiguration::builder()
+            .sse_type(SseType::AwsKms)
+            .kms_key_arn(key)
+            .build(),
+        None => EncryptionConfiguration::builder()
+            .sse_type(SseType::Aes256)
+            .build(),
+    }
+}
+
+/// Why an existing bucket cannot serve a stack that asks for `kms_key` (its encryption is
+/// fixed at creation); `None` when it can. Without `--kms-key` any encryption is accepted.
+pub fn encryption_conflict(
+    current: Option<&EncryptionConfiguration>,
+    kms_key: Option<&str>,
+) -> Option<String> {
+    let want = kms_key?;
+    let have = current.and_then(|c| c.kms_key_arn());
+    (have != Some(want)).then(|| {
+        format!(
+            "is encrypted with {}, not the KMS key {want}; a bucket's encryption cannot be changed\nhint: drop `--kms-key` to keep it, or use another stack name for a new bucket",
+            have.unwrap_or("SSE-S3")
+        )
+    })
+}
+
+/// Creates the bucket and index if missing; checks an existing bucket and index match.
+pub async fn ensure(ctx: &Ctx, spec: IndexSpec, kms_key: Option<&str>) -> anyhow::Result<()> {
     let bucket = &ctx.names.bucket;
     let label = format!("vector bucket {bucket}");
-    match ctx
+    let read = ctx
         .s3v
         .get_vector_bucket()
         .vector_bucket_name(bucket)
         .send()
-        .await
-    {
-        Ok(_) => {}
+        .await;
+    match read {
+        Ok(out) => {
+            let current = out
+                .vector_bucket()
+                .and_then(|b| b.encryption_configuration());
+            if let Some(why) = encryption_conflict(current, kms_key) {
+                bail!("{label} {why}");
+            }
+        }
         Err(e) if is_not_found(&e) => {
-            if ctx.change(Action::Create, &label, "(SSE-S3)") {
-                let mut req = ctx
-                    .s3v
-                    .create_vector_bucket()
-                    .vector_bucket_name(bucket)
-                    .encryption_configuration(
-                        EncryptionConfiguration::builder()
-                            .sse_type(SseType::Aes256)
-                            .build(),
-                    );
-                req = req.set_tags(Some(tags(ctx)));
-                match req.send().await {
-                    Ok(_) => {}
-                    Err(e) if is(&e, &["ConflictException"]) => {}
-                    Err(e) => bail!("failed to create {label}: {}", describe(&e)),
-                }
-            } else {
-                ctx.change(
-                    Action::Create,
-                    format!("vector index {}", ctx.names.index),
-                    index::detail(spec),
-                );
+            let detail = kms_key.map_or("(SSE-S3)".to_string(), |k| format!("(SSE-KMS {k})"));
+            if !ctx.change(Action::Create, &label, detail) {
+                let index = format!("vector index {}", ctx.names.index);
+                ctx.change(Action::Create, index, index::detail(spec));
                 return Ok(());
+            }
+            let created = ctx
+                .s3v
+                .create_vector_bucket()
+                .vector_bucket_name(bucket)
+                .encryption_configuration(encryption(kms_key))
+                .set_tags(Some(tags(ctx)))
+                .send()
+                .await;
+            match created {
+                Ok(_) => {}
+                Err(e) if is(&e, &["ConflictException"]) => {}
+                Err(e) => bail!(
+                    "failed to create {label}: {}{}",
+                    describe(&e),
+                    access_hint(&e)
+                ),
             }
         }
         Err(e) => bail!(
@@ -160,5 +197,89 @@ pub async fn delete_bucket(ctx: &Ctx) -> anyhow::Result<()> {
         }
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => bail!("failed to read {label}: {}", describe(&e)),
+    }
+}
+
+/// Vectors of an existing index that lack this version's embedding marker (the original
+/// Python function stored token 0 of the token states, not their mean): not comparable with
+/// new ones. One ListVectors page is sampled; a failure to list is not an error.
+pub(super) async fn warn_unmarked(ctx: &Ctx, label: &str) {
+    let page = ctx
+        .s3v
+        .list_vectors()
+        .vector_bucket_name(&ctx.names.bucket)
+        .index_name(&ctx.names.index)
+        .max_results(50)
+        .return_metadata(true)
+        .send()
+        .await;
+    let Ok(page) = page else { return };
+    let unmarked = page
+        .vectors()
+        .iter()
+        .filter(|v| {
+            !matches!(
+                v.metadata.as_ref().and_then(|m| m.as_object()).and_then(|m| m.get(EMBEDDING_KEY)),
+                Some(aws_smithy_types::Document::String(s)) if s == EMBEDDING_MARKER
+            )
+        })
+        .count();
+    if unmarked > 0 {
+        ctx.progress.warn(&format!(
+            "{label} holds vectors made by another embedding ({unmarked} of {} sampled lack `{EMBEDDING_KEY}={EMBEDDING_MARKER}`; the original function stored token 0, not the mean-pooled sentence embedding), so they rank unreliably next to new ones\nhint: ingest those documents again with the same ids to re-embed them",
+            page.vectors().len()
+        ));
+    }
+}
+
+/// Deletes the index and all its vectors.
+pub async fn delete_index(ctx: &Ctx) -> anyhow::Result<()> {
+    let index_label = format!("vector index {}", ctx.names.index);
+    match ctx
+        .s3v
+        .get_index()
+        .vector_bucket_name(&ctx.names.bucket)
+        .index_name(&ctx.names.index)
+        .send()
+        .await
+    {
+        Ok(_) => {
+            ctx.change(Action::Delete, &index_label, "(all its vectors)");
+            match ctx
+                .s3v
+                .delete_index()
+                .vector_bucket_name(&ctx.names.bucket)
+                .index_name(&ctx.names.index)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => bail!("failed to delete {index_label}: {}", describe(&e)),
+            }
+        }
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => bail!("failed to read {index_label}: {}", describe(&e)),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_encryption_is_checked_only_when_a_key_is_asked_for() {
+        let key = "arn:aws:kms:us-east-1:123456789012:key/k";
+        let sse_s3 = encryption(None);
+        let kms = encryption(Some(key));
+        assert_eq!(encryption_conflict(Some(&sse_s3), None), None);
+        assert_eq!(encryption_conflict(Some(&kms), Some(key)), None);
+        let why = encryption_conflict(Some(&sse_s3), Some(key)).unwrap();
+        assert!(
+            why.contains("SSE-S3") && why.contains("cannot be changed"),
+            "{why}"
+        );
+        assert!(encryption_conflict(None, Some(key)).is_some());
     }
 }

@@ -1,0 +1,73 @@
+//! The document endpoints of the deployed API, typed with [`shared::api`].
+
+use super::{ApiClient, api_url, failed};
+use shared::api::{
+    DeleteByFilterRequest, DeleteByFilterResponse, DeleteResponse, DocumentList, DocumentResponse,
+};
+
+/// The documents of the deployed API (`GET`/`DELETE /documents…`).
+impl ApiClient {
+    /// One page of document ids.
+    pub async fn list_documents(
+        &self,
+        endpoint: &str,
+        next_token: Option<&str>,
+    ) -> anyhow::Result<DocumentList> {
+        let mut url = api_url(endpoint, "documents");
+        if let Some(token) = next_token {
+            let token =
+                percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC);
+            url = format!("{url}?next_token={token}");
+        }
+        let answer = self.send(reqwest::Method::GET, &url, None).await?;
+        match answer.status {
+            200 => answer.decode(),
+            _ => Err(failed("listing documents", &answer)),
+        }
+    }
+
+    /// One document; `None` when it is not stored.
+    pub async fn get_document(
+        &self,
+        endpoint: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<DocumentResponse>> {
+        let url = api_url(endpoint, &format!("documents/{id}"));
+        let answer = self.send(reqwest::Method::GET, &url, None).await?;
+        match answer.status {
+            200 => answer.decode().map(Some),
+            404 if answer.is_function_error() => Ok(None),
+            _ => Err(failed(&format!("reading document `{id}`"), &answer)),
+        }
+    }
+
+    /// Deletes one document; `None` when it is not stored.
+    pub async fn delete_document(
+        &self,
+        endpoint: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<DeleteResponse>> {
+        let url = api_url(endpoint, &format!("documents/{id}"));
+        let answer = self.send(reqwest::Method::DELETE, &url, None).await?;
+        match answer.status {
+            200 => answer.decode().map(Some),
+            404 if answer.is_function_error() => Ok(None),
+            _ => Err(failed(&format!("deleting document `{id}`"), &answer)),
+        }
+    }
+
+    /// One round of delete-by-filter: the answer, and whether the scan is complete (200) or
+    /// must be sent again with its `next_token` (202).
+    pub async fn delete_by_filter(
+        &self,
+        endpoint: &str,
+        request: &DeleteByFilterRequest,
+    ) -> anyhow::Result<(DeleteByFilterResponse, bool)> {
+        let url = api_url(endpoint, "documents/delete");
+        let answer = self.post(&url, serde_json::to_vec(request)?).await?;
+        match answer.status {
+            200 | 202 => Ok((answer.decode()?, answer.status == 200)),
+            _ => Err(failed("deleting by filter", &answer)),
+        }
+    }
+}
