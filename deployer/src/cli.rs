@@ -60,6 +60,8 @@ pub enum Command {
     Documents(DocumentsArgs),
     /// Print the function's log events (its CloudWatch Logs group)
     Logs(LogsArgs),
+    /// Check credentials, the endpoint, the index, drift and permissions; exit 0 when healthy
+    Doctor(DoctorArgs),
     /// Build the function and write the deployment zip `up` would upload (for `up --zip`)
     Package(PackageArgs),
 }
@@ -213,6 +215,13 @@ pub struct IngestArgs {
     pub concurrency: usize,
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+/// `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 /// `logs`.

@@ -29,6 +29,8 @@ pub struct Ctx {
     /// The caller's partition (`aws`, `aws-cn`, `aws-us-gov`), from its ARN: every ARN the
     /// deployer writes uses it.
     pub partition: String,
+    /// The caller's ARN (`…:user/NAME`, `…:assumed-role/ROLE/SESSION`).
+    pub caller_arn: String,
     /// The region.
     pub region: String,
     /// `--endpoint-url` / `AWS_ENDPOINT_URL`, when set.
@@ -141,6 +143,7 @@ impl Ctx {
             names: StackNames::new(&global.name, &account, index),
             account,
             partition,
+            caller_arn: identity.arn().unwrap_or_default().to_string(),
             region,
             endpoint_url: global.endpoint_url.clone(),
             progress: Progress::new(global.quiet > 0),

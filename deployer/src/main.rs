@@ -39,6 +39,32 @@ async fn api_target(
     ))
 }
 
+/// Runs a command that talks to the deployed API (endpoint and key from flags, `.env` or the
+/// stack) and prints its report.
+async fn run_api(global: &cli::GlobalArgs, command: &Command) -> anyhow::Result<ExitCode> {
+    let quiet = global.quiet > 0;
+    match command {
+        Command::Ingest(args) => {
+            let (endpoint, key) = api_target(global, &args.api).await?;
+            let progress = progress::Progress::new(quiet);
+            let report = commands::ingest::run(args, &endpoint, &key, &progress).await?;
+            report::emit(&report, global.json, quiet)
+        }
+        Command::Documents(args) => {
+            let (endpoint, key) = api_target(global, &args.api).await?;
+            let progress = progress::Progress::new(quiet);
+            let report = commands::documents::run(&args.action, &endpoint, &key, &progress).await?;
+            report::emit(&report, global.json, quiet)
+        }
+        Command::Search(args) => {
+            let (endpoint, key) = api_target(global, &args.api).await?;
+            let report = commands::search::run(args, &endpoint, &key).await?;
+            report::emit(&report, global.json, quiet)
+        }
+        other => anyhow::bail!("`{other:?}` does not talk to the deployed API"),
+    }
+}
+
 /// Runs the command and prints its report ([`report::emit`], the one place output happens).
 async fn run(cli: Cli, matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
     let global = &cli.global;
@@ -65,12 +91,6 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
             let report = commands::output::run(&ctx, args, global.json).await?;
             report::emit(&report, global.json, quiet)
         }
-        Command::Ingest(args) => {
-            let (endpoint, key) = api_target(global, &args.api).await?;
-            let progress = progress::Progress::new(quiet);
-            let report = commands::ingest::run(args, &endpoint, &key, &progress).await?;
-            report::emit(&report, global.json, quiet)
-        }
         Command::Package(args) => {
             let progress = progress::Progress::new(quiet);
             report::emit(
@@ -79,22 +99,20 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
                 quiet,
             )
         }
-        Command::Documents(args) => {
-            let (endpoint, key) = api_target(global, &args.api).await?;
-            let progress = progress::Progress::new(quiet);
-            let report = commands::documents::run(&args.action, &endpoint, &key, &progress).await?;
-            report::emit(&report, global.json, quiet)
+        Command::Doctor(args) => {
+            let ctx = Ctx::load(global, &args.stack.index_name, true).await?;
+            report::emit(
+                &commands::doctor::run(&ctx, args).await?,
+                global.json,
+                quiet,
+            )
         }
         Command::Logs(args) => {
             let ctx = Ctx::load(global, shared::names::DEFAULT_INDEX, false).await?;
             let report = commands::logs::run(&ctx, args, global.json).await?;
             report::emit(&report, false, quiet)
         }
-        Command::Search(args) => {
-            let (endpoint, key) = api_target(global, &args.api).await?;
-            let report = commands::search::run(args, &endpoint, &key).await?;
-            report::emit(&report, global.json, quiet)
-        }
+        api => run_api(global, api).await,
     }
 }
 

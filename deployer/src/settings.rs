@@ -15,9 +15,11 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Flags of `up`/`plan` that stick (clap ids: the field names).
-pub const STACK_KEYS: [&str; 11] = [
+pub const STACK_KEYS: [&str; 13] = [
     "embedding_endpoint",
     "index_name",
+    "index_mode",
+    "kms_key",
     "dimension",
     "metric",
     "memory",
@@ -32,7 +34,7 @@ pub const STACK_KEYS: [&str; 11] = [
 /// The sticky flags a subcommand takes.
 fn keys_of(subcommand: &str) -> &'static [&'static str] {
     match subcommand {
-        "up" | "plan" => &STACK_KEYS,
+        "up" | "plan" | "doctor" => &STACK_KEYS,
         // `index_name`.
         "down" | "output" => &STACK_KEYS[1..2],
         _ => &[],

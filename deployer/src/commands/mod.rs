@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns a [`crate::report::Report`].
 
+pub mod doctor;
 pub mod documents;
 pub mod down;
 pub mod ingest;

@@ -71,55 +71,87 @@ fn largest_chunk() -> anyhow::Result<String> {
     Ok(text.to_string())
 }
 
+/// What one embedding of a maximum-size chunk showed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    /// The answer's size and the embedding's dimension.
+    Fits {
+        /// Bytes of the answer.
+        bytes: usize,
+    },
+    /// Something is wrong: stop (`true`) or warn (`false`), with why.
+    Problem(bool, String),
+}
+
 /// One InvokeEndpoint with a maximum-size chunk: the endpoint must exist, answer within its
-/// payload limit and embed to the index's dimension. Unreachable is a warning (the stack may
-/// be deployed before the endpoint).
+/// payload limit and embed to the index's dimension.
+pub async fn probe(
+    ctx: &Ctx,
+    args: &StackArgs,
+    settings: EndpointSettings,
+) -> anyhow::Result<Probe> {
+    let body = serde_json::to_vec(&serde_json::json!({
+        "inputs": [largest_chunk()?],
+        "parameters": {"truncation": true},
+    }))?;
+    let endpoint = &args.embedding_endpoint;
+    let out = ctx
+        .sagemaker
+        .invoke_endpoint()
+        .endpoint_name(endpoint)
+        .content_type("application/json")
+        .body(Blob::new(body))
+        .send()
+        .await;
+    let bytes = match out {
+        Ok(out) => out.body.map(Blob::into_inner).unwrap_or_default(),
+        Err(e) => {
+            return Ok(Probe::Problem(
+                false,
+                format!(
+                    "could not invoke embedding endpoint {endpoint} ({}); the function fails until it answers",
+                    crate::aws_error::describe(&e)
+                ),
+            ));
+        }
+    };
+    let limit = settings.profile.max_payload();
+    if bytes.len() > limit {
+        return Ok(Probe::Problem(
+            true,
+            format!(
+                "embedding endpoint {endpoint} answered {} bytes for one 256-token chunk, over the {limit}-byte limit of a {:?} endpoint\nhint: deploy the endpoint with HF_TASK=sentence-embeddings (pooled answers, ~200x smaller)",
+                bytes.len(),
+                settings.profile
+            ),
+        ));
+    }
+    Ok(
+        match decode_embeddings(&bytes, 1, args.dimension as usize) {
+            Ok(_) => Probe::Fits { bytes: bytes.len() },
+            Err(EmbeddingError::Dimension { got, expected }) => Probe::Problem(
+                true,
+                format!(
+                    "embedding endpoint {endpoint} returns {got}-dimensional vectors, but the index is {expected}-dimensional\nhint: pass `--dimension {got}` for a new index, or deploy an endpoint with a {expected}-dimensional model"
+                ),
+            ),
+            Err(e) => Probe::Problem(false, format!("embedding endpoint {endpoint}: {e}")),
+        },
+    )
+}
+
+/// [`probe`] before `up` changes anything: a wrong dimension or an oversize answer stops it;
+/// an unreachable endpoint is a warning (the stack may be deployed before the endpoint).
 pub async fn preflight(
     ctx: &Ctx,
     args: &StackArgs,
     settings: EndpointSettings,
 ) -> anyhow::Result<()> {
-    let body = serde_json::to_vec(&serde_json::json!({
-        "inputs": [largest_chunk()?],
-        "parameters": {"truncation": true},
-    }))?;
-    let out = ctx
-        .sagemaker
-        .invoke_endpoint()
-        .endpoint_name(&args.embedding_endpoint)
-        .content_type("application/json")
-        .body(Blob::new(body))
-        .send()
-        .await;
-    let endpoint = &args.embedding_endpoint;
-    match out {
-        Ok(out) => {
-            let bytes = out.body.map(Blob::into_inner).unwrap_or_default();
-            let limit = settings.profile.max_payload();
-            if bytes.len() > limit {
-                bail!(
-                    "embedding endpoint {endpoint} answered {} bytes for one 256-token chunk, over the {limit}-byte limit of a {:?} endpoint\nhint: deploy the endpoint with HF_TASK=sentence-embeddings (pooled answers, ~200x smaller)",
-                    bytes.len(),
-                    settings.profile
-                );
-            }
-            match decode_embeddings(&bytes, 1, args.dimension as usize) {
-                Ok(_) => Ok(()),
-                Err(EmbeddingError::Dimension { got, expected }) => bail!(
-                    "embedding endpoint {endpoint} returns {got}-dimensional vectors, but the index is {expected}-dimensional\nhint: pass `--dimension {got}` for a new index, or deploy an endpoint with a {expected}-dimensional model"
-                ),
-                Err(e) => {
-                    ctx.progress
-                        .warn(&format!("embedding endpoint {endpoint}: {e}"));
-                    Ok(())
-                }
-            }
-        }
-        Err(e) => {
-            ctx.progress.warn(&format!(
-                "could not check embedding endpoint {endpoint} ({}); the function will fail until it exists",
-                crate::aws_error::describe(&e)
-            ));
+    match probe(ctx, args, settings).await? {
+        Probe::Fits { .. } => Ok(()),
+        Probe::Problem(true, why) => bail!(why),
+        Probe::Problem(false, why) => {
+            ctx.progress.warn(&why);
             Ok(())
         }
     }
