@@ -7,6 +7,7 @@
 //! sentence embedding). The body is decoded in one streaming pass into a flat `Vec<f32>`
 //! plus the element counts of each nesting level, so a large answer costs 4 bytes a float.
 
+use std::ops::Range;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -171,6 +172,36 @@ pub fn estimated_answer_bytes(tokens: &[usize], dim: usize, token_level: bool) -
     vectors * per_vector + tokens.len() * 8 + 32
 }
 
+/// Plans consecutive batches of inputs with these token counts (special tokens included) and
+/// UTF-8 sizes, each estimated under 90% of `max_payload` both ways and at most `max_inputs`.
+pub fn plan_batches(
+    tokens: &[usize],
+    bytes: &[usize],
+    dim: usize,
+    max_payload: usize,
+    token_level: bool,
+    max_inputs: usize,
+) -> Vec<Range<usize>> {
+    let limit = max_payload / 10 * 9;
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < tokens.len() {
+        let mut end = start + 1;
+        while end < tokens.len() && end - start < max_inputs.max(1) {
+            let answer = estimated_answer_bytes(&tokens[start..=end], dim, token_level);
+            // JSON escaping can at most double ASCII control-free text; \u escapes are rarer.
+            let request: usize = bytes[start..=end].iter().map(|b| b * 2 + 4).sum::<usize>() + 64;
+            if answer > limit || request > limit {
+                break;
+            }
+            end += 1;
+        }
+        batches.push(start..end);
+        start = end;
+    }
+    batches
+}
+
 /// A decoded answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decoded {
@@ -295,6 +326,27 @@ pub fn l2_normalize(mut v: Vec<f32>) -> Option<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_fit_the_serverless_answer_limit() {
+        let cap = 4 * 1024 * 1024;
+        // 256-token chunks answer ~2.3 MB each: one per call.
+        let b = plan_batches(&[256; 5], &[1000; 5], 384, cap, true, 32);
+        assert_eq!(b, vec![0..1, 1..2, 2..3, 3..4, 4..5]);
+        // ~148-token prose chunks: two per call (three would answer ~3.7 MB > 90% of 4 MiB).
+        let b = plan_batches(&[148; 4], &[900; 4], 384, cap, true, 32);
+        assert_eq!(b, vec![0..2, 2..4]);
+        // Pooled answers: limited by the input count only.
+        let b = plan_batches(&[256; 70], &[1000; 70], 384, cap, false, 32);
+        assert_eq!(b, vec![0..32, 32..64, 64..70]);
+        // A single input over the estimate still gets its own call.
+        assert_eq!(
+            plan_batches(&[512], &[3000], 384, cap, true, 32),
+            vec![0..1]
+        );
+        assert!(plan_batches(&[], &[], 384, cap, true, 32).is_empty());
+    }
+
 
     fn close(a: &[f32], b: &[f32]) -> bool {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6)
