@@ -62,6 +62,9 @@ pub enum Command {
     Logs(LogsArgs),
     /// Check credentials, the endpoint, the index, drift and permissions; exit 0 when healthy
     Doctor(DoctorArgs),
+    /// Re-embed every stored chunk that predates the current embedding (and migrate the
+    /// original stack's token-0 vectors), through the deployed API; safe to run again
+    Reindex(ReindexArgs),
     /// Build the function and write the deployment zip `up` would upload (for `up --zip`)
     Package(PackageArgs),
 }
@@ -213,6 +216,16 @@ pub struct IngestArgs {
     /// Requests in flight
     #[arg(long, default_value_t = 2)]
     pub concurrency: usize,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `reindex`.
+#[derive(Debug, Args)]
+pub struct ReindexArgs {
+    /// Parallel ListVectors segments (each runs its own rounds)
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub segments: u32,
     #[command(flatten)]
     pub api: ApiArgs,
 }

@@ -61,6 +61,12 @@ async fn run_api(global: &cli::GlobalArgs, command: &Command) -> anyhow::Result<
             let report = commands::search::run(args, &endpoint, &key).await?;
             report::emit(&report, global.json, quiet)
         }
+        Command::Reindex(args) => {
+            let (endpoint, key) = api_target(global, &args.api).await?;
+            let progress = progress::Progress::new(quiet);
+            let report = commands::reindex::run(args, &endpoint, &key, &progress).await?;
+            report::emit(&report, global.json, quiet)
+        }
         other => anyhow::bail!("`{other:?}` does not talk to the deployed API"),
     }
 }

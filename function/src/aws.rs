@@ -227,6 +227,7 @@ impl Backend for AwsBackend {
         next_token: Option<String>,
         max_results: u32,
         metadata: bool,
+        segment: Option<(u32, u32)>,
     ) -> Result<ListPage, BackendError> {
         let out = self
             .s3vectors
@@ -236,6 +237,8 @@ impl Backend for AwsBackend {
             .max_results(max_results as i32)
             .set_next_token(next_token)
             .return_metadata(metadata)
+            .set_segment_index(segment.map(|(i, _)| i as i32))
+            .set_segment_count(segment.map(|(_, n)| n as i32))
             .send()
             .await
             .map_err(|e| classify("S3 Vectors", e))?;

@@ -118,12 +118,13 @@ pub trait Backend: Send + Sync {
         keys: Vec<String>,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
     /// One ListVectors page of at most `max_results` (≤ 1,000) keys after `next_token`, with
-    /// metadata when `metadata` is set.
+    /// metadata when `metadata` is set, of segment `(index, count)` when given.
     fn list_vectors(
         &self,
         next_token: Option<String>,
         max_results: u32,
         metadata: bool,
+        segment: Option<(u32, u32)>,
     ) -> impl Future<Output = Result<ListPage, BackendError>> + Send;
     /// QueryVectors with metadata and distances, every page up to `top_k` hits; each hit's
     /// `text` is cut to `text_cap` bytes as its page arrives (see [`cap_text`]), so a large

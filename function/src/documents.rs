@@ -147,7 +147,9 @@ pub async fn list<B: Backend>(
     backend: &B,
     next_token: Option<String>,
 ) -> Result<DocumentList, ApiError> {
-    let page = backend.list_vectors(next_token, LIST_PAGE, false).await?;
+    let page = backend
+        .list_vectors(next_token, LIST_PAGE, false, None)
+        .await?;
     let ids: BTreeSet<String> = page
         .vectors
         .iter()
@@ -217,7 +219,9 @@ pub async fn delete_by_filter<B: Backend>(
             out.next_token = Some(make_token(dirty, list.as_deref()));
             return Ok((out, false));
         }
-        let page = backend.list_vectors(list.take(), SCAN_PAGE, true).await?;
+        let page = backend
+            .list_vectors(list.take(), SCAN_PAGE, true, None)
+            .await?;
         let mut matched: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (key, meta) in &page.vectors {
             let hit = shared::filter::matches(&request.filter, meta)

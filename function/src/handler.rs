@@ -37,6 +37,8 @@ pub enum Route {
     DeleteDocument(String),
     /// `POST /documents/delete`.
     DeleteByFilter,
+    /// `POST /documents/reindex`.
+    Reindex,
 }
 
 impl Route {
@@ -48,6 +50,7 @@ impl Route {
             Self::GetDocument(_) => "get-document",
             Self::DeleteDocument(_) => "delete-document",
             Self::DeleteByFilter => "delete-by-filter",
+            Self::Reindex => "reindex",
         }
     }
 }
@@ -151,6 +154,7 @@ pub fn select_route(method: &str, path: &str) -> Result<Route, ApiError> {
         ("POST", "/ingest", _) => Ok(Route::Ingest),
         ("POST", "/search", _) => Ok(Route::Search),
         ("POST", "/documents/delete", _) => Ok(Route::DeleteByFilter),
+        ("POST", "/documents/reindex", _) => Ok(Route::Reindex),
         ("GET", "/documents", _) => Ok(Route::ListDocuments),
         ("GET", _, Some(id)) => Ok(Route::GetDocument(document_id(id)?)),
         ("DELETE", _, Some(id)) => Ok(Route::DeleteDocument(document_id(id)?)),
@@ -217,6 +221,9 @@ async fn dispatch<B: Backend>(
                 .await
                 .map(|(r, done)| json_response(if done { 200 } else { 202 }, &r))
         }
+        Route::Reindex => crate::reindex::reindex(backend, config, deadline, body)
+            .await
+            .map(|r| json_response(if r.done { 200 } else { 202 }, &r)),
     }
 }
 

@@ -11,4 +11,5 @@ pub mod embed;
 pub mod error;
 pub mod handler;
 pub mod ingest;
+pub mod reindex;
 pub mod search;

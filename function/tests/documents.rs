@@ -116,3 +116,63 @@ async fn bad_document_requests_get_clear_errors() {
     let (s, out, _) = call(&app, rest_event("POST", "/documents/delete", &body)).await;
     assert_eq!(s, 400, "{out}");
 }
+
+#[tokio::test]
+async fn reindex_migrates_original_vectors_and_reembeds_stale_chunks() {
+    let app = app();
+    ingest(
+        &app,
+        "current",
+        "Already embedded the current way",
+        json!({}),
+    )
+    .await;
+    {
+        let mut store = app.backend.store.lock().unwrap();
+        // A document of the original Python stack: one vector keyed by its id, token 0.
+        let original = json!({"text": "Tesla makes electric cars", "source": "orig", "timestamp": "2025-01-01T00:00:00Z"});
+        store.insert(
+            "0b7c-orig".into(),
+            (vec![0.5; 384], original.as_object().unwrap().clone()),
+        );
+        // A chunk made by another embedding version.
+        let (data, mut meta) = store["current#0"].clone();
+        meta.insert("embedding".into(), json!("old-model/cls"));
+        store.insert("stale#0".into(), (data, meta));
+    }
+    let mut token = Value::Null;
+    let mut rounds = 0;
+    let (mut reembedded, mut migrated) = (0, 0);
+    loop {
+        rounds += 1;
+        assert!(rounds < 20, "reindex does not finish");
+        let body = json!({"segment": 0, "segments": 1, "next_token": token}).to_string();
+        let (s, out, _) = call(&app, rest_event("POST", "/documents/reindex", &body)).await;
+        assert!(s == 200 || s == 202, "{out}");
+        reembedded += out["reembedded"].as_u64().unwrap();
+        migrated += out["migrated"].as_u64().unwrap();
+        if out["done"] == json!(true) {
+            break;
+        }
+        token = out["next_token"].clone();
+    }
+    assert_eq!((reembedded, migrated), (1, 1));
+    {
+        let store = app.backend.store.lock().unwrap();
+        assert!(
+            !store.contains_key("0b7c-orig"),
+            "the token-0 vector is gone"
+        );
+        let migrated = &store["0b7c-orig#0"].1;
+        assert_eq!(migrated["embedding"], "all-MiniLM-L6-v2/mean/l2");
+        assert_eq!(migrated["source"], "orig", "user metadata is kept");
+        assert_eq!(store["stale#0"].1["embedding"], "all-MiniLM-L6-v2/mean/l2");
+    }
+    // Nothing left to do: one round, nothing re-embedded.
+    let body = json!({"segment": 0, "segments": 1}).to_string();
+    let (s, out, _) = call(&app, rest_event("POST", "/documents/reindex", &body)).await;
+    assert_eq!(
+        (s, out["reembedded"].clone(), out["migrated"].clone()),
+        (200, json!(0), json!(0))
+    );
+}

@@ -276,6 +276,35 @@ pub struct DocumentList {
     pub next_token: Option<String>,
 }
 
+/// Body of `POST /documents/reindex`: one round over one ListVectors segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReindexRequest {
+    /// This segment (0-based).
+    pub segment: u32,
+    /// Segments the index is listed in (1..=16).
+    pub segments: u32,
+    /// From the previous round of this segment.
+    #[serde(default)]
+    pub next_token: Option<String>,
+}
+
+/// Answer of `POST /documents/reindex`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReindexResponse {
+    /// Vectors looked at.
+    pub scanned: usize,
+    /// Chunks re-embedded from their stored text.
+    pub reembedded: usize,
+    /// Documents of the original stack (one token-0 vector each) re-ingested as chunks.
+    pub migrated: usize,
+    /// Vectors that could not be brought up to date, with why.
+    pub problems: Vec<String>,
+    /// Where the next round of this segment starts.
+    pub next_token: Option<String>,
+    /// Whether the segment is finished.
+    pub done: bool,
+}
+
 /// Every error body: `{"error": "...", "request_id": "..."}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {

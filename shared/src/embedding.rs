@@ -7,9 +7,9 @@
 //! sentence embedding). The body is decoded in one streaming pass into a flat `Vec<f32>`
 //! plus the element counts of each nesting level, so a large answer costs 4 bytes a float.
 
-use std::ops::Range;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
+use std::ops::Range;
 
 /// Why an endpoint answer could not be turned into embeddings.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -346,7 +346,6 @@ mod tests {
         );
         assert!(plan_batches(&[], &[], 384, cap, true, 32).is_empty());
     }
-
 
     fn close(a: &[f32], b: &[f32]) -> bool {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6)

@@ -3,6 +3,7 @@
 use super::{ApiClient, api_url, failed};
 use shared::api::{
     DeleteByFilterRequest, DeleteByFilterResponse, DeleteResponse, DocumentList, DocumentResponse,
+    ReindexRequest, ReindexResponse,
 };
 
 /// The documents of the deployed API (`GET`/`DELETE /documents…`).
@@ -68,6 +69,20 @@ impl ApiClient {
         match answer.status {
             200 | 202 => Ok((answer.decode()?, answer.status == 200)),
             _ => Err(failed("deleting by filter", &answer)),
+        }
+    }
+
+    /// One round of reindexing one segment.
+    pub async fn reindex(
+        &self,
+        endpoint: &str,
+        request: &ReindexRequest,
+    ) -> anyhow::Result<ReindexResponse> {
+        let url = api_url(endpoint, "documents/reindex");
+        let answer = self.post(&url, serde_json::to_vec(request)?).await?;
+        match answer.status {
+            200 | 202 => answer.decode(),
+            _ => Err(failed("reindexing", &answer)),
         }
     }
 }

@@ -8,5 +8,6 @@ pub mod logs;
 pub mod output;
 pub mod package;
 pub mod plan;
+pub mod reindex;
 pub mod search;
 pub mod up;

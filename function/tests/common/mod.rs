@@ -157,19 +157,23 @@ impl Backend for Stub {
         next_token: Option<String>,
         max_results: u32,
         metadata: bool,
+        segment: Option<(u32, u32)>,
     ) -> Result<ListPage, BackendError> {
         assert!((1..=1000).contains(&max_results));
         let store = self.store.lock().unwrap();
-        // Continues after the last key listed, like a key-ordered listing.
+        // Segments split keys by length parity / count; continues after the last key listed.
+        let in_segment = |k: &str| segment.is_none_or(|(i, n)| k.len() as u32 % n == i);
         let after = next_token.unwrap_or_default();
         let page: Vec<(String, Map<String, Value>)> = store
             .iter()
+            .filter(|(k, _)| in_segment(k))
             .filter(|(k, _)| after.is_empty() || k.as_str() > after.as_str())
             .take(max_results as usize)
             .map(|(k, (_, m))| (k.clone(), if metadata { m.clone() } else { Map::new() }))
             .collect();
+        let last_in_segment = store.keys().rev().find(|k| in_segment(k));
         let more = page.len() == max_results as usize
-            && store.keys().next_back().map(String::as_str) != page.last().map(|(k, _)| k.as_str());
+            && last_in_segment.map(String::as_str) != page.last().map(|(k, _)| k.as_str());
         Ok(ListPage {
             next_token: more.then(|| page.last().map(|(k, _)| k.clone())).flatten(),
             vectors: page,

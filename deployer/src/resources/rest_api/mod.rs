@@ -47,11 +47,12 @@ const fn route(method: &'static str, path: &'static str, name: &'static str) -> 
 }
 
 /// The routes the API serves (every one API-key protected, AWS_PROXY to the function).
-pub const ROUTES: [Route; 6] = [
+pub const ROUTES: [Route; 7] = [
     route("POST", "/ingest", "ingest"),
     route("POST", "/search", "search"),
     route("GET", "/documents", "documents-list"),
     route("POST", "/documents/delete", "documents-delete-by-filter"),
+    route("POST", "/documents/reindex", "documents-reindex"),
     route("GET", "/documents/{id+}", "documents-get"),
     route("DELETE", "/documents/{id+}", "documents-delete"),
 ];

@@ -1,0 +1,167 @@
+//! `POST /documents/reindex {segment, segments, next_token}`: brings one ListVectors page of
+//! one segment to the current embedding ([`EMBEDDING_MARKER`]), within the time budget.
+//!
+//! - A chunk (`{id}#{n}`) without the marker is re-embedded from its stored text and written
+//!   back under its key with the marker and a new content hash; its other metadata stays.
+//! - A document of the original stack (one vector keyed by its id, embedded from token 0) is
+//!   ingested again under the same id — chunked, mean-pooled, resumable like any ingest — and
+//!   its old vector is deleted once every chunk is stored.
+//!
+//! A round that ran out of time answers the same `next_token` again (what it finished now
+//! carries the marker and is skipped), so the caller just keeps sending until `done`; running
+//! the whole reindex again is safe and re-embeds nothing twice.
+
+use crate::backend::{Backend, NewVector};
+use crate::config::Config;
+use crate::documents::split_key;
+use crate::embed::{Deadline, Embedder};
+use crate::error::ApiError;
+use crate::ingest::{IngestStats, ingest};
+use serde_json::{Map, Value, json};
+use shared::api::{IngestOutcome, ReindexRequest, ReindexResponse};
+use shared::limits::{MAX_PUT_VECTORS, MAX_SEARCH_BODY_BYTES};
+use shared::metadata::{
+    CONTENT_HASH_KEY, EMBEDDING_KEY, EMBEDDING_MARKER, RESERVED_KEYS, TEXT_KEY, TIMESTAMP_KEY,
+    content_hash,
+};
+
+/// Vectors per round (with metadata: ≤ 40 KB each).
+const PAGE: u32 = 50;
+
+fn text_of(meta: &Map<String, Value>) -> Option<&str> {
+    meta.get(TEXT_KEY)
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+}
+
+fn is_current(meta: &Map<String, Value>) -> bool {
+    meta.get(EMBEDDING_KEY).and_then(Value::as_str) == Some(EMBEDDING_MARKER)
+}
+
+/// `POST /documents/reindex`.
+pub async fn reindex<B: Backend>(
+    backend: &B,
+    config: &Config,
+    deadline: Deadline,
+    body: &[u8],
+) -> Result<ReindexResponse, ApiError> {
+    if body.len() > MAX_SEARCH_BODY_BYTES {
+        return Err(ApiError::too_large("reindex request too large"));
+    }
+    let request: ReindexRequest = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid reindex request: {e}")))?;
+    if !(1..=16).contains(&request.segments) || request.segment >= request.segments {
+        return Err(ApiError::bad_request(
+            "`segments` must be 1..=16 and `segment` below it",
+        ));
+    }
+    let segment = Some((request.segment, request.segments));
+    let page = backend
+        .list_vectors(request.next_token.clone(), PAGE, true, segment)
+        .await?;
+    let mut out = ReindexResponse {
+        scanned: page.vectors.len(),
+        reembedded: 0,
+        migrated: 0,
+        problems: Vec::new(),
+        next_token: None,
+        done: false,
+    };
+    let (chunks, originals): (Vec<_>, Vec<_>) = page
+        .vectors
+        .into_iter()
+        .filter(|(_, meta)| !is_current(meta))
+        .partition(|(key, _)| split_key(key).1.is_some());
+    let complete = reembed(backend, config, deadline, chunks, &mut out).await?
+        && migrate(backend, config, deadline, originals, &mut out).await?;
+    if complete {
+        out.done = page.next_token.is_none();
+        out.next_token = page.next_token;
+    } else {
+        out.next_token = request.next_token;
+    }
+    Ok(out)
+}
+
+/// Re-embeds stale chunks from their text; `false` when the deadline stopped part of it.
+async fn reembed<B: Backend>(
+    backend: &B,
+    config: &Config,
+    deadline: Deadline,
+    chunks: Vec<(String, Map<String, Value>)>,
+    out: &mut ReindexResponse,
+) -> Result<bool, ApiError> {
+    let mut todo = Vec::new();
+    for (key, meta) in chunks {
+        match text_of(&meta).map(shared::tokenize::count_tokens) {
+            Some(Ok(tokens)) => todo.push((key, meta, tokens)),
+            Some(Err(e)) => out.problems.push(format!("{key}: {e}")),
+            None => out.problems.push(format!("{key}: no stored text to embed")),
+        }
+    }
+    let texts: Vec<&str> = todo.iter().filter_map(|(_, m, _)| text_of(m)).collect();
+    let tokens: Vec<usize> = todo.iter().map(|(.., t)| *t).collect();
+    let vectors = Embedder::new(backend, config, deadline)
+        .embed(&texts, &tokens)
+        .await?;
+    let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut complete = true;
+    let mut writes = Vec::new();
+    for ((key, mut metadata, _), vector) in todo.into_iter().zip(vectors) {
+        let Some(data) = vector else {
+            complete = false;
+            continue;
+        };
+        let hash = text_of(&metadata).map(content_hash).unwrap_or_default();
+        metadata.insert(EMBEDDING_KEY.into(), Value::from(EMBEDDING_MARKER));
+        metadata.insert(CONTENT_HASH_KEY.into(), Value::from(hash));
+        metadata.insert(TIMESTAMP_KEY.into(), Value::from(timestamp.as_str()));
+        writes.push(NewVector {
+            key,
+            data,
+            metadata,
+        });
+    }
+    out.reembedded += writes.len();
+    while !writes.is_empty() {
+        let rest = writes.split_off(writes.len().min(MAX_PUT_VECTORS));
+        backend
+            .put_vectors(std::mem::replace(&mut writes, rest))
+            .await?;
+    }
+    Ok(complete)
+}
+
+/// Re-ingests documents of the original stack under their ids, then deletes their old vector;
+/// `false` when the deadline stopped one (its stored chunks are kept for the next round).
+async fn migrate<B: Backend>(
+    backend: &B,
+    config: &Config,
+    deadline: Deadline,
+    originals: Vec<(String, Map<String, Value>)>,
+    out: &mut ReindexResponse,
+) -> Result<bool, ApiError> {
+    for (id, meta) in originals {
+        let Some(text) = text_of(&meta) else {
+            out.problems.push(format!("{id}: no stored text to embed"));
+            continue;
+        };
+        let user: Map<String, Value> = meta
+            .iter()
+            .filter(|(k, _)| !RESERVED_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let body = json!({"id": id, "text": text, "metadata": user}).to_string();
+        let mut stats = IngestStats::default();
+        match ingest(backend, config, deadline, body.as_bytes(), &mut stats).await {
+            Ok(IngestOutcome::Done(_)) => {
+                backend.delete_vectors(vec![id]).await?;
+                out.migrated += 1;
+            }
+            Ok(IngestOutcome::Partial(_)) => return Ok(false),
+            Err(e) if e.status < 500 => out.problems.push(format!("{id}: {}", e.message)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
