@@ -270,6 +270,8 @@ def _iam(call: Request):
         arn = form.get("PolicyArn") or f"{iam_arn}policy{form.get('Path') or '/'}{form.get('PolicyName', '')}"
     elif op in IAM_ACCOUNT_OPS:
         arn = "*"
+    elif op == "SimulatePrincipalPolicy":  # on the user, group or role simulated
+        arn = form.get("PolicySourceArn", "")
     else:
         return None
     keys = _form_list(form, "TagKeys") if op.startswith("Untag") else None
@@ -304,7 +306,8 @@ def _sts(call: Request):
 
 S3VECTORS_OPS = {"CreateVectorBucket", "GetVectorBucket", "DeleteVectorBucket", "ListIndexes",
                  "PutVectorBucketPolicy", "GetVectorBucketPolicy", "DeleteVectorBucketPolicy", "CreateIndex",
-                 "GetIndex", "DeleteIndex", "PutVectors", "GetVectors", "DeleteVectors", "ListVectors", "QueryVectors"}
+                 "GetIndex", "DeleteIndex", "PutVectors", "GetVectors", "DeleteVectors", "ListVectors", "QueryVectors",
+                 "UpdateIndexMode", "PutVectorBucketDefaultIndexMode"}
 
 
 def _index_or_bucket_arn(call: Request, req: dict) -> str:
@@ -323,7 +326,16 @@ def _s3vectors(call: Request):
     if op not in S3VECTORS_OPS:
         return None
     arn = _index_or_bucket_arn(call, req)
-    out = [Check(f"s3vectors:{op}", arn)]
+    creates = op in ("CreateVectorBucket", "CreateIndex")
+    request_tags = req.get("tags") if creates and isinstance(req.get("tags"), dict) else None
+    context = tag_context(request_tags=request_tags)
+    encryption = req.get("encryptionConfiguration") if creates else None
+    if isinstance(encryption, dict):
+        context.update({f"s3vectors:{k}": encryption[k] for k in ("sseType", "kmsKeyArn") if encryption.get(k)})
+    out = [Check(f"s3vectors:{op}", arn, context)]
+    # Creating a bucket or an index with tags also needs TagResource on it.
+    if request_tags:
+        out.append(Check("s3vectors:TagResource", arn, context))
     # Reading stored vectors (QueryVectors with a filter or returnMetadata, ListVectors with
     # returnData or returnMetadata) also needs GetVectors.
     if (op == "QueryVectors" and (req.get("returnMetadata") or req.get("filter") is not None)) or (

@@ -6,10 +6,23 @@ deleting a usage plan that still has API stages or naming a stage that does not 
 ConflictException on duplicate resources and usage-plan keys; the account's control-plane
 quotas answered with 429 TooManyRequestsException and Retry-After (clock scaled).
 
-Data plane: `/restapis/{api_id}/{stage}/_user_request_/{path}` matches resource and method,
-enforces `apiKeyRequired` against usage plans bound to the stage, applies the plan's
-throttle, checks the Lambda resource policy, builds the REST v1 proxy event and invokes the
-function through the Lambda Runtime API. With API Gateway's and Lambda's limits: a body over
+CreateDeployment is a BadRequestException when the API has no methods ("The REST API doesn't contain
+any methods") or a method has no integration ("No integration defined for method").
+
+Data plane: `/restapis/{api_id}/{stage}/_user_request_/{path}` serves what the stage's deployment
+captured (resources, methods and integrations as they were at CreateDeployment; later edits need a
+new deployment). The route is resolved on the resource+method pair (`match_route`): literal
+segments over `{param}` over `{proxy+}`, the most specific resource that has the method or ANY;
+nothing → 403 `{"message":"Missing Authentication Token"}` (x-amzn-ErrorType
+MissingAuthenticationTokenException). Then `apiKeyRequired` is enforced against usage plans bound
+to the stage and the plan's throttle applied (for every method; the bucket is per plan and key),
+the Lambda resource policy is checked with the SourceArn API Gateway presents
+(`arn:aws:execute-api:{region}:{account}:{api}/{stage}/{VERB}{path as requested}`), the REST v1
+proxy event is built (`resource` the template, `path` as requested with its percent-encoding,
+`pathParameters` decoded, `queryStringParameters` the last value of each name and
+`multiValueQueryStringParameters` all of them, each null when there are none) and the function is
+invoked through the Lambda Runtime API. Method authorization types other than NONE (AWS_IAM,
+authorizers) are not evaluated. With API Gateway's and Lambda's limits: a body over
 10 MiB is a plain-text 413 "HTTP content length exceeded 10485760 bytes."; a proxy event over
 Lambda's 6 MiB request payload is 413 `{"message": "Request Too Long"}` (BadRequestException) and
 the function is not invoked; an integration slower than 29 s (`apigw_integration_timeout_secs`)
@@ -18,15 +31,16 @@ until the function's own timeout; a Lambda answer over 6,291,556 bytes is 502.
 """
 
 import base64
-import fnmatch
+import copy
 import json
 import re
 import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
+from .actions import partition_of
 from .common import ACCOUNT_ID, Response, aws_error
 
 # Seconds between calls, per account (cannot be raised on AWS).
@@ -45,9 +59,24 @@ def _error(status, code, message, retry_after=None):
 
 
 def gateway_message(status: int, message: str, headers=None) -> Response:
-    h = {"x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-ErrorType": {403: "ForbiddenException", 429: "TooManyRequestsException"}.get(status, "")}
+    kind = {403: "ForbiddenException", 429: "TooManyRequestsException"}.get(status, "")
+    if message == "Missing Authentication Token":
+        kind = "MissingAuthenticationTokenException"
+    h = {"x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-ErrorType": kind}
     h.update(headers or {})
     return Response(status, {"message": message}, h)
+
+
+class DeployedResource:
+    """A resource as a deployment captured it: its path, id and a copy of its methods."""
+
+    def __init__(self, resource):
+        self.id = resource.id
+        self.path = resource.get_path()
+        self.resource_methods = copy.deepcopy(resource.resource_methods)
+
+    def get_path(self) -> str:
+        return self.path
 
 
 class ApiGateway:
@@ -57,9 +86,12 @@ class ApiGateway:
         self.last_call: dict[str, float] = {}
         self.buckets: dict[tuple, list] = {}
         self.quota_counts: dict[tuple, int] = {}
+        # (api id, deployment id) -> the resources as deployed: {resource id: DeployedResource}
+        self.deployed: dict[tuple, dict] = {}
 
     def reset(self):
         with self.lock:
+            self.deployed.clear()
             self.last_call.clear()
             self.buckets.clear()
             self.quota_counts.clear()
@@ -117,6 +149,13 @@ class ApiGateway:
                     if res.parent_id == parts[3] and res.path_part == req.get("pathPart"):
                         return _error(409, "ConflictException",
                                       f"Another resource with the same parent already has this name: {req.get('pathPart')}")
+        if op == "CreateDeployment" and parts[1] in backend.apis:
+            # What a deployment would capture must be complete.
+            methods = [m for r in backend.apis[parts[1]].resources.values() for m in (r.resource_methods or {}).values()]
+            if not methods:
+                return _error(400, "BadRequestException", "The REST API doesn't contain any methods")
+            if any(m.method_integration is None for m in methods):
+                return _error(400, "BadRequestException", "No integration defined for method")
         if op in QUOTAS and self.aws.settings.apigw_quotas:
             interval = self.aws.settings.scaled(QUOTAS[op])
             with self.lock:
@@ -128,6 +167,19 @@ class ApiGateway:
         return None
 
     def after(self, call, environ, body, region, resp):
+        if call.operation == "CreateDeployment" and resp.status in (200, 201):
+            # A stage serves what was deployed to it: the resources, methods and integrations as
+            # they were at CreateDeployment, not later edits.
+            api_id = environ.get("PATH_INFO", "").strip("/").split("/")[1]
+            api = self.backend(region).apis.get(api_id)
+            try:
+                deployment_id = json.loads(resp.body).get("id")
+            except (ValueError, AttributeError):
+                deployment_id = None
+            if api is not None and deployment_id:
+                with self.lock:
+                    self.deployed[(api_id, deployment_id)] = {r.id: DeployedResource(r) for r in api.resources.values()}
+            return None
         if call.operation == "UpdateStage" and resp.status == 200:
             # `remove /{resourcePath}/{httpMethod}` drops a method's settings (as Terraform's
             # method-settings delete does); moto ignores it.
@@ -200,21 +252,51 @@ class ApiGateway:
         return None, None, None
 
     @staticmethod
-    def match_resource(api, path: str):
-        path = path.rstrip("/") or "/"
+    def match_route(resources, raw_path: str, method: str):
+        """(resource, method, pathParameters) serving this request, or (None, None, None).
+
+        As REST APIs route: the request's path is matched against every resource's template, a
+        literal segment ranking above a `{param}` and a `{param}` above a greedy `{proxy+}`, from
+        the first segment on; the most specific resource that has the request's method (or ANY)
+        serves it. A more specific resource without that method does not stop the search (a
+        literal `/users/me` with PATCH only yields GET to `/users/{id}`; a methodless parent or a
+        verb mismatch falls through to a `{proxy+}`). A greedy variable needs at least one
+        segment, so `/{proxy+}` does not serve `/`. Path parameters are percent-decoded.
+        """
+        segments = [s for s in raw_path.split("/") if s]
         candidates = []
-        for res in api.resources.values():
-            template = res.get_path()
-            if template == path:
-                return res, {}
-            pattern = "^" + re.sub(r"\\\{([^}+]+)\\\+\\\}", r"(?P<\1>.+)", re.sub(r"\\\{([^}+]+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))) + "$"
-            m = re.match(pattern, path)
-            if m:
-                candidates.append((len(template), res, m.groupdict()))
-        if candidates:
-            candidates.sort(key=lambda c: -c[0])
-            return candidates[0][1], candidates[0][2]
-        return None, None
+        for res in resources.values():
+            template = [t for t in res.get_path().split("/") if t]
+            rank, params = [], {}
+            for i, part in enumerate(template):
+                if part.startswith("{") and part.endswith("+}"):
+                    if i != len(template) - 1 or i >= len(segments):
+                        break
+                    params[part[1:-2]] = unquote("/".join(segments[i:]))
+                    rank.append(2)
+                    break
+                if i >= len(segments):
+                    break
+                if part.startswith("{") and part.endswith("}"):
+                    params[part[1:-1]] = unquote(segments[i])
+                    rank.append(1)
+                elif part == unquote(segments[i]):
+                    rank.append(0)
+                else:
+                    break
+            else:
+                if len(template) != len(segments):
+                    continue
+                candidates.append((rank, res, params))
+                continue
+            if rank and rank[-1] == 2:
+                candidates.append((rank, res, params))
+        for _, res, params in sorted(candidates, key=lambda c: c[0]):
+            methods = res.resource_methods or {}
+            found = methods.get(method) or methods.get("ANY")
+            if found is not None:
+                return res, found, params
+        return None, None, None
 
     def check_key(self, backend, api_id, stage, key_value):
         """Returns (key, plan) for an enabled key in a usage plan bound to the stage."""
@@ -259,7 +341,11 @@ class ApiGateway:
         if len(body) > MAX_BODY_BYTES:
             return Response(413, f"HTTP content length exceeded {MAX_BODY_BYTES} bytes.",
                             {"Content-Type": "text/plain; charset=utf-8", "x-amzn-RequestId": str(uuid.uuid4())})
-        m = STAGE_PATH.match(path)
+        # REST APIs pass the path on as the client sent it (percent-encoding kept).
+        raw = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(path)).split("?", 1)[0]
+        if "://" in raw:
+            raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+        m = STAGE_PATH.match(raw) or STAGE_PATH.match(path)
         if not m:
             return gateway_message(404, "Not Found")
         api_id, stage_name, rest = m.group(1), m.group(2), m.group(3) or "/"
@@ -270,10 +356,10 @@ class ApiGateway:
         if stage is None:
             return gateway_message(403, "Forbidden")
         method_name = environ["REQUEST_METHOD"]
-        resource, params = self.match_resource(api, rest)
-        method = None
-        if resource is not None:
-            method = resource.resource_methods.get(method_name) or resource.resource_methods.get("ANY")
+        with self.lock:
+            deployed = self.deployed.get((api_id, stage.deployment_id))
+        resource, method, params = self.match_route(deployed if deployed is not None else api.resources, rest,
+                                                    method_name)
         if method is None:
             return gateway_message(403, "Missing Authentication Token")
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
@@ -295,7 +381,9 @@ class ApiGateway:
             return gateway_message(500, "Internal server error")
         function_arn = fm.group(1)
         request_id = str(uuid.uuid4())
-        source_arn = f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage_name}/{method_name}{resource.get_path()}"
+        # The ARN API Gateway presents to Lambda as AWS:SourceArn names the request's own method
+        # and path (path parameters as sent, never the `{id}` template; ANY as the actual verb).
+        source_arn = f"arn:{partition_of(region)}:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage_name}/{method_name}{rest}"
         event = self.proxy_event(environ, api_id, stage_name, rest, resource, method_name, headers, params, body, key, request_id)
         if len(json.dumps(event).encode()) > MAX_EVENT_BYTES:
             return gateway_message(413, "Request Too Long", {"x-amzn-ErrorType": "BadRequestException"})
@@ -381,7 +469,3 @@ class ApiGateway:
         except (ValueError, TypeError, AttributeError):
             return gateway_message(502, "Internal server error")
         return Response(status, data, headers)
-
-
-def source_arn_allows(pattern: str, arn: str) -> bool:
-    return fnmatch.fnmatchcase(arn, pattern)

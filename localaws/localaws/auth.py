@@ -63,15 +63,19 @@ A = account):
   CreateRole, PutRolePermissionsBoundary (and the user equivalents); the role's current boundary on
   PutRolePolicy, DeleteRolePolicy, AttachRolePolicy, DetachRolePolicy and
   DeleteRolePermissionsBoundary (user equivalents: moto keeps no user boundaries). iam:PolicyARN on
-  Attach/Detach*Policy; aws:ResourceTag/… and iam:ResourceTag/… of an existing role;
+  Attach/Detach*Policy; SimulatePrincipalPolicy on the simulated principal's ARN (PolicySourceArn);
+  aws:ResourceTag/… and iam:ResourceTag/… of an existing role;
   aws:RequestTag/… and aws:TagKeys from Tags on CreateRole, TagRole, CreateUser, TagUser, …
 - STS AssumeRole: sts:AssumeRole on the role ARN, and the role's trust policy must allow the caller
   (Principal `*`, the caller's ARN, its role's ARN, the account root or id); a trust policy that
   names the caller's own ARN suffices without an identity policy, as within one account on AWS.
 - S3 Vectors: bucket actions on `arn:P:s3vectors:R:A:bucket/BUCKET`, index and vector actions on
   `…:bucket/BUCKET/index/INDEX` (or the ARNs the request gives), ListVectorBuckets on `*`, tag
-  actions on the ARN in the path. QueryVectors with a filter or returnMetadata, and ListVectors
-  with returnData or returnMetadata, also need s3vectors:GetVectors on the index.
+  actions on the ARN in the path (UpdateIndexMode: the index; PutVectorBucketDefaultIndexMode:
+  the bucket). QueryVectors with a filter or returnMetadata, and ListVectors with returnData or
+  returnMetadata, also need s3vectors:GetVectors on the index; CreateVectorBucket and CreateIndex
+  with tags also need s3vectors:TagResource on the new ARN (aws:RequestTag/…, aws:TagKeys, and
+  s3vectors:sseType / s3vectors:kmsKeyArn from the request's encryptionConfiguration).
 - SageMaker: InvokeEndpoint and DescribeEndpoint on `arn:P:sagemaker:R:A:endpoint/NAME`,
   DescribeEndpointConfig on `…:endpoint-config/NAME` (names lowercased), List* on `*`.
 
@@ -165,19 +169,47 @@ def _caller_of_key(key_id: str, token: str, partition: str):
         if token != session.session_token:
             return None
         role = next((r for r in list(iam.roles.values()) if r.arn == session.role_arn), None)
-        role_name = session.role_arn.rsplit("/", 1)[-1]
-        arn = f"arn:{partition}:sts::{ACCOUNT_ID}:assumed-role/{role_name}/{session.session_name}"
-        policies, boundary = [], None
-        if role is not None:
-            policies = list(role.policies.values()) + [_managed(p) for p in role.managed_policies.values()]
-            if role.permissions_boundary_arn:
-                found = iam.managed_policies.get(role.permissions_boundary_arn)
-                boundary = _managed(found) if found else {"Statement": []}
-        context = {"aws:PrincipalArn": session.role_arn, "aws:PrincipalType": "AssumedRole",
-                   "aws:userid": f"{role.id if role else ''}:{session.session_name}"}
-        identifiers = {arn, session.role_arn, root, ACCOUNT_ID}
-        return session.secret_access_key, Caller(arn, policies, boundary, session.policy or None, identifiers, context)
+        caller = _role_caller(iam, partition, role, session.role_arn, session.session_name, session.policy or None)
+        return session.secret_access_key, caller
     return None
+
+
+def _role_caller(iam, partition: str, role, role_arn: str, session_name: str, session_policy=None) -> Caller:
+    role_name = role_arn.rsplit("/", 1)[-1]
+    arn = f"arn:{partition}:sts::{ACCOUNT_ID}:assumed-role/{role_name}/{session_name}"
+    policies, boundary = [], None
+    if role is not None:
+        policies = list(role.policies.values()) + [_managed(p) for p in role.managed_policies.values()]
+        if role.permissions_boundary_arn:
+            found = iam.managed_policies.get(role.permissions_boundary_arn)
+            boundary = _managed(found) if found else {"Statement": []}
+    context = {"aws:PrincipalArn": role_arn, "aws:PrincipalType": "AssumedRole",
+               "aws:userid": f"{role.id if role else ''}:{session_name}"}
+    identifiers = {arn, role_arn, f"arn:{partition}:iam::{ACCOUNT_ID}:root", ACCOUNT_ID}
+    return Caller(arn, policies, boundary, session_policy, identifiers, context)
+
+
+def role_session(role_arn: str, session_name: str, region: str) -> Caller | None:
+    """The principal a service acting with this role is (a session of it named `session_name`,
+    no session policy), as of now; None if the role does not exist. Lambda delivers a function's
+    logs as its execution role."""
+    from moto.iam.models import iam_backends
+
+    partition = role_arn.split(":")[1] if role_arn.startswith("arn:") and role_arn.count(":") >= 5 else "aws"
+    if partition not in PARTITIONS:
+        return None
+    iam = iam_backends[ACCOUNT_ID][partition]
+    role = next((r for r in list(iam.roles.values()) if r.arn == role_arn), None)
+    if role is None:
+        return None
+    caller = _role_caller(iam, partition, role, role_arn, session_name)
+    caller.context.update({"aws:PrincipalAccount": ACCOUNT_ID, "aws:RequestedRegion": region})
+    return caller
+
+
+def allowed(caller: Caller, action: str, resource: str, context: dict | None = None) -> bool:
+    """Whether the caller's policies allow the action on the resource (see `judge`)."""
+    return judge(caller, Check(action, resource, context or {})) is None
 
 
 def _canonical_path(service: str, path: str) -> str:

@@ -25,27 +25,47 @@ member (every path, symlinks resolved, must stay inside the package's directory)
 its execution role (STS AssumeRole), and driven through the Lambda Runtime API on a private
 loopback port. The process is kept warm until its code or configuration changes; the timeout is
 enforced (`Lambda-Runtime-Deadline-Ms` is the invocation's start plus the function's timeout); a
-crash, an error or a malformed reply is reported to API Gateway as a 502. A response over
+crash, an error or a malformed reply is reported to API Gateway as a 502; a timeout, a crash or
+running out of memory ends the execution environment (a function error does not). A response over
 6,291,556 bytes is refused to the runtime with 413 RequestEntityTooLarge "Response payload size
 exceeded maximum allowed payload size (6291556 bytes)." and fails the invocation. A process whose
 peak RSS (`VmHWM`) exceeds the function's MemorySize is killed and the invocation fails with
-`Runtime.OutOfMemory` (`lambda_enforce_memory`); both are written to the function's log, and
-every completed invocation ends with Lambda's `REPORT RequestId: … Max Memory Used: N MB` line
-(the environment's peak RSS). The
-Runtime API, like the server, answers 403 to a Host header that is not a loopback name.
+`Runtime.OutOfMemory` (`lambda_enforce_memory`). The Runtime API, like the server, answers 403
+to a Host header that is not a loopback name.
+
+Logs, as Lambda writes them: everything the process writes to stdout and stderr, one log event
+per line (the newline kept), and the platform lines `INIT_START Runtime Version: …` (once per
+environment), `START RequestId: {id} Version: $LATEST` (when the runtime takes the invocation,
+after the environment's init output), `END RequestId: {id}` and `REPORT RequestId: {id}\tDuration:
+… ms\tBilled Duration: … ms\tMemory Size: … MB\tMax Memory Used: … MB\t` (+ `Init Duration: … ms\t`
+on an environment's first invocation; custom runtimes are billed for init; Max Memory Used is the
+peak RSS). After REPORT, a failed invocation adds `RequestId: {id} Error: Runtime exited with error:
+exit status N` / `signal: killed` and `Runtime.ExitError` / `Runtime.OutOfMemory`, or
+`{timestamp} {id} Task timed out after N.00 seconds`. The lines go to the local file
+`lambda-{function}.log` and to CloudWatch Logs, log group `/aws/lambda/{function}`, stream
+`YYYY/MM/DD/[$LATEST]{32 hex}` (one per execution environment; also in the function's
+AWS_LAMBDA_LOG_STREAM_NAME), each event timestamped when the line was read. They are delivered as
+the function's execution role (its inline and attached policies and permissions boundary, judged
+by `auth.judge` whether or not `--enforce-iam` is on): a missing group is created only if the role
+may logs:CreateLogGroup, the stream only if it may logs:CreateLogStream, the events only if it may
+logs:PutLogEvents; otherwise they are dropped, as Lambda drops them. Not modelled: LoggingConfig
+(JSON log format, log levels, a custom log group), CloudWatch's event-size limits, delivery delay.
 """
 
 import base64
 import binascii
-import fnmatch
+import functools
 import hashlib
 import io
 import json
+import math
 import os
 import posixpath
 import queue
 import re
+import select
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -54,6 +74,7 @@ import time
 import uuid
 import zipfile
 import zlib
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .common import ACCOUNT_ID, Response, aws_error, loopback_host, not_loopback
@@ -70,6 +91,10 @@ NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
 KMS_GRANT_ERROR = ("Lambda was unable to configure access to your environment variables because the KMS key is "
                    "invalid for CreateGrant. Please check your KMS key settings. KMS Exception: InvalidArnException "
                    "KMS Message: ARN does not refer to a valid principal: {role}")
+# The runtime named in INIT_START lines (Lambda logs the version of the managed runtime that
+# started the environment; this names the local one).
+RUNTIME_VERSION = "provided:al2023.v0-localaws"
+RUNTIME_VERSION_ARN = "arn:aws:lambda:{region}::runtime:" + hashlib.sha256(b"localaws provided.al2023").hexdigest()
 # What a damaged zip can raise while it is read.
 ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
               ValueError, UnicodeDecodeError)
@@ -173,12 +198,14 @@ class Invocation:
         self.done = threading.Event()
         self.ok = False
         self.payload = b""
+        self.delivered: float | None = None  # when the runtime took it (GET /next)
 
 
 class WarmFunction:
     """One `bootstrap` process and its Runtime API server."""
 
-    def __init__(self, key, code: bytes, env: dict, function_arn: str, log_path: str):
+    def __init__(self, key, code: bytes, env: dict, function_arn: str, log_path: str, ship=None,
+                 region: str = "us-east-1"):
         self.key = key
         self.function_arn = function_arn
         self.pending: "queue.Queue[Invocation]" = queue.Queue()
@@ -204,8 +231,31 @@ class WarmFunction:
         env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.server.server_address[1]}"
         env["LAMBDA_TASK_ROOT"] = self.dir
         self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen([bootstrap], cwd=self.dir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+        # stdout and stderr go through a pipe: each line is written to the log file as it comes
+        # and shipped (`ship`, a callable taking [(epoch ms, message)]) like Lambda's log capture.
+        self.ship = ship
+        self.io_lock = threading.Lock()
+        self.partial = b""
+        self.closed = False
+        self.started = time.monotonic()
+        self.init_done: float | None = None  # when the runtime first asked for an invocation
+        self.cold = True
+        self.broken = False  # timed out, crashed or out of memory: the environment is done
+        self.write_log(f"INIT_START Runtime Version: {RUNTIME_VERSION}\tRuntime Version ARN: "
+                       f"{RUNTIME_VERSION_ARN.format(region=region)}\n")
+        out_r, out_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen([bootstrap], cwd=self.dir, env=env, stdout=out_w, stderr=out_w,
+                                         stdin=subprocess.DEVNULL)
+        except BaseException:
+            os.close(out_r)
+            raise
+        finally:
+            os.close(out_w)
+        os.set_blocking(out_r, False)
+        self.out = out_r
+        self.reader = threading.Thread(target=self._pump, daemon=True, name="lambda-output")
+        self.reader.start()
 
     def _handler(self):
         warm = self
@@ -239,10 +289,15 @@ class WarmFunction:
                     return
                 if self.path != "/2018-06-01/runtime/invocation/next":
                     return self._reply(404)
+                if warm.init_done is None:
+                    warm.init_done = time.monotonic()
                 inv = warm.pending.get()
                 if inv is None:
                     return self._reply(410)
+                inv.delivered = time.monotonic()
                 warm.inflight[inv.id] = inv
+                # START is logged when the invocation begins, after the environment's init output.
+                warm.write_log(f"START RequestId: {inv.id} Version: $LATEST\n")
                 self._reply(200, inv.event, {
                     "Content-Type": "application/json",
                     "Lambda-Runtime-Aws-Request-Id": inv.id,
@@ -281,12 +336,75 @@ class WarmFunction:
     def alive(self) -> bool:
         return self.proc.poll() is None and self.init_error is None
 
-    def write_log(self, text: str) -> None:
+    # ---- log capture ------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Reads the runtime's output as it comes until the pipe closes or the environment stops."""
+        while not self.closed:
+            try:
+                ready, _, _ = select.select([self.out], [], [], 0.2)
+            except (OSError, ValueError):
+                return
+            if ready and not self.drain():
+                return
+
+    def drain(self) -> bool:
+        """Takes everything the runtime has written so far (False once the pipe is closed). Output
+        written before the runtime posts its response is in the pipe by then, so draining before
+        the END line keeps an invocation's lines between its START and END."""
+        with self.io_lock:
+            if self.closed and self.out < 0:
+                return False
+            while True:
+                try:
+                    chunk = os.read(self.out, 65536)
+                except BlockingIOError:
+                    return True
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self._lines(b"", final=True)
+                    return False
+                self._lines(chunk)
+
+    def _lines(self, chunk: bytes, final: bool = False) -> None:
+        """Writes raw output to the log file; each complete line becomes one log event."""
+        self._write_file(chunk)
+        lines = (self.partial + chunk).split(b"\n")
+        # The text after the last newline waits for the rest of its line (or the end of the output).
+        rest = lines.pop()
+        self.partial = b"" if final else rest
+        now = int(time.time() * 1000)
+        events = [(now, line.decode("utf-8", errors="replace") + "\n") for line in lines]
+        if final and rest:
+            events.append((now, rest.decode("utf-8", errors="replace")))
+        self._ship(events)
+
+    def _write_file(self, data: bytes) -> None:
+        if not data:
+            return
         try:
-            self.log.write(text.encode())
+            self.log.write(data)
             self.log.flush()
         except ValueError:  # closed: the process was stopped meanwhile
             pass
+
+    def _ship(self, events) -> None:
+        if events and self.ship is not None:
+            try:
+                self.ship(events)
+            except Exception:  # noqa: BLE001 - log delivery never fails an invocation
+                pass
+
+    def write_log(self, text: str) -> None:
+        """A platform line (or lines), after whatever the runtime wrote before it."""
+        if getattr(self, "out", -1) >= 0:
+            self.drain()
+        with self.io_lock:
+            self._write_file(text.encode())
+            now = int(time.time() * 1000)
+            self._ship([(now, line + "\n") for line in text.split("\n")[:-1] if line] or
+                       ([(now, text)] if text else []))
 
     def peak_rss_kb(self) -> int:
         try:
@@ -298,38 +416,82 @@ class WarmFunction:
             pass
         return 0
 
-    def out_of_memory(self, inv: Invocation) -> tuple[bool, bytes]:
+    def end_and_report(self, inv: Invocation, memory_mb: int | None, peak_kb: int) -> None:
+        """Lambda's END and REPORT lines. Duration runs from when the runtime took the invocation;
+        the first invocation of an environment also reports its Init Duration, which a custom
+        runtime (`provided.*`) is billed for."""
+        now = time.monotonic()
+        duration = (now - (inv.delivered or now)) * 1000
+        init = ""
+        billed = duration
+        if self.cold and self.init_done is not None:
+            init_ms = (self.init_done - self.started) * 1000
+            init = f"Init Duration: {init_ms:.2f} ms\t"
+            billed += init_ms
+        self.cold = False
+        self.write_log(f"END RequestId: {inv.id}\n")
+        # "Max Memory Used" is the environment's peak RSS (VmHWM).
+        self.write_log(f"REPORT RequestId: {inv.id}\tDuration: {duration:.2f} ms\tBilled Duration: {math.ceil(billed)} ms\t"
+                       f"Memory Size: {memory_mb or '-'} MB\tMax Memory Used: {-(-peak_kb // 1024)} MB\t{init}\n")
+
+    def out_of_memory(self, inv: Invocation, memory_mb: int | None) -> tuple[bool, bytes]:
+        self.broken = True
+        peak_kb = self.peak_rss_kb()
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.end_and_report(inv, memory_mb, peak_kb)
         message = f"RequestId: {inv.id} Error: Runtime exited with error: signal: killed"
         self.write_log(f"{message}\nRuntime.OutOfMemory\n")
         return False, json.dumps({"errorMessage": message, "errorType": "Runtime.OutOfMemory"}).encode()
 
-    def invoke(self, event: dict, timeout: float, memory_mb: int | None = None) -> tuple[bool, bytes]:
-        """Runs one invocation; with `memory_mb`, polls the process's peak RSS against it."""
-        self.last_used = started = time.monotonic()
+    def failed(self, inv: Invocation, memory_mb: int | None, timeout: float) -> tuple[bool, bytes]:
+        """The runtime exited or the function's timeout passed: END, REPORT and Lambda's error."""
+        self.broken = True
+        peak_kb = self.peak_rss_kb()
+        code = self.proc.poll()
+        self.end_and_report(inv, memory_mb, peak_kb)
+        if code is not None:
+            status = f"signal: {signal.Signals(-code).name[3:].lower()}" if code < 0 else f"exit status {code}"
+            message = f"RequestId: {inv.id} Error: Runtime exited with error: {status}"
+            self.write_log(f"{message}\nRuntime.ExitError\n")
+            return False, json.dumps({"errorMessage": message, "errorType": "Runtime.ExitError"}).encode()
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        message = f"Task timed out after {timeout:.2f} seconds"
+        self.write_log(f"{stamp} {inv.id} {message}\n")
+        return False, json.dumps({"errorMessage": f"{stamp} {inv.id} {message}"}).encode()
+
+    def invoke(self, event: dict, timeout: float, memory_mb: int | None = None,
+               enforce_memory: bool = True) -> tuple[bool, bytes]:
+        """Runs one invocation; with `memory_mb` and `enforce_memory`, polls the process's peak RSS
+        against it."""
+        self.last_used = time.monotonic()
         inv = Invocation(event, int((time.time() + timeout) * 1000))
         self.pending.put(inv)
         deadline = time.monotonic() + timeout
-        limit_kb = memory_mb * 1024 if memory_mb else 0
+        limit_kb = memory_mb * 1024 if memory_mb and enforce_memory else 0
         while not inv.done.wait(MEMORY_POLL_SECS if limit_kb else 0.05):
             if limit_kb and self.peak_rss_kb() > limit_kb:
-                return self.out_of_memory(inv)
+                return self.out_of_memory(inv, memory_mb)
             if not self.alive() or time.monotonic() > deadline:
-                return False, b'{"errorMessage":"Task timed out or the runtime exited"}'
+                return self.failed(inv, memory_mb, timeout)
         peak_kb = self.peak_rss_kb()
         if limit_kb and peak_kb > limit_kb:
-            return self.out_of_memory(inv)
-        # Lambda's REPORT line; "Max Memory Used" is the environment's peak RSS (VmHWM).
-        self.write_log(f"REPORT RequestId: {inv.id}\tDuration: {(time.monotonic() - started) * 1000:.2f} ms\t"
-                       f"Memory Size: {memory_mb or '-'} MB\tMax Memory Used: {-(-peak_kb // 1024)} MB\t\n")
+            return self.out_of_memory(inv, memory_mb)
+        self.end_and_report(inv, memory_mb, peak_kb)
         return inv.ok, inv.payload
 
     def stop(self):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.drain()
+        self.closed = True
+        self.reader.join(timeout=1)
+        with self.io_lock:
+            if self.out >= 0:
+                os.close(self.out)
+                self.out = -1
         self.pending.put(None)
         self.server.shutdown()
         self.server.server_close()
@@ -345,6 +507,7 @@ class Lambda:
         self.updating_until: dict[str, float] = {}
         self.warm: dict[str, WarmFunction] = {}
         self.invoke_locks: dict[str, threading.Lock] = {}
+        self.log_lock = threading.Lock()
 
     def reset(self):
         self.shutdown()
@@ -482,18 +645,35 @@ class Lambda:
 
     # ---- invocation ---------------------------------------------------------------------
 
-    def allowed_by_policy(self, fn, source_arn: str) -> bool:
+    @staticmethod
+    def allowed_by_policy(fn, invoked_arn: str, source_arn: str) -> bool:
+        """Whether the function's resource policy lets API Gateway (`apigateway.amazonaws.com`)
+        invoke `invoked_arn` for a request whose execute-api ARN is `source_arn`: a statement's
+        Action, Resource and every Condition (AWS:SourceArn, AWS:SourceAccount, ...) must match,
+        as IAM evaluates them; an explicit Deny wins."""
+        from .policy import _values, condition_holds, like, statement_resource_matches
+
+        context = {"aws:sourcearn": source_arn, "aws:sourceaccount": ACCOUNT_ID}
+        verdict = False
         for s in fn.policy.statements:
             principal = s.get("Principal", {})
-            service = principal.get("Service") if isinstance(principal, dict) else principal
-            if s.get("Effect") != "Allow" or service != "apigateway.amazonaws.com":
+            named = principal.get("Service", principal.get("AWS")) if isinstance(principal, dict) else principal
+            if not any(p in ("apigateway.amazonaws.com", "*") for p in _values(named)):
                 continue
-            if s.get("Action") not in ("lambda:InvokeFunction", "lambda:*"):
+            if not any(like(a, "lambda:InvokeFunction", True) for a in _values(s.get("Action", []))):
                 continue
-            cond = (s.get("Condition") or {}).get("ArnLike", {}).get("AWS:SourceArn")
-            if cond is None or fnmatch.fnmatchcase(source_arn, cond):
-                return True
-        return False
+            if not statement_resource_matches(s, invoked_arn):
+                continue
+            holds = [condition_holds(op, key, _values(wanted), context)
+                     for op, block in (s.get("Condition") or {}).items() for key, wanted in block.items()]
+            if any(h is False for h in holds):
+                continue
+            if s.get("Effect") == "Deny":  # an operator the evaluator does not know fails closed
+                return False
+            if any(h is None for h in holds):
+                continue
+            verdict = verdict or s.get("Effect") == "Allow"
+        return verdict
 
     def role_credentials(self, fn, region) -> dict:
         from moto.sts.models import sts_backends
@@ -508,7 +688,8 @@ class Lambda:
         parts = function_arn.split(":")
         region, name = (parts[3], parts[6]) if len(parts) >= 7 else ("us-east-1", function_arn)
         fn = self.function(region, name)
-        if fn is None or not self.allowed_by_policy(fn, source_arn):
+        invoked = function_arn[:-len(":$LATEST")] if function_arn.endswith(":$LATEST") else function_arn
+        if fn is None or not self.allowed_by_policy(fn, invoked, source_arn):
             return 500, b""
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -520,7 +701,6 @@ class Lambda:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.aws.port}",
         }
         env.update(fn.environment_vars or {})
@@ -539,18 +719,53 @@ class Lambda:
                     warm.stop()
                     warm = None
             if warm is None:
+                # One log stream per execution environment, named like Lambda's.
+                stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
+                env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
+                ship = functools.partial(self.ship_logs, region, fn.function_name, fn.role, stream)
                 try:
                     warm = WarmFunction(key, fn.code_bytes, env, fn.function_arn,
-                                        os.path.join(log_dir, f"lambda-{fn.function_name}.log"))
+                                        os.path.join(log_dir, f"lambda-{fn.function_name}.log"), ship=ship,
+                                        region=region)
                 except (RuntimeError, zipfile.BadZipFile, OSError):
                     return 502, b""
                 with self.lock:
                     self.warm[fn.function_name] = warm
-            memory_mb = int(fn.memory_size or 128) if self.aws.settings.lambda_enforce_memory else None
-            ok, payload = warm.invoke(event, float(fn.timeout or 3), memory_mb)
-            if not ok:
+            ok, payload = warm.invoke(event, float(fn.timeout or 3), int(fn.memory_size or 128),
+                                      self.aws.settings.lambda_enforce_memory)
+            if warm.broken:
+                # A timeout, a crash or running out of memory ends the execution environment.
                 with self.lock:
                     self.warm.pop(fn.function_name, None)
                 warm.stop()
-                return 502, payload
-            return 200, payload
+            return (200 if ok else 502), payload
+
+    def ship_logs(self, region: str, function_name: str, role_arn: str, stream: str, events: list) -> None:
+        """Delivers log events to CloudWatch Logs the way Lambda does: as the function's execution
+        role, into `/aws/lambda/{function}`. The group is created if missing and the role may
+        logs:CreateLogGroup, the stream if the role may logs:CreateLogStream; the events are put if
+        it may logs:PutLogEvents. Otherwise they are dropped, as Lambda drops them. Each check is
+        on the ARN CloudWatch Logs authorises (`actions._logs`)."""
+        from moto.logs.models import logs_backends
+
+        from .actions import partition_of
+        from .auth import allowed, role_session
+
+        session = role_session(role_arn, function_name, region)
+        if session is None:
+            return
+        group = f"/aws/lambda/{function_name}"
+        prefix = f"arn:{partition_of(region)}:logs:{region}:{ACCOUNT_ID}:log-group:{group}:log-stream:"
+        backend = logs_backends[ACCOUNT_ID][region]
+        with self.log_lock:
+            if group not in backend.groups:
+                if not allowed(session, "logs:CreateLogGroup", prefix):
+                    return
+                backend.create_log_group(group, tags={})
+            if stream not in backend.groups[group].streams:
+                if not allowed(session, "logs:CreateLogStream", prefix + stream):
+                    return
+                backend.create_log_stream(group, stream)
+            if not allowed(session, "logs:PutLogEvents", prefix + stream):
+                return
+            backend.put_log_events(group, stream, [{"timestamp": t, "message": m} for t, m in events])

@@ -35,6 +35,12 @@ class Settings:
     lambda_idle_secs: float = 300.0
     # Check calls against IAM (fixed at start: `--enforce-iam`).
     enforce_iam: bool = False
+    # S3 Vectors: the default index mode of vector buckets created from now on. ENHANCED is what
+    # buckets created on or after 2026-09-30 get; CLASSIC makes new buckets behave as buckets
+    # created before that date (their indexes default to CLASSIC, which only they may go back to).
+    s3vectors_default_index_mode: str = "ENHANCED"
+    # S3 Vectors: seconds a QueryVectors nextToken stays valid after the query ran (unscaled).
+    s3vectors_query_token_secs: float = 300.0
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.clock_scale
@@ -43,6 +49,8 @@ class Settings:
         for key, value in values.items():
             if not hasattr(self, key):
                 raise KeyError(key)
+            if key == "s3vectors_default_index_mode" and value not in ("CLASSIC", "ENHANCED"):
+                raise ValueError(f"{key} must be CLASSIC or ENHANCED, not {value!r}")
             setattr(self, key, type(getattr(self, key))(value))
 
 

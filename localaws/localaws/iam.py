@@ -1,5 +1,6 @@
-"""IAM: remembers when each role was created (for Lambda's "cannot be assumed" window) and
-bootstraps an administrator's access keys for the deployer, the tests and the demo."""
+"""IAM: remembers when each role was created (for Lambda's "cannot be assumed" window),
+bootstraps an administrator's access keys for the deployer, the tests and the demo, and answers
+SimulatePrincipalPolicy with the local policy evaluator (`simulate`)."""
 
 import time
 
@@ -17,6 +18,10 @@ class Iam:
         self._admin = None
 
     def before(self, call, environ, body, region):
+        if call.operation == "SimulatePrincipalPolicy":
+            from .simulate import simulate_principal_policy
+
+            return simulate_principal_policy(environ, body)
         return None
 
     def after(self, call, environ, body, region, resp):

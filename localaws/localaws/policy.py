@@ -99,6 +99,16 @@ def _principal_matches(principal, identifiers: set[str]) -> bool:
     return any(p == "*" or p in identifiers for p in _values(principal.get("AWS", [])))
 
 
+def statement_resource_matches(statement: dict, resource: str) -> bool:
+    """Whether the statement's Resource (or NotResource) covers the resource; a statement with
+    neither (a trust policy's) covers everything."""
+    if "Resource" in statement:
+        return any(arn_like(p, resource) for p in _values(statement["Resource"]))
+    if "NotResource" in statement:
+        return not any(arn_like(p, resource) for p in _values(statement["NotResource"]))
+    return True
+
+
 def statement_applies(statement: dict, action: str, resource: str, context: dict,
                       principals: set[str] | None = None) -> bool:
     if "Action" in statement:

@@ -112,6 +112,7 @@ class LocalAws:
         from .awslambda import Lambda
         from .embedding import SageMakerRuntime
         from .iam import Iam
+        from .logs import Logs
         from .s3vectors import S3Vectors
 
         self.settings = settings
@@ -128,6 +129,7 @@ class LocalAws:
             "apigateway": ApiGateway(self),
             "lambda": self.lambda_,
             "iam": self.iam,
+            "logs": Logs(self),
         }
 
     # ---- plumbing -------------------------------------------------------------------------

@@ -347,3 +347,58 @@ def test_explicit_deny_wins_and_unmapped_calls_are_denied(enforced):
         admin(enforced, "lambda").list_versions_by_function(FunctionName="fn-ok")
     assert code(e) == "AccessDeniedException"
     assert "no IAM mapping for lambda GET /2015-03-31/functions/fn-ok/versions" in message(e)
+
+
+class AsAdmin:
+    """The enforced instance, its clients signed with the administrator's keys (for `helpers`)."""
+
+    def __init__(self, local):
+        self.local = local
+
+    def __getattr__(self, name):
+        return getattr(self.local, name)
+
+    def client(self, service, **kw):
+        return self.local.client(service, admin=True, **kw)
+
+
+def test_lambda_logs_are_read_with_log_group_arns_and_simulated(enforced):
+    from helpers import deploy_api, make_function, wait_active
+
+    iam = admin(enforced, "iam")
+    fn = make_function(AsAdmin(enforced), "fn-logs")
+    group = f"{LOGS}/aws/lambda/fn-logs"
+    iam.put_role_policy(RoleName="fn-logs-role", PolicyName="logs", PolicyDocument=policy(
+        allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [group, f"{group}:*"])))
+    wait_active(AsAdmin(enforced), "fn-logs")
+    api, _, _, _ = deploy_api(AsAdmin(enforced), fn, key_required=False)
+    req = urllib.request.Request(f"{enforced.url}/restapis/{api}/prod/_user_request_/echo", data=b"{}", method="POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 201
+
+    reader = client(enforced, "logs", *user_with(enforced, "log-reader", allow(
+        ["logs:FilterLogEvents", "logs:GetLogEvents", "logs:DescribeLogStreams"], f"{group}:*")))
+    events = reader.filter_log_events(logGroupName="/aws/lambda/fn-logs", filterPattern="REPORT")["events"]
+    assert len(events) == 1 and events[0]["message"].startswith("REPORT RequestId: ")
+    (stream,) = reader.describe_log_streams(logGroupName="/aws/lambda/fn-logs")["logStreams"]
+    got = reader.get_log_events(logGroupName="/aws/lambda/fn-logs", logStreamName=stream["logStreamName"])["events"]
+    assert any(e["message"].startswith("START RequestId: ") for e in got)
+    admin(enforced, "logs").create_log_group(logGroupName="/aws/lambda/other")
+    for call, kw in ((reader.filter_log_events, {}), (reader.describe_log_streams, {}),
+                     (reader.get_log_events, {"logStreamName": "s"})):
+        with pytest.raises(ClientError) as e:
+            call(logGroupName="/aws/lambda/other", **kw)
+        assert (code(e), status(e)) == ("AccessDeniedException", 400)
+        assert f"on resource: {LOGS}/aws/lambda/other:log-stream:{kw.get('logStreamName', '')} because" in message(e)
+
+    # SimulatePrincipalPolicy is authorised on the simulated principal.
+    role = f"arn:aws:iam::{ACCOUNT}:role/fn-logs-role"
+    auditor = client(enforced, "iam", *user_with(enforced, "auditor", allow("iam:SimulatePrincipalPolicy", role)))
+    out = auditor.simulate_principal_policy(PolicySourceArn=role, ActionNames=["logs:PutLogEvents"],
+                                            ResourceArns=[f"{group}:log-stream:x"])
+    assert out["EvaluationResults"][0]["EvalDecision"] == "allowed"
+    with pytest.raises(ClientError) as e:
+        auditor.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:role/fn-role",
+                                          ActionNames=["logs:PutLogEvents"])
+    assert code(e) == "AccessDenied"
+    assert f"iam:SimulatePrincipalPolicy on resource: arn:aws:iam::{ACCOUNT}:role/fn-role because" in message(e)
