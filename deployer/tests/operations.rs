@@ -1,0 +1,171 @@
+//! The operator path against the local AWS, as the least-privileged deploying user: the
+//! document endpoints through the local API Gateway (`documents list|get|delete`, delete by
+//! filter), `search -k` beyond one QueryVectors page, index mode (a CLASSIC index refuses
+//! `$startsWith` until `up --index-mode enhanced`), `logs` from the local CloudWatch Logs,
+//! `doctor`, and `reindex` migrating the original stack's token-0 vectors.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn write(env: &Env, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let path = env.dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn json_of(out: &str) -> Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn list(env: &Env) -> Vec<String> {
+    env.ok(&["documents", "list"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn documents_index_mode_logs_doctor_and_reindex_through_the_local_aws() {
+    let env = Env::start();
+    // An old bucket: its indexes default to CLASSIC.
+    env.aws.control(
+        "POST",
+        "config",
+        Some(r#"{"s3vectors_default_index_mode": "CLASSIC"}"#),
+    );
+    let out = env.run(&["up"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("is CLASSIC"), "{err}");
+    env.ok(&["output", "--write-env", ".env"]);
+    write(
+        &env,
+        &[
+            (
+                "a/notes.md",
+                "Tesla builds electric vehicles and battery storage.",
+            ),
+            (
+                "b/notes.md",
+                "NVIDIA designs GPUs for data centres and gaming.",
+            ),
+            (
+                "more.jsonl",
+                "{\"id\": \"tsla-q3\", \"text\": \"Tesla deliveries rose.\", \"metadata\": {\"ticker\": \"TSLA\"}}\n{\"id\": \"amzn-q3\", \"text\": \"Amazon retail grew.\", \"metadata\": {\"ticker\": \"AMZN\"}}\n",
+            ),
+        ],
+    );
+    env.ok(&["ingest", "a/notes.md", "b/notes.md", "more.jsonl"]);
+
+    // The document endpoints, through API Gateway with the key.
+    assert_eq!(
+        list(&env),
+        ["a/notes.md", "amzn-q3", "b/notes.md", "tsla-q3"]
+    );
+    let doc = json_of(&env.ok(&["documents", "get", "a/notes.md", "--json"]));
+    assert_eq!(doc["document_id"], "a/notes.md");
+    assert_eq!(doc["embedding"], "all-MiniLM-L6-v2/mean/l2");
+    assert!(
+        doc["chunks"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Tesla builds")
+    );
+    env.ok(&["documents", "delete", "a/notes.md"]);
+    let missing = env.run(&["documents", "get", "a/notes.md"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("is not stored"));
+    let gone = json_of(&env.ok(&[
+        "documents",
+        "delete",
+        "--filter",
+        r#"{"ticker": "TSLA"}"#,
+        "--json",
+    ]));
+    assert_eq!(gone["document_ids"], json!(["tsla-q3"]), "{gone}");
+    assert_eq!(list(&env), ["amzn-q3", "b/notes.md"]);
+
+    // More results than one QueryVectors page is fine.
+    let found = json_of(&env.ok(&["search", "technology", "-k", "150", "--json"]));
+    assert_eq!(found["count"], 2, "{found}");
+
+    // CLASSIC refuses $startsWith, as S3 Vectors does; ENHANCED (switched in place) takes it.
+    let prefix = r#"{"ticker": {"$startsWith": "AM"}}"#;
+    let refused = env.run(&["search", "retail", "--filter", prefix]);
+    assert_eq!(refused.status.code(), Some(1));
+    env.ok(&["up", "--index-mode", "enhanced"]);
+    let found = json_of(&env.ok(&["search", "retail", "--filter", prefix, "--json"]));
+    assert_eq!(found["results"][0]["document_id"], "amzn-q3", "{found}");
+
+    // The function's log events, from the local CloudWatch Logs.
+    let logs = env.ok(&["logs", "--since", "1h"]);
+    assert!(logs.contains("REPORT RequestId"), "{logs}");
+    assert!(logs.contains("search finished"), "{logs}");
+    assert!(
+        !logs.contains(&dotenv(&env)["ALEX_API_KEY"]),
+        "no key in the logs"
+    );
+
+    // Healthy, as far as this identity may check (it may not simulate policies).
+    let out = env.run(&["doctor"]);
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.contains("ok    index") && report.contains("mode ENHANCED"),
+        "{report}"
+    );
+    assert!(report.contains("ok    drift"), "{report}");
+
+    // A document of the original stack: one token-0 vector keyed by its id.
+    let sdk = env.sdk();
+    block_on(async {
+        let s3v = aws_sdk_s3vectors::Client::new(&sdk);
+        let meta = aws_smithy_types::Document::Object(
+            [
+                (
+                    "text".to_string(),
+                    "Microsoft Azure cloud revenue grew.".into(),
+                ),
+                ("source".to_string(), "original".into()),
+            ]
+            .into(),
+        );
+        s3v.put_vectors()
+            .vector_bucket_name("alex-vectors-123456789012")
+            .index_name("financial-research")
+            .vectors(
+                aws_sdk_s3vectors::types::PutInputVector::builder()
+                    .key("0b7c9e2a-original")
+                    .data(aws_sdk_s3vectors::types::VectorData::Float32(vec![
+                        0.05;
+                        384
+                    ]))
+                    .metadata(meta)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let report = json_of(&env.ok(&["reindex", "--segments", "2", "--json"]));
+    assert_eq!(report["migrated"], 1, "{report}");
+    let doc = json_of(&env.ok(&["documents", "get", "0b7c9e2a-original", "--json"]));
+    assert_eq!(doc["embedding"], "all-MiniLM-L6-v2/mean/l2", "{doc}");
+    assert_eq!(doc["metadata"]["source"], "original");
+    // Nothing left to do.
+    let again = json_of(&env.ok(&["reindex", "--json"]));
+    assert_eq!(
+        (again["migrated"].clone(), again["reembedded"].clone()),
+        (json!(0), json!(0))
+    );
+}
