@@ -101,6 +101,17 @@ fn documents_index_mode_logs_doctor_and_reindex_through_the_local_aws() {
     let found = json_of(&env.ok(&["search", "retail", "--filter", prefix, "--json"]));
     assert_eq!(found["results"][0]["document_id"], "amzn-q3", "{found}");
 
+    // A bucket's encryption cannot change: asking for a KMS key now is refused, changing nothing.
+    let kms = env.run(&[
+        "plan",
+        "--kms-key",
+        "arn:aws:kms:us-east-1:123456789012:key/k1",
+    ]);
+    assert_eq!(kms.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&kms.stderr).contains("cannot be changed"));
+    let alias = env.run(&["plan", "--kms-key", "alias/mine"]);
+    assert_eq!(alias.status.code(), Some(2), "a usage error");
+
     // The function's log events, from the local CloudWatch Logs.
     let logs = env.ok(&["logs", "--since", "1h"]);
     assert!(logs.contains("REPORT RequestId"), "{logs}");

@@ -189,6 +189,15 @@ fn fresh_up_creates_everything_field_by_field_and_a_rerun_changes_nothing() {
             [
                 format!("arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/POST/ingest"),
                 format!("arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/POST/search"),
+                format!("arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/GET/documents"),
+                format!(
+                    "arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/POST/documents/delete"
+                ),
+                format!(
+                    "arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/POST/documents/reindex"
+                ),
+                format!("arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/GET/documents/*"),
+                format!("arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/DELETE/documents/*"),
             ]
         );
     });
@@ -540,8 +549,12 @@ fn a_wrong_dimension_is_refused_before_anything_changes() {
         "{err}"
     );
     assert!(
-        err.contains("warning: could not check embedding endpoint missing-endpoint"),
+        err.contains("warning: could not invoke embedding endpoint missing-endpoint"),
         "{err}"
+    );
+    assert!(
+        !err.contains("update "),
+        "checked before anything changes: {err}"
     );
 }
 

@@ -6,9 +6,9 @@
 use anyhow::{anyhow, bail};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use shared::api::{ErrorBody, IngestRequest, SearchRequest, SearchResponse};
+use shared::api::ErrorBody;
 
-mod documents;
+mod endpoints;
 mod url;
 
 use std::time::Duration;
@@ -262,27 +262,6 @@ pub fn api_url(endpoint: &str, path: &str) -> String {
     )
 }
 
-impl ApiClient {
-    /// `POST /ingest` with `request`; the caller decides by status (200 done, 202 send again).
-    pub async fn ingest(&self, url: &str, request: &IngestRequest) -> anyhow::Result<Answer> {
-        self.post(url, serde_json::to_vec(request)?).await
-    }
-
-    /// `POST /search` with `request`: the results, or an error saying why (with the request
-    /// id, and the stale-`.env` hint for a 403/404).
-    pub async fn search(
-        &self,
-        url: &str,
-        request: &SearchRequest,
-    ) -> anyhow::Result<SearchResponse> {
-        let answer = self.post(url, serde_json::to_vec(request)?).await?;
-        match answer.status {
-            200 => answer.decode(),
-            _ => Err(failed("search", &answer)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +282,10 @@ mod tests {
         );
         assert_eq!(answer("upstream died").error_text(), "upstream died");
         assert_eq!(answer("").error_text(), "no message");
-        assert!(answer("{}").decode::<SearchResponse>().is_err());
+        assert!(
+            answer("{}")
+                .decode::<shared::api::SearchResponse>()
+                .is_err()
+        );
     }
 }

@@ -76,6 +76,7 @@ async fn segment(
     (index, count): (u32, u32),
     totals: &Totals,
     progress: &Progress,
+    spinner: Option<&indicatif::ProgressBar>,
 ) -> anyhow::Result<Vec<String>> {
     let mut request = ReindexRequest {
         segment: index,
@@ -95,12 +96,16 @@ async fn segment(
             .reembedded
             .fetch_add(round.reembedded, Ordering::Relaxed);
         totals.migrated.fetch_add(round.migrated, Ordering::Relaxed);
-        progress.step(&format!(
-            "reindex segment {index}: {} scanned, {} re-embedded, {} migrated so far",
+        let line = format!(
+            "reindex: {} scanned, {} re-embedded, {} migrated so far",
             totals.scanned.load(Ordering::Relaxed),
             totals.reembedded.load(Ordering::Relaxed),
             totals.migrated.load(Ordering::Relaxed)
-        ));
+        );
+        match spinner {
+            Some(s) => s.set_message(line),
+            None => progress.step(&format!("{line} (segment {index})")),
+        }
         problems.extend(round.problems);
         if round.done {
             return Ok(problems);
@@ -121,8 +126,21 @@ pub async fn run(
     let client = ApiClient::new(key, REQUEST_TIMEOUT)?;
     let totals = Totals::default();
     let count = args.segments;
-    let runs = (0..count).map(|i| segment(&client, endpoint, (i, count), &totals, progress));
+    let spinner = progress.spinner("reindex: listing the index");
+    let runs = (0..count).map(|i| {
+        segment(
+            &client,
+            endpoint,
+            (i, count),
+            &totals,
+            progress,
+            spinner.as_ref(),
+        )
+    });
     let problems: Vec<String> = try_join_all(runs).await?.into_iter().flatten().collect();
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
     Ok(ReindexReport {
         scanned: totals.scanned.into_inner(),
         reembedded: totals.reembedded.into_inner(),

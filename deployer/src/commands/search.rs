@@ -55,7 +55,22 @@ impl std::fmt::Display for SearchReport {
     }
 }
 
-impl crate::report::Report for SearchReport {}
+impl crate::report::Report for SearchReport {
+    fn summary(&self) -> Option<String> {
+        let r = &self.0;
+        match (r.texts_cut, r.results_cut) {
+            (_, true) => Some(format!(
+                "{} result(s): the answer had to fit Lambda's 6 MB payload, so texts were cut and the last results left out; ask for a smaller -k",
+                r.count
+            )),
+            (true, false) => Some(format!(
+                "{} result(s); texts were cut to fit Lambda's 6 MB payload",
+                r.count
+            )),
+            _ => None,
+        }
+    }
+}
 
 /// `search`.
 pub async fn run(args: &SearchArgs, endpoint: &str, key: &str) -> anyhow::Result<SearchReport> {

@@ -188,13 +188,15 @@ pub async fn converge(
     code: &Artifact,
     endpoint: EndpointSettings,
 ) -> anyhow::Result<()> {
-    crate::ownership::settle(ctx, args.adopt).await?;
-    role::ensure_boundary_policy(ctx, &args.embedding_endpoint).await?;
     let spec = vector_store::IndexSpec {
         dimension: args.dimension,
         metric: args.metric,
         mode: args.index_mode,
     };
+    // Bad input (a dimension, metric or key the existing data cannot take) changes nothing.
+    vector_store::precheck(ctx, spec, args.kms_key.as_deref()).await?;
+    crate::ownership::settle(ctx, args.adopt).await?;
+    role::ensure_boundary_policy(ctx, &args.embedding_endpoint).await?;
     let (_, _, role_arn) = tokio::try_join!(
         vector_store::ensure(ctx, spec, args.kms_key.as_deref()),
         log_group::ensure(ctx, args.log_retention_days),

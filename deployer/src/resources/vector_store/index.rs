@@ -102,6 +102,17 @@ async fn read(ctx: &Ctx, label: &str) -> anyhow::Result<Option<Current>> {
     }))
 }
 
+/// Refuses an existing index `spec` cannot use (see [`check`]).
+pub async fn precheck(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
+    let label = format!("vector index {}", ctx.names.index);
+    match read(ctx, &label).await? {
+        Some(current) => check(&current, spec)
+            .map(drop)
+            .map_err(|e| anyhow!("{label} {e}")),
+        None => Ok(()),
+    }
+}
+
 /// Creates the index when missing, else checks it matches `spec`.
 pub async fn ensure(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
     let label = format!("vector index {}", ctx.names.index);

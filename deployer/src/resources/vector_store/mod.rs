@@ -1,7 +1,10 @@
 //! The S3 Vectors bucket (SSE-S3, or SSE-KMS with `--kms-key`; fixed at creation) and, in
 //! [`index`], its index.
 
+mod encryption;
 mod index;
+
+use encryption::{encryption, encryption_conflict};
 
 pub use index::IndexSpec;
 
@@ -10,36 +13,32 @@ use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
 use crate::resources::{Action, tags};
 use anyhow::{anyhow, bail};
-use aws_sdk_s3vectors::types::{EncryptionConfiguration, SseType};
 use shared::metadata::{EMBEDDING_KEY, EMBEDDING_MARKER};
 
-/// The encryption a bucket should have: SSE-KMS with `kms_key`, else SSE-S3.
-fn encryption(kms_key: Option<&str>) -> EncryptionConfiguration {
-    match kms_key {
-        Some(key) => EncryptionConfiguration::builder()
-            .sse_type(SseType::AwsKms)
-            .kms_key_arn(key)
-            .build(),
-        None => EncryptionConfiguration::builder()
-            .sse_type(SseType::Aes256)
-            .build(),
+/// Refuses, before anything changes, a stack an existing bucket or index cannot serve
+/// (another encryption, dimension or metric: none of them can be changed).
+pub async fn precheck(ctx: &Ctx, spec: IndexSpec, kms_key: Option<&str>) -> anyhow::Result<()> {
+    let bucket = &ctx.names.bucket;
+    let read = ctx
+        .s3v
+        .get_vector_bucket()
+        .vector_bucket_name(bucket)
+        .send()
+        .await;
+    let current = match read {
+        Ok(out) => out.vector_bucket,
+        Err(e) if is_not_found(&e) => return Ok(()),
+        Err(e) => bail!(
+            "failed to read vector bucket {bucket}: {}{}",
+            describe(&e),
+            access_hint(&e)
+        ),
+    };
+    let encryption = current.as_ref().and_then(|b| b.encryption_configuration());
+    if let Some(why) = encryption_conflict(encryption, kms_key) {
+        bail!("vector bucket {bucket} {why}");
     }
-}
-
-/// Why an existing bucket cannot serve a stack that asks for `kms_key` (its encryption is
-/// fixed at creation); `None` when it can. Without `--kms-key` any encryption is accepted.
-pub fn encryption_conflict(
-    current: Option<&EncryptionConfiguration>,
-    kms_key: Option<&str>,
-) -> Option<String> {
-    let want = kms_key?;
-    let have = current.and_then(|c| c.kms_key_arn());
-    (have != Some(want)).then(|| {
-        format!(
-            "is encrypted with {}, not the KMS key {want}; a bucket's encryption cannot be changed\nhint: drop `--kms-key` to keep it, or use another stack name for a new bucket",
-            have.unwrap_or("SSE-S3")
-        )
-    })
+    index::precheck(ctx, spec).await
 }
 
 /// Creates the bucket and index if missing; checks an existing bucket and index match.
@@ -262,24 +261,4 @@ pub async fn delete_index(ctx: &Ctx) -> anyhow::Result<()> {
         Err(e) => bail!("failed to read {index_label}: {}", describe(&e)),
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_bucket_encryption_is_checked_only_when_a_key_is_asked_for() {
-        let key = "arn:aws:kms:us-east-1:123456789012:key/k";
-        let sse_s3 = encryption(None);
-        let kms = encryption(Some(key));
-        assert_eq!(encryption_conflict(Some(&sse_s3), None), None);
-        assert_eq!(encryption_conflict(Some(&kms), Some(key)), None);
-        let why = encryption_conflict(Some(&sse_s3), Some(key)).unwrap();
-        assert!(
-            why.contains("SSE-S3") && why.contains("cannot be changed"),
-            "{why}"
-        );
-        assert!(encryption_conflict(None, Some(key)).is_some());
-    }
 }

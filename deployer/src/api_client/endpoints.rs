@@ -1,10 +1,31 @@
-//! The document endpoints of the deployed API, typed with [`shared::api`].
+//! The endpoints of the deployed API, typed with [`shared::api`]: ingest, search, documents.
 
-use super::{ApiClient, api_url, failed};
+use super::{Answer, ApiClient, api_url, failed};
 use shared::api::{
     DeleteByFilterRequest, DeleteByFilterResponse, DeleteResponse, DocumentList, DocumentResponse,
-    ReindexRequest, ReindexResponse,
+    IngestRequest, ReindexRequest, ReindexResponse, SearchRequest, SearchResponse,
 };
+
+impl ApiClient {
+    /// `POST /ingest` with `request`; the caller decides by status (200 done, 202 send again).
+    pub async fn ingest(&self, url: &str, request: &IngestRequest) -> anyhow::Result<Answer> {
+        self.post(url, serde_json::to_vec(request)?).await
+    }
+
+    /// `POST /search` with `request`: the results, or an error saying why (with the request
+    /// id, and the stale-`.env` hint for a 403/404).
+    pub async fn search(
+        &self,
+        url: &str,
+        request: &SearchRequest,
+    ) -> anyhow::Result<SearchResponse> {
+        let answer = self.post(url, serde_json::to_vec(request)?).await?;
+        match answer.status {
+            200 => answer.decode(),
+            _ => Err(failed("search", &answer)),
+        }
+    }
+}
 
 /// The documents of the deployed API (`GET`/`DELETE /documents…`).
 impl ApiClient {

@@ -1,0 +1,100 @@
+//! The arguments of the commands that talk to the deployed API or read its logs.
+
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+/// `ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Text/markdown files (one document each) or `.jsonl` files of {text, metadata?, id?}; `-` reads JSONL from stdin
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Documents per request
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Requests in flight
+    #[arg(long, default_value_t = 2)]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// Where the deployed API is.
+#[derive(Debug, Args, Clone)]
+pub struct ApiArgs {
+    /// API endpoint (default: `ALEX_API_ENDPOINT`, else read from the deployed stack)
+    #[arg(long, env = "ALEX_API_ENDPOINT")]
+    pub api_endpoint: Option<String>,
+    /// API key (default: `ALEX_API_KEY`, else read from the deployed stack)
+    #[arg(long, env = "ALEX_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
+/// `documents`.
+#[derive(Debug, Args)]
+pub struct DocumentsArgs {
+    #[command(subcommand)]
+    pub action: DocumentsAction,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// What `documents` does.
+#[derive(Debug, Subcommand)]
+pub enum DocumentsAction {
+    /// List the ids of the stored documents
+    List,
+    /// Print a stored document: its chunks, metadata, timestamp and embedding
+    Get {
+        /// The document id (a file's path as `ingest` gave it, or the id sent)
+        id: String,
+    },
+    /// Delete a document (every chunk), or every document with a chunk matching `--filter`
+    Delete {
+        /// The document id
+        #[arg(required_unless_present = "filter", conflicts_with = "filter")]
+        id: Option<String>,
+        /// An S3 Vectors metadata filter, as JSON (e.g. '{"ticker": "TSLA"}')
+        #[arg(long)]
+        filter: Option<String>,
+    },
+}
+
+/// `search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query text
+    pub query: String,
+    /// Number of results (up to 10,000; large answers have their texts cut)
+    #[arg(short, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub k: u32,
+    /// S3 Vectors metadata filter, as JSON
+    #[arg(long)]
+    pub filter: Option<String>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `reindex`.
+#[derive(Debug, Args)]
+pub struct ReindexArgs {
+    /// Parallel ListVectors segments (each runs its own rounds)
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub segments: u32,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// How far back to start: 30s, 10m, 2h, 1d
+    #[arg(long, default_value = "10m")]
+    pub since: String,
+    /// Keep printing new events until interrupted
+    #[arg(long, short)]
+    pub follow: bool,
+    /// A CloudWatch Logs filter pattern (e.g. `ERROR` or a request id)
+    #[arg(long)]
+    pub filter: Option<String>,
+}
