@@ -232,7 +232,10 @@ async fn search_validation() {
     for (body, needle) in [
         (json!({"query": ""}), "`query` must not be empty"),
         (json!({"query": "q", "k": 0}), "`k` must be in 1..=100"),
-        (json!({"query": "q", "k": 10_001}), "`k` must be in 1..=10000"),
+        (
+            json!({"query": "q", "k": 10_001}),
+            "`k` must be in 1..=10000",
+        ),
         (
             json!({"query": "q", "filter": {"text": "x"}}),
             "not filterable",
