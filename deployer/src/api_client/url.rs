@@ -44,12 +44,14 @@ pub fn retry_after(value: Option<&str>) -> Option<Duration> {
 /// `text` with control characters (terminal escapes, bells, carriage returns) shown escaped,
 /// so a stored document cannot drive the terminal that prints it.
 pub fn escape_controls(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    // A tab moves the cursor and nothing else: kept (Lambda's REPORT lines are tab-separated).
+    let escaped = |c: char| c.is_control() && c != '\t';
+    if !text.chars().any(escaped) {
         return text.to_string();
     }
     text.chars()
         .map(|c| {
-            if c.is_control() {
+            if escaped(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
@@ -94,6 +96,7 @@ mod tests {
     #[test]
     fn control_characters_are_escaped() {
         assert_eq!(escape_controls("plain · text"), "plain · text");
+        assert_eq!(escape_controls("a\tb"), "a\tb");
         assert_eq!(
             escape_controls("a\u{1b}[2Jb\rc\u{7}"),
             "a\\u{1b}[2Jb\\rc\\u{7}"
