@@ -465,16 +465,7 @@ def main():
         # Only the large-document section, replaced in place.
         rows = large_documents() + large_documents("sentence-embeddings", (("english", 300_000),))
         section = "\n".join(large_section(rows))
-        path = ROOT / "BENCHMARKS.md"
-        text = path.read_text()
-        head = "## Large documents"
-        if head in text:
-            start = text.index(head)
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + section + ("\n" + text[end + 1:] if end != -1 else "")
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        path.write_text(text)
+        replace_section("## Large documents", section)
         print(section)
         return
     print("cold init...", file=sys.stderr)

@@ -341,7 +341,10 @@ fn down_keeps_vector_data_and_up_finds_it_again() {
     let err = String::from_utf8_lossy(&up.stderr);
     assert_eq!(up.status.code(), Some(0), "{err}");
     assert!(err.contains("made by another embedding"), "{err}");
-    assert!(err.contains("hint: ingest those documents again"), "{err}");
+    assert!(
+        err.contains("hint: `deployer reindex` re-embeds them"),
+        "{err}"
+    );
     let out = env.ok(&[
         "search",
         "artificial intelligence and GPU computing",
