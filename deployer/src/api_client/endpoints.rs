@@ -54,13 +54,8 @@ impl ApiClient {
         endpoint: &str,
         id: &str,
     ) -> anyhow::Result<Option<DocumentResponse>> {
-        let url = api_url(endpoint, &format!("documents/{id}"));
-        let answer = self.send(reqwest::Method::GET, &url, None).await?;
-        match answer.status {
-            200 => answer.decode().map(Some),
-            404 if answer.is_function_error() => Ok(None),
-            _ => Err(failed(&format!("reading document `{id}`"), &answer)),
-        }
+        self.document(reqwest::Method::GET, endpoint, id, "reading")
+            .await
     }
 
     /// Deletes one document; `None` when it is not stored.
@@ -69,12 +64,24 @@ impl ApiClient {
         endpoint: &str,
         id: &str,
     ) -> anyhow::Result<Option<DeleteResponse>> {
+        self.document(reqwest::Method::DELETE, endpoint, id, "deleting")
+            .await
+    }
+
+    /// `method` on `/documents/{id}`: the answer, or `None` for the function's 404.
+    async fn document<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        endpoint: &str,
+        id: &str,
+        doing: &str,
+    ) -> anyhow::Result<Option<T>> {
         let url = api_url(endpoint, &format!("documents/{id}"));
-        let answer = self.send(reqwest::Method::DELETE, &url, None).await?;
+        let answer = self.send(method, &url, None).await?;
         match answer.status {
             200 => answer.decode().map(Some),
             404 if answer.is_function_error() => Ok(None),
-            _ => Err(failed(&format!("deleting document `{id}`"), &answer)),
+            _ => Err(failed(&format!("{doing} document `{id}`"), &answer)),
         }
     }
 
