@@ -1,141 +1,92 @@
 //! The document endpoints: `GET /documents` (ids, paged), `GET /documents/{id}`,
-//! `DELETE /documents/{id}` and `POST /documents/delete {"filter": …}`.
+//! `DELETE /documents/{id}` and `POST /documents/delete {"filter": …}` / `{"all": true}`.
 //!
-//! A document is the vectors `{id}#0 … {id}#{n-1}`, chunk 0 carrying `chunk_count`; a
-//! document of the original Python stack is one vector whose key is its id. Deleting a
-//! document also removes chunks beyond its count (left by an edit that shortened it and was
-//! interrupted). Delete-by-filter scans the index (ListVectors with metadata) and evaluates
-//! the filter itself ([`shared::filter`]), since QueryVectors returns at most topK hits; it
-//! stops before the time budget with a 202 and a `next_token`, and answers 200 only after a
-//! pass over the whole index that removed nothing more (a listing continued across deletions
-//! may skip vectors, so a pass that deleted is followed by another).
+//! A document is what [`shared::document`] says: chunks `{id}#0…` (the head carrying the
+//! count), or one original-layout vector; reads probe past the counts, so chunks an
+//! interrupted write left are found and deleted too ([`crate::store`]). Delete-by-filter scans
+//! the index (ListVectors with metadata) and evaluates the filter itself ([`shared::filter`]),
+//! since QueryVectors returns at most topK hits; it checks the time budget before every call,
+//! stops with a 202 and a `next_token`, and answers 200 only after a pass over the whole index
+//! that removed nothing more (a listing continued across deletions may skip vectors, so a pass
+//! that deleted is followed by another).
 
-use crate::backend::{Backend, StoredVector};
+use crate::answer::cut_texts_to_fit;
+use crate::backend::Backend;
 use crate::embed::Deadline;
 use crate::error::ApiError;
-use serde_json::{Map, Value};
+use crate::store::{self, View};
 use shared::api::{
     DeleteByFilterRequest, DeleteByFilterResponse, DeleteResponse, DocumentList, DocumentResponse,
     StoredChunk,
 };
-use shared::limits::{MAX_DELETE_VECTORS, MAX_GET_VECTORS, MAX_SEARCH_BODY_BYTES};
-use shared::metadata::{EMBEDDING_KEY, RESERVED_KEYS, TEXT_KEY, TIMESTAMP_KEY, vector_key};
-use std::collections::{BTreeMap, BTreeSet};
+use shared::document::{Key, parse_key};
+use shared::filter::Filter;
+use shared::limits::{MAX_SEARCH_ANSWER_BYTES, MAX_SEARCH_BODY_BYTES};
+use shared::metadata::ChunkView;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Keys per `GET /documents` listing call (keys only: small).
 const LIST_PAGE: u32 = 1000;
 /// Vectors per scanning call (with metadata, ≤ 40 KB each).
 const SCAN_PAGE: u32 = 100;
-/// Time kept back for deleting what one page matched and answering (at most a quarter of
-/// the budget, so every request scans at least one page).
-const SCAN_MARGIN: Duration = Duration::from_secs(4);
-
-/// The document id and chunk index of a vector key (`None`: an original one-vector document).
-pub fn split_key(key: &str) -> (&str, Option<usize>) {
-    match key.rsplit_once('#') {
-        Some((id, n)) => match n.parse() {
-            Ok(n) => (id, Some(n)),
-            Err(_) => (key, None),
-        },
-        None => (key, None),
-    }
-}
-
-async fn get_all<B: Backend>(
-    backend: &B,
-    keys: Vec<String>,
-) -> Result<Vec<StoredVector>, ApiError> {
-    let mut found = Vec::new();
-    for batch in keys.chunks(MAX_GET_VECTORS) {
-        found.extend(backend.get_vectors(batch.to_vec()).await?);
-    }
-    Ok(found)
-}
-
-/// A document's stored vectors in chunk order (with chunks beyond its count); `None` when
-/// no vector of it exists.
-async fn read<B: Backend>(backend: &B, id: &str) -> Result<Option<Vec<StoredVector>>, ApiError> {
-    let first_key = vector_key(id, 0);
-    let first = backend
-        .get_vectors(vec![first_key.clone(), id.to_string()])
-        .await?;
-    let Some(head) = first.iter().find(|v| v.key == first_key) else {
-        return Ok(first.into_iter().find(|v| v.key == id).map(|v| vec![v]));
-    };
-    let count = head
-        .metadata
-        .get("chunk_count")
-        .and_then(Value::as_u64)
-        .unwrap_or(1)
-        .max(1) as usize;
-    let mut vectors = get_all(backend, (0..count).map(|i| vector_key(id, i)).collect()).await?;
-    // Chunks beyond the count: probe further until a batch finds none.
-    let mut from = count;
-    loop {
-        let probe = (from..from + MAX_GET_VECTORS)
-            .map(|i| vector_key(id, i))
-            .collect();
-        let extra = backend.get_vectors(probe).await?;
-        if extra.is_empty() {
-            break;
-        }
-        vectors.extend(extra);
-        from += MAX_GET_VECTORS;
-    }
-    vectors.sort_by_key(|v| split_key(&v.key).1);
-    Ok(Some(vectors))
-}
+/// Time kept back for deleting one matched document and answering (at most a quarter of the
+/// budget, so every request gets somewhere).
+const SCAN_MARGIN: Duration = Duration::from_secs(2);
 
 fn unknown(id: &str) -> ApiError {
     ApiError::new(404, format!("document `{id}` is not stored"))
 }
 
-/// `GET /documents/{id}`.
-pub async fn get<B: Backend>(backend: &B, id: &str) -> Result<DocumentResponse, ApiError> {
-    let vectors = read(backend, id).await?.ok_or_else(|| unknown(id))?;
-    let head = vectors
-        .first()
-        .map(|v| v.metadata.clone())
-        .unwrap_or_default();
-    let field = |k: &str| head.get(k).and_then(Value::as_str).map(str::to_string);
-    let metadata: Map<String, Value> = head
-        .iter()
-        .filter(|(k, _)| !RESERVED_KEYS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let chunks = vectors
-        .iter()
-        .map(|v| StoredChunk {
-            index: split_key(&v.key).1.unwrap_or(0),
-            text: v
-                .metadata
-                .get(TEXT_KEY)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-        })
-        .collect();
-    Ok(DocumentResponse {
+/// `GET /documents/{id}`: the newest layout of the id; texts cut (and `texts_cut` set) when
+/// the answer would not fit the Lambda payload.
+pub async fn get<B: Backend>(
+    backend: &B,
+    deadline: &Deadline,
+    id: &str,
+) -> Result<DocumentResponse, ApiError> {
+    let stored = store::read(backend, deadline, id).await?;
+    let (head, chunks) = match stored.view() {
+        View::Absent => return Err(unknown(id)),
+        View::Original(v) => (v, vec![v]),
+        View::Chunked { count } => {
+            let chunks: Vec<_> = stored.chunks.range(..count).map(|(_, v)| v).collect();
+            (chunks[0], chunks)
+        }
+    };
+    let view = ChunkView(&head.metadata);
+    let mut answer = DocumentResponse {
         document_id: id.to_string(),
-        chunks,
-        metadata,
-        timestamp: field(TIMESTAMP_KEY),
-        embedding: field(EMBEDDING_KEY),
-    })
+        chunks: chunks
+            .iter()
+            .map(|v| StoredChunk {
+                index: match parse_key(&v.key) {
+                    Key::Chunk { index, .. } => index,
+                    Key::Original(_) => 0,
+                },
+                text: ChunkView(&v.metadata).text().unwrap_or("").to_string(),
+            })
+            .collect(),
+        metadata: view.user(),
+        timestamp: view.timestamp().map(str::to_string),
+        embedding: view.embedding().map(str::to_string),
+        texts_cut: false,
+    };
+    answer.texts_cut = cut_texts_to_fit(&mut answer, MAX_SEARCH_ANSWER_BYTES, |a| {
+        a.chunks.iter_mut().map(|c| &mut c.text).collect()
+    });
+    Ok(answer)
 }
 
-async fn delete_keys<B: Backend>(backend: &B, keys: Vec<String>) -> Result<usize, ApiError> {
-    for batch in keys.chunks(MAX_DELETE_VECTORS) {
-        backend.delete_vectors(batch.to_vec()).await?;
-    }
-    Ok(keys.len())
-}
-
-/// `DELETE /documents/{id}`.
-pub async fn delete<B: Backend>(backend: &B, id: &str) -> Result<DeleteResponse, ApiError> {
-    let vectors = read(backend, id).await?.ok_or_else(|| unknown(id))?;
-    let deleted = delete_keys(backend, vectors.into_iter().map(|v| v.key).collect()).await?;
+/// `DELETE /documents/{id}`: every vector of the id, whichever layout; 404 when none.
+pub async fn delete<B: Backend>(
+    backend: &B,
+    deadline: &Deadline,
+    id: &str,
+) -> Result<DeleteResponse, ApiError> {
+    let deleted = store::delete_document(backend, deadline, id)
+        .await?
+        .ok_or_else(|| unknown(id))?;
     Ok(DeleteResponse {
         document_id: id.to_string(),
         deleted_chunks: deleted,
@@ -145,17 +96,19 @@ pub async fn delete<B: Backend>(backend: &B, id: &str) -> Result<DeleteResponse,
 /// `GET /documents?next_token=…`: one page of ids (chunk 0 keys, and original documents).
 pub async fn list<B: Backend>(
     backend: &B,
+    deadline: &Deadline,
     next_token: Option<String>,
 ) -> Result<DocumentList, ApiError> {
+    deadline.check()?;
     let page = backend
         .list_vectors(next_token, LIST_PAGE, false, None)
         .await?;
     let ids: BTreeSet<String> = page
         .vectors
         .iter()
-        .filter_map(|(key, _)| match split_key(key) {
-            (id, Some(0) | None) => Some(id.to_string()),
-            _ => None,
+        .filter_map(|(key, _)| match parse_key(key) {
+            Key::Chunk { id, index: 0 } | Key::Original(id) => Some(id.to_string()),
+            Key::Chunk { .. } => None,
         })
         .collect();
     Ok(DocumentList {
@@ -184,6 +137,20 @@ fn make_token(dirty: bool, list: Option<&str>) -> String {
     format!("{}.{}", u8::from(dirty), list.unwrap_or(""))
 }
 
+/// The request's selection: a validated filter, or every document (`None`).
+fn selection(request: &DeleteByFilterRequest) -> Result<Option<Filter>, ApiError> {
+    match (&request.filter, request.all) {
+        (Some(_), true) => Err(ApiError::bad_request(
+            "give either `filter` or `\"all\": true`, not both",
+        )),
+        (None, true) => Ok(None),
+        (None, false) => Err(ApiError::bad_request(
+            "`filter` is required (to delete every document, send `\"all\": true`)",
+        )),
+        (Some(f), false) => crate::search::parse_filter(f.clone()).map(Some),
+    }
+}
+
 /// `POST /documents/delete`.
 pub async fn delete_by_filter<B: Backend>(
     backend: &B,
@@ -199,14 +166,17 @@ pub async fn delete_by_filter<B: Backend>(
     }
     let request: DeleteByFilterRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid delete request: {e}")))?;
-    crate::search::check_filter(&request.filter)?;
-    // Let the index judge the filter first (operators its mode does not support, keys).
-    let mut probe = vec![0.0; dimension.max(1)];
-    probe[0] = 1.0;
-    backend
-        .query(probe, 1, Some(request.filter.clone()), 0)
-        .await?;
+    let filter = selection(&request)?;
     let (mut dirty, mut list) = parse_token(request.next_token.as_deref())?;
+    if let Some(filter) = &filter {
+        // Let the index judge the filter first (operators its mode does not support, keys).
+        let mut probe = vec![0.0; dimension.max(1)];
+        probe[0] = 1.0;
+        deadline.check()?;
+        backend
+            .query(probe, 1, Some(filter.as_value().clone()), 0)
+            .await?;
+    }
     let mut out = DeleteByFilterResponse {
         deleted_documents: 0,
         deleted_chunks: 0,
@@ -214,39 +184,40 @@ pub async fn delete_by_filter<B: Backend>(
         next_token: None,
     };
     let margin = SCAN_MARGIN.min(deadline.remaining() / 4);
+    let out_of_time = || deadline.remaining() < margin;
     loop {
-        if deadline.remaining() < margin {
+        if out_of_time() {
             out.next_token = Some(make_token(dirty, list.as_deref()));
             return Ok((out, false));
         }
+        deadline.check()?;
         let page = backend
-            .list_vectors(list.take(), SCAN_PAGE, true, None)
+            .list_vectors(list.clone(), SCAN_PAGE, filter.is_some(), None)
             .await?;
-        let mut matched: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut matched: BTreeSet<String> = BTreeSet::new();
         for (key, meta) in &page.vectors {
-            let hit = shared::filter::matches(&request.filter, meta)
-                .map_err(|e| ApiError::bad_request(format!("invalid filter: {e}")))?;
-            if hit {
-                let id = meta.get("document_id").and_then(Value::as_str);
-                let id = id.unwrap_or(split_key(key).0).to_string();
-                matched.entry(id).or_default().push(key.clone());
+            if filter.as_ref().is_none_or(|f| f.matches(meta)) {
+                let id = ChunkView(meta).document_id();
+                matched.insert(id.unwrap_or(parse_key(key).id()).to_string());
             }
         }
-        for (id, keys) in matched {
-            // The whole document; a stray chunk whose chunk 0 is gone, by itself.
-            let keys = match read(backend, &id).await? {
-                Some(vectors) => vectors.into_iter().map(|v| v.key).collect(),
-                None => keys,
-            };
-            out.deleted_chunks += delete_keys(backend, keys).await?;
-            out.deleted_documents += 1;
-            out.document_ids.push(id);
+        for id in matched {
+            if out_of_time() {
+                // This page again next time: what was deleted is gone from it.
+                out.next_token = Some(make_token(true, list.as_deref()));
+                return Ok((out, false));
+            }
+            if let Some(n) = store::delete_document(backend, &deadline, &id).await? {
+                out.deleted_chunks += n;
+                out.deleted_documents += 1;
+                out.document_ids.push(id);
+            }
             dirty = true;
         }
         match page.next_token {
             Some(token) => list = Some(token),
             // A pass that deleted may have skipped vectors: one more, from the start.
-            None if dirty => dirty = false,
+            None if dirty => (dirty, list) = (false, None),
             None => return Ok((out, true)),
         }
     }
@@ -258,9 +229,6 @@ mod tests {
 
     #[test]
     fn keys_and_tokens_round_trip() {
-        assert_eq!(split_key("a/notes.md#3"), ("a/notes.md", Some(3)));
-        assert_eq!(split_key("0b7c-uuid"), ("0b7c-uuid", None));
-        assert_eq!(split_key("odd#name"), ("odd#name", None));
         assert_eq!(parse_token(None).unwrap(), (false, None));
         let t = make_token(true, Some("abc.def"));
         assert_eq!(

@@ -16,7 +16,7 @@
 use crate::backend::{Backend, BackendError};
 use crate::config::Config;
 use crate::error::ApiError;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use serde::Serialize;
 use shared::embedding::{decode_answer, plan_batches};
 use std::ops::Range;
@@ -29,7 +29,11 @@ use std::time::{Duration, Instant, SystemTime};
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     stop_at: Instant,
+    end: Instant,
 }
+
+/// Time an AWS call needs at least: none starts with less left before the cut-off.
+pub const MIN_CALL_TIME: Duration = Duration::from_millis(250);
 
 impl Deadline {
     /// The deadline of a request that arrived at `started`; `invocation` is the Lambda
@@ -45,12 +49,23 @@ impl Deadline {
         let margin = Duration::from_millis(config.deadline_margin_ms);
         Self {
             stop_at: end.checked_sub(margin).unwrap_or(started),
+            end,
         }
     }
 
-    /// Time left before work must stop.
+    /// Time left before work must stop (the margin kept to write what is done and answer).
     pub fn remaining(&self) -> Duration {
         self.stop_at.saturating_duration_since(Instant::now())
+    }
+
+    /// Checked before every AWS call: `Err` (503, send again) when the cut-off is too close
+    /// for one more call to finish.
+    pub fn check(&self) -> Result<(), ApiError> {
+        if self.end.saturating_duration_since(Instant::now()) < MIN_CALL_TIME {
+            Err(ApiError::deadline())
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -72,6 +87,23 @@ pub struct EmbedStats {
     pub splits: usize,
     /// Largest answer received, bytes.
     pub largest_answer: usize,
+}
+
+/// What [`Embedder::embed`] produced: a vector per input (`None`: not embedded), and the
+/// error that stopped the rest, if one did.
+#[derive(Debug)]
+pub struct Embedded {
+    /// One per input, in order.
+    pub vectors: Vec<Option<Vec<f32>>>,
+    /// Why the rest was not embedded.
+    pub error: Option<ApiError>,
+}
+
+impl Embedded {
+    /// The vectors, or the error when there was one (for callers that cannot keep part).
+    pub fn into_result(self) -> Result<Vec<Option<Vec<f32>>>, ApiError> {
+        self.error.map_or(Ok(self.vectors), Err)
+    }
 }
 
 /// A batch's inputs and their vectors, or `None` when the deadline stopped it.
@@ -114,23 +146,26 @@ impl<'a, B: Backend> Embedder<'a, B> {
         }
     }
 
-    /// Embeds `texts` (with their token counts); `None` for inputs the deadline stopped.
-    pub async fn embed(
-        &self,
-        texts: &[&str],
-        tokens: &[usize],
-    ) -> Result<Vec<Option<Vec<f32>>>, ApiError> {
-        let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+    /// Embeds `texts` (with their token counts); `None` for inputs the deadline stopped. An
+    /// error stops what is left, and what was finished before it is kept.
+    pub async fn embed(&self, texts: &[&str], tokens: &[usize]) -> Embedded {
+        let mut vectors: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
         let mut start = 0;
+        let mut result = Ok(());
         if ANSWER_SHAPE.load(Ordering::Relaxed) == SHAPE_UNKNOWN
             && let Some(first) = self.plan(texts, tokens, 0).into_iter().next()
         {
             start = first.end;
-            self.run(vec![first], texts, &mut out).await?;
+            result = self.run(vec![first], texts, &mut vectors).await;
         }
-        let rest = self.plan(texts, tokens, start);
-        self.run(rest, texts, &mut out).await?;
-        Ok(out)
+        if result.is_ok() {
+            let rest = self.plan(texts, tokens, start);
+            result = self.run(rest, texts, &mut vectors).await;
+        }
+        Embedded {
+            vectors,
+            error: result.err(),
+        }
     }
 
     /// Batches for `texts[start..]`, sized for the answer shape known now (token-level until
@@ -150,14 +185,15 @@ impl<'a, B: Backend> Embedder<'a, B> {
         .collect()
     }
 
-    /// Runs `batches` with bounded concurrency, each only if the deadline allows, into `out`.
+    /// Runs `batches` with bounded concurrency, each only if the deadline allows, into `out`
+    /// as they finish; the first error stops the rest.
     async fn run(
         &self,
         batches: Vec<Range<usize>>,
         texts: &[&str],
         out: &mut [Option<Vec<f32>>],
     ) -> Result<(), ApiError> {
-        let results: Vec<BatchResult> = futures::stream::iter(batches)
+        let mut results = futures::stream::iter(batches)
             .map(|range| async move {
                 let slowest = Duration::from_millis(self.slowest_ms.load(Ordering::Relaxed));
                 let left = self.deadline.remaining();
@@ -170,14 +206,11 @@ impl<'a, B: Backend> Embedder<'a, B> {
                     Err(_) => Ok((range, None)),
                 }
             })
-            .buffered(self.config.embed_concurrency.max(1))
-            .try_collect()
-            .await?;
-        for (range, vectors) in results {
-            if let Some(vectors) = vectors {
-                for (slot, v) in out[range].iter_mut().zip(vectors) {
-                    *slot = Some(v);
-                }
+            .buffered(self.config.embed_concurrency.max(1));
+        while let Some(result) = results.next().await {
+            let (range, vectors): BatchResult = result?;
+            for (slot, v) in out[range].iter_mut().zip(vectors.into_iter().flatten()) {
+                *slot = Some(v);
             }
         }
         Ok(())

@@ -87,6 +87,17 @@ impl ApiError {
             )
         }
     }
+    /// 503: the time budget ran out between two AWS calls; what was done is kept and the same
+    /// request sent again continues.
+    pub fn deadline() -> Self {
+        Self {
+            retry_after: Some(RETRY_AFTER_SECS),
+            ..Self::new(
+                503,
+                "the request ran out of time; what was done is kept: send it again",
+            )
+        }
+    }
     /// 500 for a function deployed without its configuration.
     pub fn misconfigured(problem: &str) -> Self {
         Self::new(500, format!("the function is misconfigured: {problem}"))

@@ -207,13 +207,13 @@ async fn dispatch<B: Backend>(
             );
             result.map(|r| json_response(200, &r))
         }
-        Route::ListDocuments => documents::list(backend, next_token)
+        Route::ListDocuments => documents::list(backend, &deadline, next_token)
             .await
             .map(|r| json_response(200, &r)),
-        Route::GetDocument(id) => documents::get(backend, &id)
+        Route::GetDocument(id) => documents::get(backend, &deadline, &id)
             .await
             .map(|r| json_response(200, &r)),
-        Route::DeleteDocument(id) => documents::delete(backend, &id)
+        Route::DeleteDocument(id) => documents::delete(backend, &deadline, &id)
             .await
             .map(|r| json_response(200, &r)),
         Route::DeleteByFilter => {

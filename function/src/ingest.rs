@@ -1,31 +1,33 @@
 //! `POST /ingest`: validate everything, chunk by tokens, then embed and store only what is not
-//! stored yet, inside the request's deadline.
+//! stored yet, inside the request's deadline, following the write protocol of
+//! [`shared::document`].
 //!
 //! Resumable: vector keys are deterministic (`{document_id}#{chunk}`; a document without an
 //! `id` gets one derived from its content), and every vector carries the `content_hash` of
-//! its text. Each call first reads the stored chunks (GetVectors), skips those already stored
-//! with the same content and metadata, re-writes those whose metadata alone changed (with the
-//! stored vector, no embedding), and embeds the rest until the deadline. What is done is
-//! written; the answer is 202 with `chunks_done`/`chunks_total` while anything is left, and
-//! the same request sent again continues. Chunks beyond a document's new count (an edit made
-//! it shorter) are deleted only once all its new chunks are stored.
+//! its text. Each call first reads every stored vector of the documents, skips chunks already
+//! stored with the same content and metadata, re-writes those whose metadata alone changed
+//! (with the stored vector, no embedding), and embeds the rest until the deadline or a failed
+//! embedding call; what was embedded is written (in order, the head last) and the answer is 202
+//! with `chunks_done`/`chunks_total` while anything is left; the same request sent again
+//! continues. A complete document then loses what its version does not have (chunks beyond
+//! its count, an original-layout vector) and is read back: a concurrent writer of the same id
+//! makes the answer 202, so that a 200 always means "stored exactly as sent".
 
 use crate::backend::{Backend, NewVector, StoredVector};
 use crate::config::Config;
 use crate::embed::{Deadline, EmbedStats, Embedder};
 use crate::error::ApiError;
-use futures::{StreamExt, TryStreamExt};
+use crate::store;
 use serde_json::{Map, Value};
 use shared::api::{
     DocumentInput, INGEST_OK_MESSAGE, INGEST_PARTIAL_MESSAGE, IngestOutcome, IngestProgress,
     IngestRequest, IngestResponse,
 };
 use shared::chunk::{Chunk, chunk_text};
-use shared::limits::{
-    MAX_BATCH_DOCUMENTS, MAX_DELETE_VECTORS, MAX_DOCUMENT_BYTES, MAX_GET_VECTORS, MAX_PUT_VECTORS,
-};
-use shared::metadata::{self, CONTENT_HASH_KEY, ChunkInfo};
-use std::collections::{HashMap, HashSet};
+use shared::document::vector_key;
+use shared::limits::{MAX_BATCH_DOCUMENTS, MAX_DOCUMENT_BYTES, MAX_TOTAL_METADATA_BYTES};
+use shared::metadata::{self, CONTENT_HASH_KEY, ChunkInfo, MetadataError};
+use std::collections::HashSet;
 use std::time::Instant;
 
 /// Measurements of one ingest, for the log line.
@@ -88,6 +90,33 @@ fn validate_id(id: &str) -> Result<(), ApiError> {
     shared::api::document_id_problem(id).map_or(Ok(()), |why| Err(ApiError::bad_request(why)))
 }
 
+/// Checks every chunk's stored metadata against S3 Vectors' limits as PutVectors measures
+/// it (the encoded JSON: a control character takes 6 bytes), before anything is embedded.
+fn check_chunk_sizes(
+    id: &str,
+    chunks: &[Chunk<'_>],
+    user: Option<&Map<String, Value>>,
+    timestamp: &str,
+) -> Result<(), ApiError> {
+    // The widest metadata apart from the text: the last chunk's number, an empty text.
+    let info = ChunkInfo {
+        document_id: id,
+        index: chunks.len().saturating_sub(1),
+        count: chunks.len(),
+        timestamp,
+    };
+    let widest = metadata::build("", info, user);
+    metadata::check_limits(&widest)?;
+    let base = metadata::encoded_size(&widest, |_| true) - metadata::json_str_len("");
+    for chunk in chunks {
+        let total = base + metadata::json_str_len(chunk.text);
+        if total > MAX_TOTAL_METADATA_BYTES {
+            return Err(MetadataError::TotalTooLarge(total).into());
+        }
+    }
+    Ok(())
+}
+
 fn prepare<'a>(
     doc: &'a DocumentInput,
     config: &Config,
@@ -115,20 +144,7 @@ fn prepare<'a>(
         ));
     }
     let id = doc.id.clone().unwrap_or_else(|| content_id(doc));
-    // The largest metadata of the document: its longest chunk with the widest index.
-    if let Some(longest) = chunks.iter().max_by_key(|c| c.text.len()) {
-        let info = ChunkInfo {
-            document_id: &id,
-            index: chunks.len() - 1,
-            count: chunks.len(),
-            timestamp,
-        };
-        metadata::check_limits(&metadata::build(
-            longest.text,
-            info,
-            doc.metadata.as_deref(),
-        ))?;
-    }
+    check_chunk_sizes(&id, &chunks, doc.metadata.as_deref(), timestamp)?;
     Ok(Prepared {
         id,
         chunks,
@@ -170,42 +186,7 @@ fn prepare_all<'a>(
     Ok(prepared)
 }
 
-/// Reads the stored vectors `{id}#0..={id}#N` of every document (chunk `N` tells how many
-/// chunks an earlier, longer version had).
-async fn read_stored<B: Backend>(
-    backend: &B,
-    prepared: &[Prepared<'_>],
-) -> Result<HashMap<String, StoredVector>, ApiError> {
-    let keys: Vec<String> = prepared
-        .iter()
-        .flat_map(|p| (0..=p.chunks.len()).map(|i| metadata::vector_key(&p.id, i)))
-        .collect();
-    let pages: Vec<Vec<String>> = keys
-        .chunks(MAX_GET_VECTORS)
-        .map(<[String]>::to_vec)
-        .collect();
-    let pages: Vec<Vec<StoredVector>> = futures::stream::iter(pages)
-        .map(|page| backend.get_vectors(page))
-        .buffer_unordered(4)
-        .try_collect()
-        .await?;
-    Ok(pages
-        .into_iter()
-        .flatten()
-        .map(|v| (v.key.clone(), v))
-        .collect())
-}
-
-/// The most chunks any stored version of the document had.
-fn stored_count(stored: &HashMap<String, StoredVector>, p: &Prepared<'_>) -> usize {
-    (0..=p.chunks.len())
-        .filter_map(|i| stored.get(&metadata::vector_key(&p.id, i)))
-        .filter_map(|v| v.metadata.get("chunk_count").and_then(Value::as_u64))
-        .max()
-        .unwrap_or(0) as usize
-}
-
-fn todo_for(stored: Option<StoredVector>, new: &Map<String, Value>, dimension: usize) -> Todo {
+fn todo_for(stored: Option<&StoredVector>, new: &Map<String, Value>, dimension: usize) -> Todo {
     match stored {
         Some(v)
             if v.data.len() == dimension
@@ -214,7 +195,7 @@ fn todo_for(stored: Option<StoredVector>, new: &Map<String, Value>, dimension: u
             if metadata::same_apart_from_timestamp(&v.metadata, new) {
                 Todo::Done
             } else {
-                Todo::Rewrite(v.data)
+                Todo::Rewrite(v.data.clone())
             }
         }
         _ => Todo::Embed,
@@ -233,8 +214,14 @@ fn chunk_metadata(p: &Prepared<'_>, index: usize, timestamp: &str) -> Map<String
     metadata::build(p.chunks[index].text, info, p.user)
 }
 
-/// Handles an ingest body: 200 when every document is stored, 202 when the deadline left
-/// some chunks for the next, identical request.
+/// The order a document's chunks are embedded and written in: the head (chunk 0) last, so
+/// it is written only once every other chunk is stored ([`shared::document`]).
+fn write_order(count: usize) -> impl Iterator<Item = usize> {
+    (1..count).chain(std::iter::once(0))
+}
+
+/// Handles an ingest body: 200 when every document is stored, 202 when the deadline (or a
+/// throttled embedding call) left some chunks for the next, identical request.
 pub async fn ingest<B: Backend>(
     backend: &B,
     config: &Config,
@@ -251,88 +238,108 @@ pub async fn ingest<B: Backend>(
     stats.chunks = prepared.iter().map(|p| p.chunks.len()).sum();
 
     let started = Instant::now();
-    let mut stored = read_stored(backend, &prepared).await?;
-    let previous_counts: Vec<usize> = prepared.iter().map(|p| stored_count(&stored, p)).collect();
-    // Per chunk, in request order: its document, its number and what it needs.
+    let ids: Vec<(&str, usize)> = prepared
+        .iter()
+        .map(|p| (p.id.as_str(), p.chunks.len()))
+        .collect();
+    let stored = store::read_many(backend, &deadline, &ids).await?;
+    // Per chunk, in write order: its document, its number and what it needs.
     let mut plan: Vec<(usize, usize, Todo)> = Vec::with_capacity(stats.chunks);
     for (d, p) in prepared.iter().enumerate() {
-        for index in 0..p.chunks.len() {
+        for index in write_order(p.chunks.len()) {
             let new = chunk_metadata(p, index, &timestamp);
-            let stored = stored.remove(&metadata::vector_key(&p.id, index));
-            plan.push((d, index, todo_for(stored, &new, config.dimension)));
+            let todo = todo_for(stored[d].chunks.get(&index), &new, config.dimension);
+            plan.push((d, index, todo));
         }
     }
-    drop(stored);
     stats.store_ms = started.elapsed().as_millis();
 
-    // Embed what is missing, in request order, until the deadline.
-    let (texts, tokens): (Vec<&str>, Vec<usize>) = prepared
+    // Embed what is missing, in write order, until the deadline or an error.
+    let (texts, tokens): (Vec<&str>, Vec<usize>) = plan
         .iter()
-        .flat_map(|p| p.chunks.iter())
-        .zip(&plan)
-        .filter(|(_, (.., todo))| matches!(todo, Todo::Embed))
-        .map(|(c, _)| (c.text, c.tokens))
+        .filter(|(.., todo)| matches!(todo, Todo::Embed))
+        .map(|(d, index, _)| {
+            let c = &prepared[*d].chunks[*index];
+            (c.text, c.tokens)
+        })
         .unzip();
     let started = Instant::now();
     let embedder = Embedder::new(backend, config, deadline);
     let embedded = embedder.embed(&texts, &tokens).await;
     stats.embed = embedder.stats();
     stats.embed_ms = started.elapsed().as_millis();
-    let mut embedded = embedded?.into_iter();
+    let embed_error = embedded.error;
+    let mut vectors = embedded.vectors.into_iter();
 
+    // Write each document's chunks in order up to the first one not embedded (what is stored
+    // stays contiguous), its head only when all the others are stored.
     let started = Instant::now();
-    let mut records = Vec::with_capacity(MAX_PUT_VECTORS.min(plan.len()));
+    let mut records = Vec::new();
     let mut missing = vec![0usize; prepared.len()];
     for (d, index, todo) in plan {
-        let data = match todo {
+        let (data, embed) = match todo {
             Todo::Done => {
                 stats.unchanged += 1;
                 continue;
             }
-            Todo::Rewrite(data) => {
-                stats.rewritten += 1;
-                data
-            }
-            Todo::Embed => match embedded.next().flatten() {
-                Some(data) => {
-                    stats.embedded += 1;
-                    data
-                }
-                None => {
-                    missing[d] += 1;
-                    continue;
-                }
-            },
+            Todo::Rewrite(data) => (Some(data), false),
+            Todo::Embed => (vectors.next().flatten(), true),
         };
+        let Some(data) = data.filter(|_| missing[d] == 0) else {
+            missing[d] += 1;
+            continue;
+        };
+        if embed {
+            stats.embedded += 1;
+        } else {
+            stats.rewritten += 1;
+        }
         let p = &prepared[d];
         records.push(NewVector {
-            key: metadata::vector_key(&p.id, index),
+            key: vector_key(&p.id, index),
             data,
             metadata: chunk_metadata(p, index, &timestamp),
         });
-        if records.len() == MAX_PUT_VECTORS {
-            backend.put_vectors(std::mem::take(&mut records)).await?;
+    }
+    store::put_all(backend, &deadline, records).await?;
+    // Complete documents lose what their version does not have, then are read back: a
+    // concurrent writer of the same id shows as a difference, and the answer is 202.
+    let complete: Vec<usize> = (0..prepared.len()).filter(|&d| missing[d] == 0).collect();
+    for &d in &complete {
+        let beyond = stored[d].beyond(prepared[d].chunks.len());
+        store::delete_keys(backend, &deadline, &beyond).await?;
+    }
+    drop(stored);
+    let check: Vec<(&str, usize)> = complete.iter().map(|&d| ids[d]).collect();
+    let after = store::read_many(backend, &deadline, &check).await?;
+    for (&d, found) in complete.iter().zip(&after) {
+        let p = &prepared[d];
+        let exact = store::is_exactly(found, p.chunks.len(), config.dimension, |i| {
+            chunk_metadata(p, i, &timestamp)
+        });
+        if !exact {
+            missing[d] = p.chunks.len();
         }
     }
-    if !records.is_empty() {
-        backend.put_vectors(records).await?;
-    }
-    // Complete documents lose the chunks an earlier, longer version left beyond their end.
-    let stale: Vec<String> = prepared
-        .iter()
-        .zip(&previous_counts)
-        .zip(&missing)
-        .filter(|(_, left)| **left == 0)
-        .flat_map(|((p, &old), _)| {
-            (p.chunks.len()..old).map(move |i| metadata::vector_key(&p.id, i))
-        })
-        .collect();
-    for keys in stale.chunks(MAX_DELETE_VECTORS) {
-        backend.delete_vectors(keys.to_vec()).await?;
-    }
     stats.store_ms += started.elapsed().as_millis();
+    outcome(prepared, &missing, stats, embed_error)
+}
 
+/// 200 when nothing is missing; else 202 — unless an embedding error stopped the round before
+/// anything was embedded, or is not one a retry can get past.
+fn outcome(
+    prepared: Vec<Prepared<'_>>,
+    missing: &[usize],
+    stats: &IngestStats,
+    error: Option<ApiError>,
+) -> Result<IngestOutcome, ApiError> {
     let left: usize = missing.iter().sum();
+    if let Some(e) = error
+        && left > 0
+        && (stats.embedded == 0 || e.retry_after.is_none())
+    {
+        return Err(e);
+    }
     let document_ids: Vec<String> = prepared.into_iter().map(|p| p.id).collect();
     let document_id = document_ids.first().cloned().unwrap_or_default();
     Ok(if left == 0 {
@@ -347,7 +354,7 @@ pub async fn ingest<B: Backend>(
             message: INGEST_PARTIAL_MESSAGE.to_string(),
             document_id,
             document_ids,
-            chunks_done: stats.chunks - left,
+            chunks_done: stats.chunks - left.min(stats.chunks),
             chunks_total: stats.chunks,
         })
     })
@@ -397,27 +404,27 @@ mod tests {
             None,
         );
         assert!(matches!(
-            todo_for(Some(stored(same.clone(), 4)), &new, 4),
+            todo_for(Some(&stored(same.clone(), 4)), &new, 4),
             Todo::Done
         ));
         let shorter = metadata::build("text", ChunkInfo { count: 3, ..info }, None);
         assert!(matches!(
-            todo_for(Some(stored(shorter, 4)), &new, 4),
+            todo_for(Some(&stored(shorter, 4)), &new, 4),
             Todo::Rewrite(_)
         ));
         let edited = metadata::build("other", info, None);
         assert!(matches!(
-            todo_for(Some(stored(edited, 4)), &new, 4),
+            todo_for(Some(&stored(edited, 4)), &new, 4),
             Todo::Embed
         ));
         let mut unmarked = same.clone();
         unmarked.remove(CONTENT_HASH_KEY);
         assert!(matches!(
-            todo_for(Some(stored(unmarked, 4)), &new, 4),
+            todo_for(Some(&stored(unmarked, 4)), &new, 4),
             Todo::Embed
         ));
         assert!(matches!(
-            todo_for(Some(stored(same, 3)), &new, 4),
+            todo_for(Some(&stored(same, 3)), &new, 4),
             Todo::Embed
         ));
         assert!(matches!(todo_for(None, &new, 4), Todo::Embed));

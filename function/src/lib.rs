@@ -3,6 +3,7 @@
 //! [`backend::Backend`]. `main.rs` only wires configuration, clients and the runtime.
 #![warn(missing_docs)]
 
+pub mod answer;
 pub mod aws;
 pub mod backend;
 pub mod config;
@@ -13,3 +14,4 @@ pub mod handler;
 pub mod ingest;
 pub mod reindex;
 pub mod search;
+pub mod store;

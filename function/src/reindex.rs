@@ -2,10 +2,14 @@
 //! one segment to the current embedding ([`EMBEDDING_MARKER`]), within the time budget.
 //!
 //! - A chunk (`{id}#{n}`) without the marker is re-embedded from its stored text and written
-//!   back under its key with the marker and a new content hash; its other metadata stays.
+//!   back under its key with the marker and a new content hash; its other metadata stays. Just
+//!   before writing, the chunk is read again: one that changed since it was listed (an ingest
+//!   landed in between) is left as that ingest wrote it.
 //! - A document of the original stack (one vector keyed by its id, embedded from token 0) is
-//!   ingested again under the same id — chunked, mean-pooled, resumable like any ingest — and
-//!   its old vector is deleted once every chunk is stored.
+//!   read again with every chunk of its id: when a newer chunked version exists, the old vector
+//!   is only deleted (the newest write wins); otherwise it is ingested again under the same id
+//!   — chunked, mean-pooled, resumable like any ingest, which deletes the old vector once every
+//!   chunk is stored.
 //!
 //! A round that ran out of time answers the same `next_token` again (what it finished now
 //! carries the marker and is skipped), so the caller just keeps sending until `done`; running
@@ -13,15 +17,17 @@
 
 use crate::backend::{Backend, NewVector};
 use crate::config::Config;
-use crate::documents::split_key;
 use crate::embed::{Deadline, Embedder};
 use crate::error::ApiError;
 use crate::ingest::{IngestStats, ingest};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 use shared::api::{IngestOutcome, ReindexRequest, ReindexResponse};
-use shared::limits::{MAX_PUT_VECTORS, MAX_SEARCH_BODY_BYTES};
+use crate::store::{self, View};
+use shared::document::{Key, parse_key};
+use shared::limits::MAX_SEARCH_BODY_BYTES;
 use shared::metadata::{
-    CONTENT_HASH_KEY, EMBEDDING_KEY, EMBEDDING_MARKER, RESERVED_KEYS, TEXT_KEY, TIMESTAMP_KEY,
+    CONTENT_HASH_KEY, ChunkView, EMBEDDING_KEY, EMBEDDING_MARKER, TEXT_KEY, TIMESTAMP_KEY,
     content_hash,
 };
 
@@ -32,10 +38,6 @@ fn text_of(meta: &Map<String, Value>) -> Option<&str> {
     meta.get(TEXT_KEY)
         .and_then(Value::as_str)
         .filter(|t| !t.trim().is_empty())
-}
-
-fn is_current(meta: &Map<String, Value>) -> bool {
-    meta.get(EMBEDDING_KEY).and_then(Value::as_str) == Some(EMBEDDING_MARKER)
 }
 
 /// `POST /documents/reindex`.
@@ -56,6 +58,7 @@ pub async fn reindex<B: Backend>(
         ));
     }
     let segment = Some((request.segment, request.segments));
+    deadline.check()?;
     let page = backend
         .list_vectors(request.next_token.clone(), PAGE, true, segment)
         .await?;
@@ -70,8 +73,8 @@ pub async fn reindex<B: Backend>(
     let (chunks, originals): (Vec<_>, Vec<_>) = page
         .vectors
         .into_iter()
-        .filter(|(_, meta)| !is_current(meta))
-        .partition(|(key, _)| split_key(key).1.is_some());
+        .filter(|(_, meta)| !ChunkView(meta).is_current())
+        .partition(|(key, _)| matches!(parse_key(key), Key::Chunk { .. }));
     let complete = reembed(backend, config, deadline, chunks, &mut out).await?
         && migrate(backend, config, deadline, originals, &mut out).await?;
     if complete {
@@ -103,11 +106,14 @@ async fn reembed<B: Backend>(
     let tokens: Vec<usize> = todo.iter().map(|(.., t)| *t).collect();
     let vectors = Embedder::new(backend, config, deadline)
         .embed(&texts, &tokens)
-        .await?;
+        .await
+        .into_result()?;
     let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut complete = true;
     let mut writes = Vec::new();
+    let mut listed = HashMap::new();
     for ((key, mut metadata, _), vector) in todo.into_iter().zip(vectors) {
+        listed.insert(key.clone(), metadata.clone());
         let Some(data) = vector else {
             complete = false;
             continue;
@@ -122,13 +128,16 @@ async fn reembed<B: Backend>(
             metadata,
         });
     }
+    // Only what is still as listed: an ingest that landed meanwhile wins.
+    let keys: Vec<String> = writes.iter().map(|w| w.key.clone()).collect();
+    let now: HashMap<String, Map<String, Value>> = store::get_all(backend, &deadline, keys)
+        .await?
+        .into_iter()
+        .map(|v| (v.key, v.metadata))
+        .collect();
+    writes.retain(|w| now.get(&w.key) == listed.get(&w.key));
     out.reembedded += writes.len();
-    while !writes.is_empty() {
-        let rest = writes.split_off(writes.len().min(MAX_PUT_VECTORS));
-        backend
-            .put_vectors(std::mem::replace(&mut writes, rest))
-            .await?;
-    }
+    store::put_all(backend, &deadline, writes).await?;
     Ok(complete)
 }
 
@@ -141,23 +150,26 @@ async fn migrate<B: Backend>(
     originals: Vec<(String, Map<String, Value>)>,
     out: &mut ReindexResponse,
 ) -> Result<bool, ApiError> {
-    for (id, meta) in originals {
-        let Some(text) = text_of(&meta) else {
+    for (id, _) in originals {
+        let stored = store::read(backend, &deadline, &id).await?;
+        let original = match stored.view() {
+            View::Original(v) => v,
+            // Superseded by a newer chunked version (or already gone): only the old vector goes.
+            View::Chunked { .. } | View::Absent => {
+                let old: Vec<String> = stored.original.iter().map(|v| v.key.clone()).collect();
+                store::delete_keys(backend, &deadline, &old).await?;
+                continue;
+            }
+        };
+        let view = ChunkView(&original.metadata);
+        let Some(text) = view.text().filter(|t| !t.trim().is_empty()) else {
             out.problems.push(format!("{id}: no stored text to embed"));
             continue;
         };
-        let user: Map<String, Value> = meta
-            .iter()
-            .filter(|(k, _)| !RESERVED_KEYS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let body = json!({"id": id, "text": text, "metadata": user}).to_string();
+        let body = json!({"id": id, "text": text, "metadata": view.user()}).to_string();
         let mut stats = IngestStats::default();
         match ingest(backend, config, deadline, body.as_bytes(), &mut stats).await {
-            Ok(IngestOutcome::Done(_)) => {
-                backend.delete_vectors(vec![id]).await?;
-                out.migrated += 1;
-            }
+            Ok(IngestOutcome::Done(_)) => out.migrated += 1,
             Ok(IngestOutcome::Partial(_)) => return Ok(false),
             Err(e) if e.status < 500 => out.problems.push(format!("{id}: {}", e.message)),
             Err(e) => return Err(e),

@@ -2,7 +2,8 @@
 //! with a large `k` the answer is kept under the Lambda payload limit by cutting texts, then
 //! the last results, and says so (`texts_cut`, `results_cut`).
 
-use crate::backend::{Backend, cut_text};
+use crate::answer::{carried_len, cut_texts_to_fit};
+use crate::backend::Backend;
 use crate::config::Config;
 use crate::embed::{Deadline, Embedder};
 use crate::error::ApiError;
@@ -11,7 +12,9 @@ use shared::api::{SearchRequest, SearchResponse, SearchResult};
 use shared::limits::{
     DEFAULT_TOP_K, MAX_QUERY_BYTES, MAX_SEARCH_ANSWER_BYTES, MAX_SEARCH_BODY_BYTES, MAX_TOP_K,
 };
-use shared::metadata::{NON_FILTERABLE_KEYS, TEXT_KEY};
+use shared::document::parse_key;
+use shared::filter::Filter;
+use shared::metadata::{ChunkView, NON_FILTERABLE_KEYS, TEXT_KEY};
 use std::time::Instant;
 
 /// Measurements of one search, for the log line.
@@ -25,29 +28,10 @@ pub struct SearchStats {
     pub results: usize,
 }
 
-/// Rejects filters that are not objects or that name a non-filterable key.
-pub(crate) fn check_filter(filter: &Value) -> Result<(), ApiError> {
-    fn walk(v: &Value) -> Result<(), ApiError> {
-        match v {
-            Value::Object(map) => {
-                for (k, child) in map {
-                    if NON_FILTERABLE_KEYS.contains(&k.as_str()) {
-                        return Err(ApiError::bad_request(format!(
-                            "`filter` uses `{k}`, which is not filterable"
-                        )));
-                    }
-                    walk(child)?;
-                }
-                Ok(())
-            }
-            Value::Array(items) => items.iter().try_for_each(walk),
-            _ => Ok(()),
-        }
-    }
-    if !filter.is_object() {
-        return Err(ApiError::bad_request("`filter` must be a JSON object"));
-    }
-    walk(filter)
+/// Validates a filter with [`shared::filter`] (the index's non-filterable keys refused).
+pub(crate) fn parse_filter(filter: Value) -> Result<Filter, ApiError> {
+    Filter::parse(filter, &NON_FILTERABLE_KEYS)
+        .map_err(|why| ApiError::bad_request(format!("invalid `filter`: {why}")))
 }
 
 /// Handles a search body.
@@ -83,10 +67,7 @@ pub async fn search<B: Backend>(
     }
     let filter = match request.filter {
         None | Some(Value::Null) => None,
-        Some(f) => {
-            check_filter(&f)?;
-            Some(f)
-        }
+        Some(f) => Some(parse_filter(f)?.into_value()),
     };
 
     let started = Instant::now();
@@ -97,7 +78,8 @@ pub async fn search<B: Backend>(
     let embedder = Embedder::new(backend, config, deadline);
     let vector = embedder
         .embed(&[query], &[tokens])
-        .await?
+        .await
+        .into_result()?
         .pop()
         .flatten()
         .ok_or_else(ApiError::out_of_time)?;
@@ -118,14 +100,10 @@ pub async fn search<B: Backend>(
                 Some(Value::String(s)) => s,
                 _ => String::new(),
             };
-            let document_id = match metadata.get("document_id") {
-                Some(Value::String(s)) => s.clone(),
-                _ => hit
-                    .key
-                    .rsplit_once('#')
-                    .map_or(hit.key.as_str(), |(d, _)| d)
-                    .to_string(),
-            };
+            let document_id = ChunkView(&metadata)
+                .document_id()
+                .unwrap_or_else(|| parse_key(&hit.key).id())
+                .to_string();
             SearchResult {
                 id: hit.key,
                 document_id,
@@ -151,47 +129,12 @@ pub async fn search<B: Backend>(
 /// Bytes of a text kept however large `k` is.
 const TEXT_PREVIEW_BYTES: usize = 200;
 
-/// The answer's size as the Lambda response carries it (a JSON string inside JSON).
-fn carried_len(response: &SearchResponse) -> usize {
-    serde_json::to_string(response)
-        .ok()
-        .and_then(|body| serde_json::to_string(&body).ok())
-        .map_or(usize::MAX, |s| s.len())
-}
-
 /// Makes `response` fit in `budget` bytes: texts are cut to one common length first, then the
 /// last results are left out. Returns whether texts were cut (`results_cut` is set here).
 pub fn fit(response: &mut SearchResponse, budget: usize) -> bool {
-    if carried_len(response) <= budget {
-        return false;
-    }
-    let longest = response
-        .results
-        .iter()
-        .map(|r| r.text.len())
-        .max()
-        .unwrap_or(0);
-    let fits_with = |cap: usize, response: &SearchResponse| {
-        let mut trial = response.clone();
-        trial.results.iter_mut().for_each(|r| {
-            cut_text(&mut r.text, cap);
-        });
-        carried_len(&trial) <= budget
-    };
-    // The longest text length that fits (binary search; 0 when none does).
-    let (mut lo, mut hi) = (0, longest);
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        if fits_with(mid, response) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    let mut texts_cut = false;
-    for r in &mut response.results {
-        texts_cut |= cut_text(&mut r.text, lo);
-    }
+    let texts_cut = cut_texts_to_fit(response, budget, |r| {
+        r.results.iter_mut().map(|x| &mut x.text).collect()
+    });
     while carried_len(response) > budget && !response.results.is_empty() {
         let keep = response.results.len() * 9 / 10;
         response.results.truncate(keep);

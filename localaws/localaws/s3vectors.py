@@ -86,39 +86,58 @@ def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_filter(node, non_filterable: set, top=True) -> None:
-    """Raises a ValidationException for a malformed filter or one on a non-filterable key."""
-    if not isinstance(node, dict) or (top and not node):
+MAX_FILTER_CONSTRAINTS = 100  # ENHANCED indexes refuse filters with more constraints
+
+
+def is_scalar(value) -> bool:
+    return isinstance(value, (str, bool, int, float))
+
+
+def check_filter(node, non_filterable: set, limit=None) -> None:
+    """Raises a ValidationException for a malformed filter, one on a non-filterable key, or one
+    with more than `limit` constraints. The product's Rust evaluator runs the same case file
+    (shared/filter-cases.json)."""
+    count = _check_node(node, non_filterable)
+    if limit is not None and count > limit:
+        raise invalid(f"Invalid filter: {count} constraints; the limit is {limit}")
+
+
+def _check_node(node, non_filterable: set) -> int:
+    if not isinstance(node, dict) or not node:
         raise invalid("Invalid filter: a filter must be a non-empty JSON object")
+    count = 0
     for key, cond in node.items():
         if key in ("$and", "$or"):
             if not isinstance(cond, list) or not cond:
                 raise invalid(f"Invalid filter: {key} requires a non-empty array of filters")
-            for sub in cond:
-                check_filter(sub, non_filterable)
+            count += sum(_check_node(sub, non_filterable) for sub in cond)
             continue
         if key.startswith("$"):
             raise invalid(f"Invalid filter: unsupported operator {key}")
         if key in non_filterable:
             raise invalid(f"Invalid filter: metadata key '{key}' is not filterable")
-        if isinstance(cond, dict):
-            if not cond:
-                raise invalid(f"Invalid filter: empty condition for '{key}'")
-            for op, arg in cond.items():
-                if op not in OPERATORS:
-                    raise invalid(f"Invalid filter: unsupported operator {op}")
-                if op in COMPARISONS and (isinstance(arg, bool) or not isinstance(arg, (int, float))):
-                    raise invalid(f"Invalid filter: {op} requires a number")
-                if op in ("$in", "$nin") and (not isinstance(arg, list) or not arg):
-                    raise invalid(f"Invalid filter: {op} requires a non-empty array")
-                if op == "$exists" and not isinstance(arg, bool):
-                    raise invalid("Invalid filter: $exists requires a boolean")
-                if op in ("$eq", "$ne") and isinstance(arg, (dict, list)):
-                    raise invalid(f"Invalid filter: {op} requires a string, number or boolean")
-                if op == "$startsWith" and not isinstance(arg, str):
-                    raise invalid("Invalid filter: $startsWith requires a string")
-        elif isinstance(cond, list) or cond is None:
-            raise invalid(f"Invalid filter: bad condition for '{key}'")
+        if not isinstance(cond, dict):
+            if not is_scalar(cond):
+                raise invalid(f"Invalid filter: bad condition for '{key}'")
+            count += 1
+            continue
+        if not cond:
+            raise invalid(f"Invalid filter: empty condition for '{key}'")
+        for op, arg in cond.items():
+            count += 1
+            if op not in OPERATORS:
+                raise invalid(f"Invalid filter: unsupported operator {op}")
+            if op in COMPARISONS and (isinstance(arg, bool) or not isinstance(arg, (int, float))):
+                raise invalid(f"Invalid filter: {op} requires a number")
+            if op in ("$in", "$nin") and (not isinstance(arg, list) or not arg or not all(map(is_scalar, arg))):
+                raise invalid(f"Invalid filter: {op} requires a non-empty array of strings, numbers or booleans")
+            if op == "$exists" and not isinstance(arg, bool):
+                raise invalid("Invalid filter: $exists requires a boolean")
+            if op in ("$eq", "$ne") and not is_scalar(arg):
+                raise invalid(f"Invalid filter: {op} requires a string, number or boolean")
+            if op == "$startsWith" and not isinstance(arg, str):
+                raise invalid("Invalid filter: $startsWith requires a string")
+    return count
 
 
 def uses_operator(node, operator: str) -> bool:
@@ -129,12 +148,17 @@ def uses_operator(node, operator: str) -> bool:
     return False
 
 
+def _same(value, arg) -> bool:
+    """Scalars by value: numbers as numbers (2024 == 2024.0), never a number equal to a boolean."""
+    return value == arg and isinstance(value, bool) == isinstance(arg, bool)
+
+
 def _eq(value, arg) -> bool:
     if value is MISSING:
         return False
     if isinstance(value, list):
-        return arg in value
-    return value == arg and isinstance(value, bool) == isinstance(arg, bool)
+        return any(_same(v, arg) for v in value)
+    return _same(value, arg)
 
 
 def _starts_with(value, prefix: str) -> bool:
@@ -464,7 +488,7 @@ class S3Vectors:
             return invalid("Query vector must not contain NaN or Infinity values")
         flt = req.get("filter")
         if flt is not None:
-            check_filter(flt, self.non_filterable(index))
+            check_filter(flt, self.non_filterable(index), MAX_FILTER_CONSTRAINTS if mode == "ENHANCED" else None)
             if mode == "CLASSIC" and uses_operator(flt, "$startsWith"):
                 return invalid("Invalid filter: the $startsWith operator is supported only by vector indexes in "
                                "ENHANCED mode (change the index with UpdateIndexMode, or set queryMode to ENHANCED)")

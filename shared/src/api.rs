@@ -232,6 +232,9 @@ pub struct DocumentResponse {
     /// The embedding its vectors were made with (`None`: the original function's token-0
     /// vectors, which `deployer reindex` replaces).
     pub embedding: Option<String>,
+    /// Whether chunk texts were cut to keep the answer under the Lambda payload limit.
+    #[serde(default)]
+    pub texts_cut: bool,
 }
 
 /// Answer of `DELETE /documents/{id}`.
@@ -243,11 +246,16 @@ pub struct DeleteResponse {
     pub deleted_chunks: usize,
 }
 
-/// Body of `POST /documents/delete`.
+/// Body of `POST /documents/delete`: a non-empty `filter`, or `"all": true` to delete every
+/// document (its own request, never an empty filter).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeleteByFilterRequest {
     /// An S3 Vectors metadata filter: every document with a matching chunk is removed.
-    pub filter: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Value>,
+    /// Delete every document of the index.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all: bool,
     /// From a 202 answer: where to continue.
     #[serde(default)]
     pub next_token: Option<String>,

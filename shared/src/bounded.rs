@@ -10,7 +10,7 @@
 
 use crate::api::DocumentInput;
 use crate::limits::{MAX_BATCH_DOCUMENTS, MAX_METADATA_KEYS, MAX_TOTAL_METADATA_BYTES};
-use crate::metadata::RESERVED_KEYS;
+use crate::metadata::{RESERVED_KEYS, json_str_len};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -57,7 +57,10 @@ impl std::ops::Deref for Metadata {
 
 impl From<Map<String, Value>> for Metadata {
     fn from(entries: Map<String, Value>) -> Self {
-        let bytes = entries.iter().map(|(k, v)| k.len() + value_bytes(v)).sum();
+        let bytes = entries
+            .iter()
+            .map(|(k, v)| json_str_len(k) + value_bytes(v))
+            .sum();
         Self {
             keys: entries.len(),
             bytes,
@@ -73,14 +76,14 @@ impl Serialize for Metadata {
     }
 }
 
+/// A value's bytes as stored: its compact JSON encoding (quotes, escapes, brackets, commas).
 fn value_bytes(v: &Value) -> usize {
-    match v {
-        Value::String(s) => s.len(),
-        Value::Array(items) => items.iter().map(value_bytes).sum(),
-        Value::Number(n) => n.to_string().len(),
-        Value::Bool(_) | Value::Null => 4,
-        Value::Object(m) => m.iter().map(|(k, v)| k.len() + value_bytes(v)).sum(),
-    }
+    serde_json::to_vec(v).map_or(usize::MAX, |b| b.len())
+}
+
+/// The bytes of a list whose `count` elements take `items` bytes: brackets and commas too.
+fn list_bytes(count: usize, items: usize) -> usize {
+    2 + items + count.saturating_sub(1)
 }
 
 /// One metadata value as read: kept, too large to keep, or of the wrong shape.
@@ -117,10 +120,11 @@ impl<'de> Visitor<'de> for ValueVisitor {
         ))
     }
     fn visit_str<E>(self, v: &str) -> Result<Read, E> {
-        Ok(if v.len() > MAX_TOTAL_METADATA_BYTES {
-            Read(Field::Drop, v.len())
+        let bytes = json_str_len(v);
+        Ok(if bytes > MAX_TOTAL_METADATA_BYTES {
+            Read(Field::Drop, bytes)
         } else {
-            Read(Field::Keep(Value::from(v)), v.len())
+            Read(Field::Keep(Value::from(v)), bytes)
         })
     }
     fn visit_unit<E>(self) -> Result<Read, E> {
@@ -132,17 +136,23 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Read, A::Error> {
         let mut items = Vec::new();
-        let mut bytes = 0;
+        let (mut count, mut bytes) = (0, 0);
         let mut bad = false;
+        // Every element counts its encoded bytes (an empty string is `""` and a comma), so a
+        // list of a million empty strings is over the limit and stops being kept.
         while let Some(Read(item, n)) = seq.next_element_seed(ListItem)? {
+            count += 1;
             bytes += n;
             match item {
-                Field::Keep(v) if bytes <= MAX_TOTAL_METADATA_BYTES => items.push(v),
+                Field::Keep(v) if list_bytes(count, bytes) <= MAX_TOTAL_METADATA_BYTES => {
+                    items.push(v);
+                }
                 Field::Bad => bad = true,
                 _ => {}
             }
         }
-        let field = if bad || (items.is_empty() && bytes == 0) {
+        let bytes = list_bytes(count, bytes);
+        let field = if bad || count == 0 {
             Field::Bad
         } else if bytes <= MAX_TOTAL_METADATA_BYTES {
             Field::Keep(Value::Array(items))
@@ -218,7 +228,7 @@ impl<'de> Deserialize<'de> for Metadata {
                 while let Some(key) = map.next_key::<String>()? {
                     let Read(field, bytes) = map.next_value::<Read>()?;
                     m.keys += 1;
-                    m.bytes += key.len() + bytes;
+                    m.bytes += json_str_len(&key) + bytes;
                     match field {
                         Field::Keep(v)
                             if m.keys <= MAX_USER_METADATA_KEYS
@@ -318,7 +328,18 @@ mod tests {
         let big = "x".repeat(MAX_TOTAL_METADATA_BYTES + 1);
         let m = meta(&format!(r#"{{"a":"{big}","b":["{big}"]}}"#));
         assert!(m.is_empty());
-        assert_eq!(m.bytes_seen(), 2 * (MAX_TOTAL_METADATA_BYTES + 2));
+        // Each key `"a"` (3 bytes) and its value as encoded: quotes, and brackets for the list.
+        assert_eq!(m.bytes_seen(), 2 * (3 + MAX_TOTAL_METADATA_BYTES + 3) + 2);
+    }
+
+    #[test]
+    fn empty_strings_count_their_encoding() {
+        let list = vec![r#""""#; 1_000_000].join(",");
+        let m = meta(&format!(r#"{{"a":[{list}]}}"#));
+        assert!(m.is_empty(), "a list over the limit is not kept");
+        assert_eq!(m.bytes_seen(), 3 + 3_000_001);
+        let m = meta(r#"{"a":["","\u0001"]}"#);
+        assert_eq!(m.bytes_seen(), 3 + r#"["","\u0001"]"#.len());
     }
 
     #[test]

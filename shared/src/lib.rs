@@ -8,6 +8,7 @@
 pub mod api;
 pub mod bounded;
 pub mod chunk;
+pub mod document;
 pub mod embedding;
 pub mod filter;
 pub mod limits;

@@ -25,13 +25,19 @@ pub const CONTENT_HASH_KEY: &str = "content_hash";
 pub const EMBEDDING_MARKER: &str = "all-MiniLM-L6-v2/mean/l2";
 /// The timestamp key (changes on every write; ignored when comparing stored metadata).
 pub const TIMESTAMP_KEY: &str = "timestamp";
+/// The id of the document a chunk belongs to.
+pub const DOCUMENT_ID_KEY: &str = "document_id";
+/// The chunk's 0-based number.
+pub const CHUNK_INDEX_KEY: &str = "chunk_index";
+/// How many chunks the chunk's version of the document has (every chunk carries it).
+pub const CHUNK_COUNT_KEY: &str = "chunk_count";
 /// Keys the function writes itself; user metadata may not use them.
 pub const RESERVED_KEYS: [&str; 7] = [
     TEXT_KEY,
     TIMESTAMP_KEY,
-    "document_id",
-    "chunk_index",
-    "chunk_count",
+    DOCUMENT_ID_KEY,
+    CHUNK_INDEX_KEY,
+    CHUNK_COUNT_KEY,
     EMBEDDING_KEY,
     CONTENT_HASH_KEY,
 ];
@@ -116,6 +122,20 @@ pub fn validate_user_metadata(user: &Metadata) -> Result<(), MetadataError> {
     Ok(())
 }
 
+/// The bytes `s` takes as a compact JSON string, quotes included (the escapes of serde_json
+/// and of Python's `json.dumps(ensure_ascii=False)`: `\"`, `\\`, `\n`-style pairs, `\u00XX`
+/// for other control characters).
+pub fn json_str_len(s: &str) -> usize {
+    2 + s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..0x20 => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
 /// The compact-JSON byte size of `map`'s entries whose keys `keep` accepts.
 pub fn encoded_size(map: &Map<String, Value>, keep: impl Fn(&str) -> bool) -> usize {
     let filtered: Map<String, Value> = map
@@ -140,6 +160,49 @@ pub fn check_limits(metadata: &Map<String, Value>) -> Result<(), MetadataError> 
         return Err(MetadataError::TotalTooLarge(total));
     }
     Ok(())
+}
+
+/// The function's own keys of a stored chunk's metadata, read without copying.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkView<'a>(pub &'a Map<String, Value>);
+
+impl<'a> ChunkView<'a> {
+    fn str(&self, key: &str) -> Option<&'a str> {
+        self.0.get(key).and_then(Value::as_str)
+    }
+    /// The chunk text.
+    pub fn text(&self) -> Option<&'a str> {
+        self.str(TEXT_KEY)
+    }
+    /// When it was written (RFC 3339).
+    pub fn timestamp(&self) -> Option<&'a str> {
+        self.str(TIMESTAMP_KEY)
+    }
+    /// The document id it names.
+    pub fn document_id(&self) -> Option<&'a str> {
+        self.str(DOCUMENT_ID_KEY)
+    }
+    /// How many chunks its version of the document has.
+    pub fn chunk_count(&self) -> Option<usize> {
+        let n = self.0.get(CHUNK_COUNT_KEY).and_then(Value::as_u64)?;
+        usize::try_from(n).ok()
+    }
+    /// The embedding it was made with.
+    pub fn embedding(&self) -> Option<&'a str> {
+        self.str(EMBEDDING_KEY)
+    }
+    /// Whether it was made with the current embedding.
+    pub fn is_current(&self) -> bool {
+        self.embedding() == Some(EMBEDDING_MARKER)
+    }
+    /// The user's metadata (every key that is not the function's own).
+    pub fn user(&self) -> Map<String, Value> {
+        self.0
+            .iter()
+            .filter(|(k, _)| !RESERVED_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
 }
 
 /// Chunk information written with every vector.
@@ -193,9 +256,9 @@ pub fn build(
     let mut m = Map::new();
     m.insert(TEXT_KEY.into(), Value::from(text));
     m.insert(TIMESTAMP_KEY.into(), Value::from(info.timestamp));
-    m.insert("document_id".into(), Value::from(info.document_id));
-    m.insert("chunk_index".into(), Value::from(info.index));
-    m.insert("chunk_count".into(), Value::from(info.count));
+    m.insert(DOCUMENT_ID_KEY.into(), Value::from(info.document_id));
+    m.insert(CHUNK_INDEX_KEY.into(), Value::from(info.index));
+    m.insert(CHUNK_COUNT_KEY.into(), Value::from(info.count));
     m.insert(EMBEDDING_KEY.into(), Value::from(EMBEDDING_MARKER));
     m.insert(CONTENT_HASH_KEY.into(), Value::from(content_hash(text)));
     if let Some(user) = user {
@@ -204,11 +267,6 @@ pub fn build(
         }
     }
     m
-}
-
-/// The vector key of chunk `index` of `document_id`.
-pub fn vector_key(document_id: &str, index: usize) -> String {
-    format!("{document_id}#{index}")
 }
 
 #[cfg(test)]
@@ -275,7 +333,7 @@ mod tests {
             serde_json::from_str(&format!(r#"{{"a":"{}"}}"#, "x".repeat(50_000))).unwrap();
         assert_eq!(
             validate_user_metadata(&big),
-            Err(MetadataError::TotalTooLarge(50_001))
+            Err(MetadataError::TotalTooLarge(50_005))
         );
     }
 
@@ -322,7 +380,6 @@ mod tests {
         assert_eq!(m["ticker"], "TSLA");
         assert_eq!(m["embedding"], EMBEDDING_MARKER);
         assert_eq!(m["content_hash"], content_hash("hello"));
-        assert_eq!(vector_key("d", 3), "d#3");
     }
 
     #[test]

@@ -49,14 +49,19 @@ pub enum DocumentsAction {
         /// The document id (a file's path as `ingest` gave it, or the id sent)
         id: String,
     },
-    /// Delete a document (every chunk), or every document with a chunk matching `--filter`
+    /// Delete a document (every chunk), every document with a chunk matching `--filter`, or
+    /// every document (`--all`)
     Delete {
         /// The document id
-        #[arg(required_unless_present = "filter", conflicts_with = "filter")]
+        #[arg(required_unless_present_any = ["filter", "all"], conflicts_with_all = ["filter", "all"])]
         id: Option<String>,
-        /// An S3 Vectors metadata filter, as JSON (e.g. '{"ticker": "TSLA"}')
-        #[arg(long)]
+        /// An S3 Vectors metadata filter, as JSON (e.g. '{"ticker": "TSLA"}'); an empty filter
+        /// is refused
+        #[arg(long, conflicts_with = "all")]
         filter: Option<String>,
+        /// Delete every document of the index
+        #[arg(long)]
+        all: bool,
     },
 }
 

@@ -1,4 +1,4 @@
-//! `documents list | get ID | delete ID | delete --filter JSON`: the stored documents,
+//! `documents list | get ID | delete ID | delete --filter JSON | delete --all`: the stored documents,
 //! through the deployed API's document endpoints (see [`crate::api_client`]).
 
 use crate::api_client::{ApiClient, escape_controls};
@@ -8,6 +8,8 @@ use crate::report::Report;
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 use shared::api::{DeleteByFilterRequest, DocumentResponse};
+use shared::filter::Filter;
+use shared::metadata::NON_FILTERABLE_KEYS;
 use std::time::Duration;
 
 /// The client's timeout per request (API Gateway cuts every request at 29 s).
@@ -112,12 +114,23 @@ pub async fn run(
                 ),
             }
         }
-        DocumentsAction::Delete { filter, .. } => {
-            let filter = filter.as_deref().unwrap_or("{}");
-            let filter = serde_json::from_str(filter).context("`--filter` is not valid JSON")?;
+        DocumentsAction::Delete { filter, all, .. } => {
+            let filter = match filter {
+                Some(json) => Some(parse_filter(json)?),
+                None if *all => None,
+                None => bail!("give a document id, `--filter JSON` or `--all`"),
+            };
             delete_by_filter(&client, endpoint, filter, progress).await
         }
     }
+}
+
+/// `--filter`, checked here as the function checks it (one evaluator: [`shared::filter`]).
+fn parse_filter(json: &str) -> anyhow::Result<serde_json::Value> {
+    let value = serde_json::from_str(json).context("`--filter` is not valid JSON")?;
+    let filter = Filter::parse(value, &NON_FILTERABLE_KEYS)
+        .map_err(|why| anyhow::anyhow!("`--filter` is not a valid filter: {why}\nhint: to delete every document, use `--all`"))?;
+    Ok(filter.into_value())
 }
 
 async fn list(client: &ApiClient, endpoint: &str) -> anyhow::Result<DocumentsReport> {
@@ -140,10 +153,11 @@ async fn list(client: &ApiClient, endpoint: &str) -> anyhow::Result<DocumentsRep
 async fn delete_by_filter(
     client: &ApiClient,
     endpoint: &str,
-    filter: serde_json::Value,
+    filter: Option<serde_json::Value>,
     progress: &Progress,
 ) -> anyhow::Result<DocumentsReport> {
     let mut request = DeleteByFilterRequest {
+        all: filter.is_none(),
         filter,
         next_token: None,
     };
