@@ -68,6 +68,9 @@ enum Todo {
     Embed,
 }
 
+/// Reads back of a written document while a concurrent writer keeps leaving strays.
+const VERIFY_ROUNDS: usize = 3;
+
 /// Namespace of the ids derived from content (UUID v5), fixed forever.
 const CONTENT_ID_NAMESPACE: uuid::Uuid = uuid::uuid!("5d2f7a4e-3c1b-4e8a-9f61-0b7c2d9e4a10");
 
@@ -302,24 +305,48 @@ pub async fn ingest<B: Backend>(
         });
     }
     store::put_all(backend, &deadline, records).await?;
-    // Complete documents lose what their version does not have, then are read back: a
-    // concurrent writer of the same id shows as a difference, and the answer is 202.
+    // Complete documents lose what their version does not have, then are read back (at least
+    // as far as the first read reached): strays a concurrent writer left meanwhile are deleted
+    // and the read repeated; a chunk that is not this version's makes the answer 202.
     let complete: Vec<usize> = (0..prepared.len()).filter(|&d| missing[d] == 0).collect();
     for &d in &complete {
         let beyond = stored[d].beyond(prepared[d].chunks.len());
         store::delete_keys(backend, &deadline, &beyond).await?;
     }
+    let mut check: Vec<(usize, usize)> = complete
+        .iter()
+        .map(|&d| (d, stored[d].extent().max(prepared[d].chunks.len())))
+        .collect();
     drop(stored);
-    let check: Vec<(&str, usize)> = complete.iter().map(|&d| ids[d]).collect();
-    let after = store::read_many(backend, &deadline, &check).await?;
-    for (&d, found) in complete.iter().zip(&after) {
-        let p = &prepared[d];
-        let exact = store::is_exactly(found, p.chunks.len(), config.dimension, |i| {
-            chunk_metadata(p, i, &timestamp)
-        });
-        if !exact {
-            missing[d] = p.chunks.len();
+    for _ in 0..VERIFY_ROUNDS {
+        if check.is_empty() {
+            break;
         }
+        let ids: Vec<(&str, usize)> = check
+            .iter()
+            .map(|&(d, extent)| (prepared[d].id.as_str(), extent))
+            .collect();
+        let after = store::read_many(backend, &deadline, &ids).await?;
+        let mut again = Vec::new();
+        for (&(d, extent), found) in check.iter().zip(&after) {
+            let p = &prepared[d];
+            let n = p.chunks.len();
+            if !store::holds(found, n, config.dimension, |i| {
+                chunk_metadata(p, i, &timestamp)
+            }) {
+                missing[d] = n;
+                continue;
+            }
+            let beyond = found.beyond(n);
+            if !beyond.is_empty() {
+                store::delete_keys(backend, &deadline, &beyond).await?;
+                again.push((d, found.extent().max(extent)));
+            }
+        }
+        check = again;
+    }
+    for (d, _) in check {
+        missing[d] = prepared[d].chunks.len();
     }
     stats.store_ms += started.elapsed().as_millis();
     outcome(prepared, &missing, stats, embed_error)

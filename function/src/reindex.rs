@@ -20,16 +20,16 @@ use crate::config::Config;
 use crate::embed::{Deadline, Embedder};
 use crate::error::ApiError;
 use crate::ingest::{IngestStats, ingest};
-use serde_json::{Map, Value, json};
-use std::collections::HashMap;
-use shared::api::{IngestOutcome, ReindexRequest, ReindexResponse};
 use crate::store::{self, View};
+use serde_json::{Map, Value, json};
+use shared::api::{IngestOutcome, ReindexRequest, ReindexResponse};
 use shared::document::{Key, parse_key};
 use shared::limits::MAX_SEARCH_BODY_BYTES;
 use shared::metadata::{
     CONTENT_HASH_KEY, ChunkView, EMBEDDING_KEY, EMBEDDING_MARKER, TEXT_KEY, TIMESTAMP_KEY,
     content_hash,
 };
+use std::collections::HashMap;
 
 /// Vectors per round (with metadata: ≤ 40 KB each).
 const PAGE: u32 = 50;

@@ -9,11 +9,11 @@ use crate::embed::{Deadline, Embedder};
 use crate::error::ApiError;
 use serde_json::Value;
 use shared::api::{SearchRequest, SearchResponse, SearchResult};
+use shared::document::parse_key;
+use shared::filter::Filter;
 use shared::limits::{
     DEFAULT_TOP_K, MAX_QUERY_BYTES, MAX_SEARCH_ANSWER_BYTES, MAX_SEARCH_BODY_BYTES, MAX_TOP_K,
 };
-use shared::document::parse_key;
-use shared::filter::Filter;
 use shared::metadata::{ChunkView, NON_FILTERABLE_KEYS, TEXT_KEY};
 use std::time::Instant;
 

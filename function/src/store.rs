@@ -7,7 +7,7 @@ use crate::embed::Deadline;
 use crate::error::ApiError;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
-use shared::document::{Key, original_is_newer, parse_key, probe_extent, vector_key};
+use shared::document::{Key, PROBE_WINDOW, original_is_newer, parse_key, probe_extent, vector_key};
 use shared::limits::{MAX_DELETE_VECTORS, MAX_GET_VECTORS, MAX_PUT_VECTORS};
 use std::collections::{BTreeMap, HashMap};
 
@@ -38,6 +38,11 @@ impl Stored {
     /// Whether nothing of the id is stored.
     pub fn is_empty(&self) -> bool {
         self.original.is_none() && self.chunks.is_empty()
+    }
+
+    /// How far this read reached: past every chunk number and count it found.
+    pub fn extent(&self) -> usize {
+        probe_extent(self.chunks.iter().map(|(i, v)| (*i, &v.metadata)))
     }
 
     /// The head's chunk count.
@@ -81,9 +86,9 @@ impl Stored {
     }
 }
 
-/// Reads every vector of each document `(id, expected chunk count)`: the id itself, chunks
-/// `0..=expected`, then on past the largest count or number found until one key past the
-/// extent is missing ([`shared::document`]: what is stored is contiguous, so that is the end).
+/// Reads every vector of each document `(id, extent known so far)`: the id itself, then
+/// chunks from 0 until [`PROBE_WINDOW`] keys in a row past the largest count or chunk number
+/// found (and past the known extent) are missing.
 pub async fn read_many<B: Backend>(
     backend: &B,
     deadline: &Deadline,
@@ -93,12 +98,23 @@ pub async fn read_many<B: Backend>(
     // Chunk keys `0..fetched[d]` of document `d` have been read.
     let mut fetched = vec![0usize; docs.len()];
     let mut keys: Vec<String> = docs.iter().map(|(id, _)| id.to_string()).collect();
-    for (d, (id, expected)) in docs.iter().enumerate() {
-        fetched[d] = expected.max(&1) + 1;
-        keys.extend((0..fetched[d]).map(|i| vector_key(id, i)));
-    }
-    let index: HashMap<&str, usize> = docs.iter().enumerate().map(|(d, (id, _))| (*id, d)).collect();
-    while !keys.is_empty() {
+    let index: HashMap<&str, usize> = docs
+        .iter()
+        .enumerate()
+        .map(|(d, (id, _))| (*id, d))
+        .collect();
+    loop {
+        for (d, (id, known)) in docs.iter().enumerate() {
+            let found = probe_extent(out[d].chunks.iter().map(|(i, v)| (*i, &v.metadata)));
+            let until = found.max(*known) + PROBE_WINDOW;
+            if fetched[d] < until {
+                keys.extend((fetched[d]..until).map(|i| vector_key(id, i)));
+                fetched[d] = until;
+            }
+        }
+        if keys.is_empty() {
+            return Ok(out);
+        }
         for v in get_all(backend, deadline, std::mem::take(&mut keys)).await? {
             let Some(&d) = index.get(parse_key(&v.key).id()) else {
                 continue;
@@ -110,15 +126,7 @@ pub async fn read_many<B: Backend>(
                 Key::Original(_) => out[d].original = Some(v),
             }
         }
-        for (d, (id, _)) in docs.iter().enumerate() {
-            let extent = probe_extent(out[d].chunks.iter().map(|(i, v)| (*i, &v.metadata)));
-            if fetched[d] <= extent {
-                keys.extend((fetched[d]..=extent).map(|i| vector_key(id, i)));
-                fetched[d] = extent + 1;
-            }
-        }
     }
-    Ok(out)
 }
 
 /// Reads one document.
@@ -127,7 +135,7 @@ pub async fn read<B: Backend>(
     deadline: &Deadline,
     id: &str,
 ) -> Result<Stored, ApiError> {
-    let mut all = read_many(backend, deadline, &[(id, 1)]).await?;
+    let mut all = read_many(backend, deadline, &[(id, 0)]).await?;
     Ok(all.pop().unwrap_or_default())
 }
 
@@ -137,7 +145,10 @@ pub async fn get_all<B: Backend>(
     deadline: &Deadline,
     keys: Vec<String>,
 ) -> Result<Vec<StoredVector>, ApiError> {
-    let pages: Vec<Vec<String>> = keys.chunks(MAX_GET_VECTORS).map(<[String]>::to_vec).collect();
+    let pages: Vec<Vec<String>> = keys
+        .chunks(MAX_GET_VECTORS)
+        .map(<[String]>::to_vec)
+        .collect();
     let pages: Vec<Vec<StoredVector>> = futures::stream::iter(pages)
         .map(|page| async move {
             deadline.check()?;
@@ -197,22 +208,20 @@ pub async fn delete_document<B: Backend>(
     }
 }
 
-/// Whether `stored` is exactly the version whose chunk `i` has metadata `expected(i)`, for
-/// `count` chunks: nothing beyond, no original-layout vector, every chunk of `dimension`.
-pub fn is_exactly(
+/// Whether chunks `0..count` of `stored` are the version whose chunk `i` has metadata
+/// `expected(i)` (apart from timestamps), each of `dimension`.
+pub fn holds(
     stored: &Stored,
     count: usize,
     dimension: usize,
     expected: impl Fn(usize) -> Map<String, Value>,
 ) -> bool {
-    stored.original.is_none()
-        && stored.chunks.len() == count
-        && (0..count).all(|i| {
-            stored.chunks.get(&i).is_some_and(|v| {
-                v.data.len() == dimension
-                    && shared::metadata::same_apart_from_timestamp(&v.metadata, &expected(i))
-            })
+    (0..count).all(|i| {
+        stored.chunks.get(&i).is_some_and(|v| {
+            v.data.len() == dimension
+                && shared::metadata::same_apart_from_timestamp(&v.metadata, &expected(i))
         })
+    })
 }
 
 #[cfg(test)]
@@ -235,7 +244,10 @@ mod tests {
         };
         for i in 0..chunks {
             let t = head.unwrap_or("2026-01-01T00:00:00Z");
-            let v = vector(&vector_key("x", i), json!({"timestamp": t, "chunk_count": 3}));
+            let v = vector(
+                &vector_key("x", i),
+                json!({"timestamp": t, "chunk_count": 3}),
+            );
             if i > 0 || head.is_some() {
                 s.chunks.insert(i, v);
             }
@@ -245,7 +257,11 @@ mod tests {
 
     #[test]
     fn the_newest_layout_is_the_document() {
-        let both = stored(Some("2026-02-01T00:00:00Z"), Some("2026-01-01T00:00:00Z"), 3);
+        let both = stored(
+            Some("2026-02-01T00:00:00Z"),
+            Some("2026-01-01T00:00:00Z"),
+            3,
+        );
         assert!(matches!(both.view(), View::Original(_)));
         let both = stored(Some("2025-01-01T00:00:00"), Some("2026-01-01T00:00:00Z"), 3);
         assert_eq!(both.view(), View::Chunked { count: 3 });

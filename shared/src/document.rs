@@ -6,19 +6,23 @@
 //! when its head exists. A document of the original Python stack is one vector keyed `X`
 //! itself (the *original layout*).
 //!
-//! **Reading** ([`probe_extent`]): a reader fetches `X`, `X#0…` and keeps probing past the
-//! largest `chunk_count` it has seen, [`PROBE_BLOCK`] keys at a time, until a block finds
-//! nothing. So chunks an interrupted write or delete left beyond the count (*strays*) are always
-//! found, whatever the head says or whether a head exists at all.
+//! **Reading** ([`probe_extent`]): a reader fetches `X`, `X#0…` and keeps going past the
+//! largest `chunk_count` or chunk number it has seen until [`PROBE_WINDOW`] keys in a row are
+//! missing. So chunks an interrupted write or delete left beyond the count (*strays*) are
+//! found whatever the head says, whether a head exists at all, and across the gaps that two
+//! interleaved writers can leave (one deleting what it read as strays while the other
+//! rewrites them).
 //!
 //! **Writing version V of `X` (n chunks)**, ingest and reindex alike:
 //! 1. read as above;
-//! 2. write every chunk that differs, head last: a new document is listed only once complete,
-//!    and a head is written only when every other chunk of V is stored;
+//! 2. write every chunk that differs, in order up to the first one not embedded (what is
+//!    stored stays contiguous), head last: a new document is listed only once complete, and a
+//!    head is written only when every other chunk of V is stored;
 //! 3. delete what V does not have: strays `≥ n` in descending order, then the original-layout
 //!    vector `X` (the newest acknowledged write wins, whichever layout it came from);
-//! 4. read again: if any of `X#0…X#{n-1}` is not V's, or anything `≥ n` is back, a concurrent
-//!    writer interleaved: answer 202 (the same request sent again repairs it) instead of 200.
+//! 4. read again, at least as far as step 1 reached: strays that appeared meanwhile (a
+//!    concurrent writer) are deleted and the read repeated; if any of `X#0…X#{n-1}` is not V's,
+//!    a concurrent writer overwrote it: answer 202 (the same request sent again repairs it).
 //!
 //! Because no writer writes after the read that lets it answer 200, the state after the last
 //! acknowledged write is exactly that write's version.
@@ -26,12 +30,17 @@
 //! **Deleting `X`**: read as above, delete in descending order with the head last (a failure
 //! part-way leaves a shorter document that is still found, never chunks without a way to reach
 //! them), then read again until nothing is left.
+//!
+//! What this cannot do without conditional writes (S3 Vectors has none): when two writers of
+//! one id interleave and *both* abandon their 202s, strays separated from the rest by a gap
+//! of more than [`PROBE_WINDOW`] keys stay until the id is written or deleted by a request
+//! that reaches them (`reindex` or a `documents delete` by filter on their metadata).
 
 use crate::metadata::ChunkView;
 use serde_json::{Map, Value};
 
-/// Keys probed past the known extent per GetVectors call (its limit).
-pub const PROBE_BLOCK: usize = crate::limits::MAX_GET_VECTORS;
+/// Missing keys in a row past the known extent that end a read.
+pub const PROBE_WINDOW: usize = 16;
 
 /// The vector key of chunk `index` of document `id`.
 pub fn vector_key(id: &str, index: usize) -> String {

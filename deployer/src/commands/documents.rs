@@ -128,8 +128,11 @@ pub async fn run(
 /// `--filter`, checked here as the function checks it (one evaluator: [`shared::filter`]).
 fn parse_filter(json: &str) -> anyhow::Result<serde_json::Value> {
     let value = serde_json::from_str(json).context("`--filter` is not valid JSON")?;
-    let filter = Filter::parse(value, &NON_FILTERABLE_KEYS)
-        .map_err(|why| anyhow::anyhow!("`--filter` is not a valid filter: {why}\nhint: to delete every document, use `--all`"))?;
+    let filter = Filter::parse(value, &NON_FILTERABLE_KEYS).map_err(|why| {
+        anyhow::anyhow!(
+            "`--filter` is not a valid filter: {why}\nhint: to delete every document, use `--all`"
+        )
+    })?;
     Ok(filter.into_value())
 }
 

@@ -191,7 +191,9 @@ impl Backend for Stub {
         let mut hits: Vec<Hit> = store
             .iter()
             .filter(|(_, (_, m))| match &filter {
-                Some(f) => shared::filter::Filter::parse(f.clone(), &[]).is_ok_and(|f| f.matches(m)),
+                Some(f) => {
+                    shared::filter::Filter::parse(f.clone(), &[]).is_ok_and(|f| f.matches(m))
+                }
                 None => true,
             })
             .map(|(k, (v, m))| {
