@@ -31,8 +31,26 @@ pub fn document_id_problem(id: &str) -> Option<String> {
     if id.contains('#') || id.chars().any(char::is_control) {
         return Some("`id` must not contain `#` or control characters".into());
     }
+    // Ids are paths in `/documents/{id}`: a segment a URL layer would remove or resolve, or a
+    // first segment that names another route, would reach another document or none.
+    let mut segments = id.split('/');
+    if segments.any(|s| s.is_empty() || s == "." || s == "..") {
+        return Some(
+            "`id` must not have empty, `.` or `..` path segments (nor start or end with `/`)"
+                .into(),
+        );
+    }
+    let first = id.split('/').next().unwrap_or_default();
+    if RESERVED_ID_SEGMENTS.contains(&first) {
+        return Some(format!(
+            "`id` must not start with `{first}`: `/documents/{first}` is another route"
+        ));
+    }
     None
 }
+
+/// First path segments an id may not have: the routes under `/documents/`.
+pub const RESERVED_ID_SEGMENTS: [&str; 2] = ["delete", "reindex"];
 
 /// Body of `POST /ingest`: one document, or `{"documents": [...]}`. Parsed straight from the
 /// body, never through a `Value`, so its size stays within [`crate::bounded`]'s limits.

@@ -76,6 +76,12 @@ impl ApiClient {
         id: &str,
         doing: &str,
     ) -> anyhow::Result<Option<T>> {
+        if let Some(why) = shared::api::document_id_problem(id) {
+            anyhow::bail!(
+                "`{}` is not a document id: {why}",
+                super::escape_controls(id)
+            );
+        }
         let url = api_url(endpoint, &format!("documents/{id}"));
         let answer = self.send(method, &url, None).await?;
         match answer.status {
@@ -96,6 +102,7 @@ impl ApiClient {
         let answer = self.post(&url, serde_json::to_vec(request)?).await?;
         match answer.status {
             200 | 202 => Ok((answer.decode()?, answer.status == 200)),
+            504 => Err(cut(&url)),
             _ => Err(failed("deleting by filter", &answer)),
         }
     }
@@ -110,7 +117,18 @@ impl ApiClient {
         let answer = self.post(&url, serde_json::to_vec(request)?).await?;
         match answer.status {
             200 | 202 => answer.decode(),
+            504 => Err(cut(&url)),
             _ => Err(failed("reindexing", &answer)),
         }
     }
+}
+
+/// API Gateway's 504 (it cut the request at 29 s) on a resumable route: like no answer, what
+/// the round did is kept, and the caller sends it again.
+fn cut(url: &str) -> anyhow::Error {
+    super::NoAnswer {
+        url: url.to_string(),
+        secs: 29,
+    }
+    .into()
 }

@@ -24,6 +24,10 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// The hint for a 403/404 from an endpoint that may no longer be the stack's.
 pub const STALE_HINT: &str = "hint: the endpoint or key may be stale (after `down` and `up` they change): run `deployer output --write-env .env`";
 
+/// Rounds of a resumable route (delete by filter, reindex) sent again in a row after no
+/// answer or API Gateway's 504, before giving up.
+pub const MAX_CUT_ROUNDS: usize = 5;
+
 /// No answer within the client's timeout: the request may still be running (and may have
 /// taken effect), so whether to send it again is the caller's decision.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,10 @@ pub struct IngestArgs {
     /// Text/markdown files (one document each) or `.jsonl` files of {text, metadata?, id?}; `-` reads JSONL from stdin
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// The directory file ids are relative to: a file's id is its path under it, whichever
+    /// argument named it
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
     /// Documents per request
     #[arg(long, default_value_t = 32)]
     pub batch: usize,

@@ -1,7 +1,7 @@
 //! `documents list | get ID | delete ID | delete --filter JSON | delete --all`: the stored documents,
 //! through the deployed API's document endpoints (see [`crate::api_client`]).
 
-use crate::api_client::{ApiClient, escape_controls};
+use crate::api_client::{ApiClient, MAX_CUT_ROUNDS, NoAnswer, escape_controls};
 use crate::cli::DocumentsAction;
 use crate::progress::Progress;
 use crate::report::Report;
@@ -165,8 +165,19 @@ async fn delete_by_filter(
         next_token: None,
     };
     let (mut documents, mut chunks, mut ids) = (0, 0, Vec::new());
+    let mut cut = 0;
     loop {
-        let (round, done) = client.delete_by_filter(endpoint, &request).await?;
+        let (round, done) = match client.delete_by_filter(endpoint, &request).await {
+            Ok(answer) => answer,
+            // Cut at 29 s or lost: what it deleted is gone; the same request continues.
+            Err(e) if e.is::<NoAnswer>() && cut < MAX_CUT_ROUNDS => {
+                cut += 1;
+                progress.step("delete  the round got no answer; sending it again");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        cut = 0;
         documents += round.deleted_documents;
         chunks += round.deleted_chunks;
         ids.extend(round.document_ids);

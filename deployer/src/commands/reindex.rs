@@ -5,7 +5,7 @@
 //! inside the function's time budget, and a run stopped anywhere is finished by running it
 //! again (what is done carries the embedding marker and is skipped).
 
-use crate::api_client::{ApiClient, NoAnswer};
+use crate::api_client::{ApiClient, MAX_CUT_ROUNDS, NoAnswer};
 use crate::cli::ReindexArgs;
 use crate::progress::Progress;
 use crate::report::Report;
@@ -84,13 +84,18 @@ async fn segment(
         next_token: None,
     };
     let mut problems = Vec::new();
+    let mut cut = 0;
     loop {
         let round = match client.reindex(endpoint, &request).await {
             Ok(round) => round,
             // A cut or lost round: what it stored is kept; send it again.
-            Err(e) if e.is::<NoAnswer>() => continue,
+            Err(e) if e.is::<NoAnswer>() && cut < MAX_CUT_ROUNDS => {
+                cut += 1;
+                continue;
+            }
             Err(e) => return Err(e),
         };
+        cut = 0;
         totals.scanned.fetch_add(round.scanned, Ordering::Relaxed);
         totals
             .reembedded

@@ -226,7 +226,7 @@ pub async fn run(
     progress: &Progress,
 ) -> anyhow::Result<IngestReport> {
     let started = Instant::now();
-    let sources = read_documents(&args.paths)?;
+    let sources = read_documents(&args.paths, &args.root)?;
     if sources.is_empty() {
         bail!("no documents in the given paths");
     }

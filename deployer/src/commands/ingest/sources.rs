@@ -108,21 +108,41 @@ fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-fn read_file(path: &Path, id_path: &Path, docs: &mut Vec<Source>) -> anyhow::Result<()> {
+/// A JSONL file's documents (their ids are their own), or a text file as one document whose
+/// id is its path under `root`.
+fn read_file(path: &Path, root: &Path, docs: &mut Vec<Source>) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("could not read `{}`", path.display()))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if matches!(ext, "jsonl" | "ndjson") {
         docs.extend(parse_jsonl(&text, &path.display().to_string())?);
     } else {
-        docs.push(file_document(path, id_path, text));
+        docs.push(file_document(path, &relative_to(root, path)?, text));
     }
     Ok(())
 }
 
+/// `file`'s path under `root` (both resolved), which makes its id: the same file has the same
+/// id whichever argument named it, and files of two directories never share one.
+fn relative_to(root: &Path, file: &Path) -> anyhow::Result<PathBuf> {
+    let resolve = |p: &Path| {
+        p.canonicalize()
+            .with_context(|| format!("could not resolve `{}`", p.display()))
+    };
+    let (root_abs, file_abs) = (resolve(root)?, resolve(file)?);
+    match file_abs.strip_prefix(&root_abs) {
+        Ok(rel) => Ok(rel.to_path_buf()),
+        Err(_) => bail!(
+            "`{}` is outside `{}`, which file ids are relative to\nhint: pass `--root DIR` with a directory that holds every file",
+            file.display(),
+            root.display()
+        ),
+    }
+}
+
 /// Reads the documents named by `paths` (files, directories, `-` for JSONL on stdin) and
-/// refuses ids that repeat.
-pub fn read_documents(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
+/// refuses ids that repeat. A file's id is its path relative to `root`.
+pub fn read_documents(paths: &[PathBuf], root: &Path) -> anyhow::Result<Vec<Source>> {
     let mut docs = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
@@ -133,11 +153,10 @@ pub fn read_documents(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
             docs.extend(parse_jsonl(&text, "stdin")?);
         } else if path.is_dir() {
             for file in files_under(path)? {
-                let rel = file.strip_prefix(path).unwrap_or(&file).to_path_buf();
-                read_file(&file, &rel, &mut docs)?;
+                read_file(&file, root, &mut docs)?;
             }
         } else {
-            read_file(path, path, &mut docs)?;
+            read_file(path, root, &mut docs)?;
         }
     }
     let mut seen: HashMap<&str, &str> = HashMap::new();
@@ -233,20 +252,34 @@ mod tests {
         std::fs::create_dir_all(dir.join("b")).unwrap();
         std::fs::write(dir.join("a/notes.md"), "first").unwrap();
         std::fs::write(dir.join("b/notes.md"), "second").unwrap();
-        let docs = read_documents(&[dir.join("a/notes.md"), dir.join("b/notes.md")]).unwrap();
+        let docs = read_documents(&[dir.join("a/notes.md"), dir.join("b/notes.md")], &dir).unwrap();
         assert_eq!(docs.len(), 2);
         assert_ne!(docs[0].doc.id, docs[1].doc.id);
-        // A directory: ids relative to it.
-        let docs = read_documents(std::slice::from_ref(&dir)).unwrap();
-        let ids: Vec<_> = docs.iter().filter_map(|d| d.doc.id.as_deref()).collect();
-        assert_eq!(ids, ["a/notes.md", "b/notes.md"]);
+        // Ids are relative to the root, not to the argument: the same file through its
+        // directory or its path has one id, and two directories' files never share one.
+        let ids = |paths: &[PathBuf]| -> Vec<String> {
+            read_documents(paths, &dir)
+                .unwrap()
+                .into_iter()
+                .filter_map(|d| d.doc.id)
+                .collect()
+        };
+        assert_eq!(
+            ids(std::slice::from_ref(&dir)),
+            ["a/notes.md", "b/notes.md"]
+        );
+        assert_eq!(ids(&[dir.join("a")]), ["a/notes.md"]);
+        assert_eq!(ids(&[dir.join("b")]), ["b/notes.md"]);
+        assert_eq!(ids(&[dir.join("b/../a/./notes.md")]), ["a/notes.md"]);
+        let outside = read_documents(&[dir.join("a")], &dir.join("b")).unwrap_err();
+        assert!(outside.to_string().contains("--root"), "{outside}");
         let jsonl = dir.join("d.jsonl");
         std::fs::write(
             &jsonl,
             "{\"text\":\"x\",\"id\":\"same\"}\n{\"text\":\"y\",\"id\":\"same\"}\n",
         )
         .unwrap();
-        let err = read_documents(&[jsonl]).unwrap_err().to_string();
+        let err = read_documents(&[jsonl], &dir).unwrap_err().to_string();
         assert!(
             err.contains("`same`") && err.contains("d.jsonl:1 and"),
             "{err}"
