@@ -3,31 +3,20 @@
 
 mod common;
 
-use common::{app, call, post, rest_event};
+use common::{app, call, ingest_ok, long_text, rest_event};
 use serde_json::{Value, json};
-
-async fn ingest(app: &function::handler::App<common::Stub>, id: &str, text: &str, meta: Value) {
-    let (s, body) = post(
-        app,
-        "/ingest",
-        json!({"id": id, "text": text, "metadata": meta}),
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-}
-
-fn long_text() -> String {
-    (0..120)
-        .map(|i| format!("Sentence {i} about quarterly revenue and margins."))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 #[tokio::test]
 async fn a_document_is_listed_read_and_deleted_with_every_chunk() {
     let app = app();
-    ingest(&app, "notes/a.md", &long_text(), json!({"ticker": "TSLA"})).await;
-    ingest(&app, "b", "short text", json!({})).await;
+    ingest_ok(
+        &app,
+        "notes/a.md",
+        &long_text(120),
+        json!({"ticker": "TSLA"}),
+    )
+    .await;
+    ingest_ok(&app, "b", "short text", json!({})).await;
     let chunks = app.backend.store.lock().unwrap().len();
     assert!(
         chunks > 3,
@@ -64,15 +53,15 @@ async fn a_document_is_listed_read_and_deleted_with_every_chunk() {
 #[tokio::test]
 async fn delete_by_filter_removes_matching_documents_and_nothing_else() {
     let app = app();
-    ingest(&app, "tsla-1", &long_text(), json!({"ticker": "TSLA"})).await;
-    ingest(
+    ingest_ok(&app, "tsla-1", &long_text(120), json!({"ticker": "TSLA"})).await;
+    ingest_ok(
         &app,
         "tsla-2",
         "Tesla deliveries",
         json!({"ticker": "TSLA"}),
     )
     .await;
-    ingest(&app, "amzn", "Amazon retail", json!({"ticker": "AMZN"})).await;
+    ingest_ok(&app, "amzn", "Amazon retail", json!({"ticker": "AMZN"})).await;
     let body = json!({"filter": {"ticker": {"$eq": "TSLA"}}}).to_string();
     let (s, out, _) = call(&app, rest_event("POST", "/documents/delete", &body)).await;
     assert_eq!(s, 200, "{out}");
@@ -120,7 +109,7 @@ async fn bad_document_requests_get_clear_errors() {
 #[tokio::test]
 async fn reindex_migrates_original_vectors_and_reembeds_stale_chunks() {
     let app = app();
-    ingest(
+    ingest_ok(
         &app,
         "current",
         "Already embedded the current way",

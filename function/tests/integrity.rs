@@ -3,19 +3,9 @@
 
 mod common;
 
-use common::{app, call, post, rest_event};
+use common::{app, call, ingest_ok, long_text, post, rest_event};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
-
-async fn ingest(app: &function::handler::App<common::Stub>, id: &str, text: &str, meta: Value) {
-    let (s, body) = post(
-        app,
-        "/ingest",
-        json!({"id": id, "text": text, "metadata": meta}),
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-}
 
 fn keys(app: &function::handler::App<common::Stub>) -> Vec<String> {
     app.backend.store.lock().unwrap().keys().cloned().collect()
@@ -34,8 +24,8 @@ async fn delete_by(app: &function::handler::App<common::Stub>, body: Value) -> (
 #[tokio::test]
 async fn filters_compare_numbers_by_value() {
     let app = app();
-    ingest(&app, "y2024", "Results of the year", json!({"year": 2024})).await;
-    ingest(&app, "y2025", "Results of next year", json!({"year": 2025})).await;
+    ingest_ok(&app, "y2024", "Results of the year", json!({"year": 2024})).await;
+    ingest_ok(&app, "y2025", "Results of next year", json!({"year": 2025})).await;
     let (s, out) = delete_by(&app, json!({"filter": {"year": {"$ne": 2024.0}}})).await;
     assert_eq!(s, 200, "{out}");
     assert_eq!(out["document_ids"], json!(["y2025"]));
@@ -49,8 +39,8 @@ async fn filters_compare_numbers_by_value() {
 #[tokio::test]
 async fn empty_filters_are_refused_and_all_is_explicit() {
     let app = app();
-    ingest(&app, "a", "Alpha document", json!({"k": "v"})).await;
-    ingest(&app, "b", "Beta document", json!({})).await;
+    ingest_ok(&app, "a", "Alpha document", json!({"k": "v"})).await;
+    ingest_ok(&app, "b", "Beta document", json!({})).await;
     for bad in [
         json!({"filter": {}}),
         json!({"filter": {"k": {}}}),
@@ -85,7 +75,7 @@ async fn the_newest_layout_of_an_id_wins() {
     let insert = |key: &str, v| app.backend.store.lock().unwrap().insert(key.into(), v);
     // An original-stack document, then a new ingest of the same id: the old vector goes.
     insert("X", original("old text", "2025-01-01T00:00:00"));
-    ingest(&app, "X", "new text", json!({})).await;
+    ingest_ok(&app, "X", "new text", json!({})).await;
     assert_eq!(keys(&app), ["X#0"]);
     // The original stack writes the id again, later: GET shows it, reindex migrates it.
     insert("X", original("newer original", "2999-01-01T00:00:00"));
@@ -96,9 +86,9 @@ async fn the_newest_layout_of_an_id_wins() {
     );
     // An older original beside a newer chunked document is only removed by reindex.
     insert("Y", original("stale original", "2020-01-01T00:00:00"));
-    ingest(&app, "Z", "unrelated", json!({})).await;
+    ingest_ok(&app, "Z", "unrelated", json!({})).await;
     let store_y = app.backend.store.lock().unwrap().remove("Y").unwrap();
-    ingest(&app, "Y", "current text", json!({})).await;
+    ingest_ok(&app, "Y", "current text", json!({})).await;
     insert("Y", store_y);
     let body = json!({"segment": 0, "segments": 1}).to_string();
     let (s, out, _) = call(&app, rest_event("POST", "/documents/reindex", &body)).await;
@@ -112,18 +102,11 @@ async fn the_newest_layout_of_an_id_wins() {
     assert!(!store.contains_key("X") && !store.contains_key("Y"));
 }
 
-fn long_text(sentences: usize) -> String {
-    (0..sentences)
-        .map(|i| format!("Sentence {i} about quarterly revenue and margins."))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// 4. Chunks beyond the head's count (an abandoned longer rewrite) are found and removed.
 #[tokio::test]
 async fn chunks_beyond_the_count_do_not_survive() {
     let app = app();
-    ingest(&app, "d", &long_text(120), json!({})).await;
+    ingest_ok(&app, "d", &long_text(120), json!({})).await;
     let long = keys(&app).len();
     assert!(long > 4);
     // An abandoned shorter rewrite that wrote only its head (the old chunks stay).
@@ -135,10 +118,10 @@ async fn chunks_beyond_the_count_do_not_survive() {
     }
     let (s, doc, _) = call(&app, rest_event("GET", "/documents/d", "")).await;
     assert_eq!((s, doc["chunks"].as_array().unwrap().len()), (200, 1));
-    ingest(&app, "d", "short now", json!({})).await;
+    ingest_ok(&app, "d", "short now", json!({})).await;
     assert_eq!(keys(&app), ["d#0"]);
     // Strays with no head at all are still reached by DELETE.
-    ingest(&app, "e", &long_text(120), json!({})).await;
+    ingest_ok(&app, "e", &long_text(120), json!({})).await;
     app.backend.store.lock().unwrap().remove("e#0");
     let (s, out, _) = call(&app, rest_event("DELETE", "/documents/e", "")).await;
     assert_eq!(
@@ -197,7 +180,7 @@ async fn encoded_metadata_is_checked_for_every_chunk_before_embedding() {
 #[tokio::test]
 async fn a_large_document_answer_is_cut_to_fit() {
     let app = app();
-    ingest(&app, "big", "seed", json!({})).await;
+    ingest_ok(&app, "big", "seed", json!({})).await;
     {
         let mut store = app.backend.store.lock().unwrap();
         let (data, meta) = store["big#0"].clone();

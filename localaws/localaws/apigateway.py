@@ -104,6 +104,9 @@ class ApiGateway:
 
     # ---- control plane ------------------------------------------------------------------
 
+    # Checked here, then created by moto: run whole under the server's atomic lock.
+    ATOMIC = ("CreateResource", "PutMethod")
+
     def before(self, call, environ, body: bytes, region: str):
         op = call.operation
         path = environ.get("PATH_INFO", "")
@@ -142,6 +145,12 @@ class ApiGateway:
                 return _error(404, "NotFoundException", "Invalid API Key identifier specified")
             if key_id in backend.usage_plan_keys.get(parts[1], {}):
                 return _error(409, "ConflictException", f"Usage Plan {parts[1]} already contains API Key {key_id}")
+        if op == "PutMethod":
+            # AWS never replaces a method (moto would, dropping its integration): 409.
+            api = backend.apis.get(parts[1])
+            res = api.resources.get(parts[3]) if api is not None else None
+            if res is not None and parts[5] in (res.resource_methods or {}):
+                return _error(409, "ConflictException", "Method already exists for this resource")
         if op == "CreateResource":
             api = backend.apis.get(parts[1])
             if api is not None:

@@ -13,6 +13,7 @@ Host header is not `127.x.y.z`, `localhost` or `[::1]` (with or without a port),
 so a DNS-rebound web page cannot reach it through a browser.
 """
 
+import contextlib
 import os
 
 # One BLAS thread per model call: an endpoint with max concurrency N runs N calls at once, each
@@ -118,6 +119,7 @@ class LocalAws:
         self.settings = settings
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.lock = threading.Lock()
+        self.atomic_lock = threading.Lock()
         self.calls: list[Call] = []
         self.faults: list[dict] = []
         self.port = 0
@@ -286,12 +288,16 @@ class LocalAws:
                 call.status = denied.status
                 return denied
         interceptor = self.interceptors.get(service)
+        # Check-then-create operations run whole, one at a time, as AWS applies them atomically
+        # (two concurrent CreateResource calls for one path must not both succeed).
+        atomic = operation in getattr(interceptor, "ATOMIC", ())
         try:
-            resp = interceptor.before(call, environ, body, region) if interceptor else None
-            if resp is None:
-                resp = self.run_moto(environ, body)
-                if interceptor:
-                    resp = interceptor.after(call, environ, body, region, resp) or resp
+            with self.atomic_lock if atomic else contextlib.nullcontext():
+                resp = interceptor.before(call, environ, body, region) if interceptor else None
+                if resp is None:
+                    resp = self.run_moto(environ, body)
+                    if interceptor:
+                        resp = interceptor.after(call, environ, body, region, resp) or resp
         except Response as r:
             resp = r
         call.status = resp.status

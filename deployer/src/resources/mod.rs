@@ -124,6 +124,19 @@ pub fn is_gone(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.downcast_ref::<Gone>().is_some())
 }
 
+/// Marker error: API Gateway refused to deploy a definition that is not complete yet (a
+/// concurrent run created a method and has not put its integration). Callers converge the
+/// definition again and retry.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is still being defined (a concurrent run?)")]
+pub struct Incomplete(pub String);
+
+/// Whether `err` is (or wraps) [`Incomplete`].
+pub fn is_incomplete(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|e| e.downcast_ref::<Incomplete>().is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

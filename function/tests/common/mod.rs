@@ -280,3 +280,22 @@ pub async fn post(app: &App<Stub>, path: &str, body: Value) -> (u16, Value) {
     let (s, b, _) = call(app, rest_event("POST", path, &body.to_string())).await;
     (s, b)
 }
+
+/// Ingests one document by id and expects 200.
+pub async fn ingest_ok(app: &App<Stub>, id: &str, text: &str, meta: Value) {
+    let (s, body) = post(
+        app,
+        "/ingest",
+        json!({"id": id, "text": text, "metadata": meta}),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+}
+
+/// A text of `sentences` sentences: several chunks from about 40 on.
+pub fn long_text(sentences: usize) -> String {
+    (0..sentences)
+        .map(|i| format!("Sentence {i} about quarterly revenue and margins."))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -9,7 +9,7 @@ use crate::aws_error::{describe, is, is_not_found, with_quota_retry};
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
 use crate::resources::apigw::{self, Named};
-use crate::resources::{Action, Planned, QUOTA_BUDGET, is_gone, tags};
+use crate::resources::{Action, Planned, QUOTA_BUDGET, is_gone, is_incomplete, tags};
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType};
 use sha2::{Digest, Sha256};
@@ -194,12 +194,18 @@ async fn ensure_api(ctx: &Ctx) -> anyhow::Result<Planned<String>> {
 pub async fn ensure(ctx: &Ctx, function_arn: &str) -> anyhow::Result<Planned<String>> {
     // A concurrent run may delete the duplicate this run picked before it saw the other one:
     // start again from the listing when the API vanishes under us.
+    // A deployment refused because a concurrent run has not finished defining a method: define
+    // it again (its integration included) and deploy after a moment.
     let mut last = None;
-    for _ in 0..3 {
+    for attempt in 0..5 {
         let id = ensure_api(ctx).await?;
         match ensure_definition(ctx, &id, function_arn).await {
             Ok(()) => return Ok(id),
-            Err(e) if is_gone(&e) => last = Some(e),
+            Err(e) if is_gone(&e) && attempt < 3 => last = Some(e),
+            Err(e) if is_incomplete(&e) => {
+                last = Some(e);
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
             Err(e) => return Err(e),
         }
     }

@@ -203,7 +203,7 @@ async fn apply(
     edit: Edit,
 ) -> Result<(), String> {
     match edit {
-        Edit::CreateMethod => ctx
+        Edit::CreateMethod => match ctx
             .apigw
             .put_method()
             .rest_api_id(api_id)
@@ -213,8 +213,13 @@ async fn apply(
             .api_key_required(true)
             .send()
             .await
-            .map(drop)
-            .map_err(|e| describe(&e)),
+        {
+            Ok(_) => Ok(()),
+            // Created meanwhile by a concurrent run (PutMethod never replaces one): its
+            // settings are converged on the next run, its integration by the next edit.
+            Err(e) if is(&e, &["ConflictException"]) => Ok(()),
+            Err(e) => Err(describe(&e)),
+        },
         Edit::RequireApiKey => ctx
             .apigw
             .update_method()

@@ -108,7 +108,13 @@ pub async fn ensure(ctx: &Ctx, api_id: &str, hash: &str) -> anyhow::Result<()> {
                     .send()
             })
             .await
-            .map_err(|e| anyhow!("failed to deploy {label}: {}", describe(&e)))?;
+            .map_err(|e| match crate::aws_error::code(&e) {
+                Some("BadRequestException") => {
+                    anyhow!("failed to deploy {label}: {}", describe(&e))
+                        .context(super::super::Incomplete(format!("rest api {api_id}")))
+                }
+                _ => anyhow!("failed to deploy {label}: {}", describe(&e)),
+            })?;
         }
     }
     match current {
