@@ -38,10 +38,11 @@ class Api:
                                                         pathPart=part)["id"]
         return self.ids[path]
 
-    def method(self, path, verb, key_required=False):
+    def method(self, path, verb, key_required=False, exists=False):
         rid = self.resource(path)
-        self.apigw.put_method(restApiId=self.id, resourceId=rid, httpMethod=verb, authorizationType="NONE",
-                              apiKeyRequired=key_required)
+        if not exists:
+            self.apigw.put_method(restApiId=self.id, resourceId=rid, httpMethod=verb, authorizationType="NONE",
+                                  apiKeyRequired=key_required)
         uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{self.fn}/invocations"
         self.apigw.put_integration(restApiId=self.id, resourceId=rid, httpMethod=verb, type="AWS_PROXY",
                                    integrationHttpMethod="POST", uri=uri)
@@ -182,4 +183,9 @@ def test_a_deployment_needs_methods_with_integrations(aws):
     with pytest.raises(ClientError) as e:
         api.deploy()
     assert e.value.response["Error"]["Message"] == "No integration defined for method"
-    api.method("/a", "GET").deploy()
+    # AWS never replaces a method: a second PutMethod is a conflict.
+    with pytest.raises(ClientError) as e:
+        api.apigw.put_method(restApiId=api.id, resourceId=api.resource("/a"), httpMethod="GET",
+                             authorizationType="NONE")
+    assert e.value.response["Error"]["Code"] == "ConflictException"
+    api.method("/a", "GET", exists=True).deploy()
