@@ -185,3 +185,76 @@ fn hostile_requests_get_4xx_and_write_nothing() {
     let log = aws.requests_json();
     assert!(!log.contains("\"PutVectors\""), "{log}");
 }
+
+/// The document protocol through real S3 Vectors emulation: strays without a head are found
+/// and deleted, a shorter version leaves nothing of the longer one, filters compare numbers
+/// by value, and an empty filter deletes nothing.
+#[test]
+fn strays_shorter_versions_and_filters_through_the_local_aws() {
+    let aws = LocalAws::start(&[]);
+    runtime().block_on(async {
+        let (app, s3v) = setup(&aws).await;
+        let long: String = (0..400)
+            .map(|i| format!("Quarter {i} revenue grew in the retail segment. "))
+            .collect();
+        let ingest = |id: &str, text: &str, v: f64| {
+            post(
+                &app,
+                "/ingest",
+                json!({"id": id, "text": text, "metadata": {"v": v}}),
+            )
+        };
+        let (s, body) = ingest("d", &long, 1.0).await;
+        assert_eq!(s, 200, "{body}");
+        let n = body["chunks"].as_u64().unwrap() as usize;
+        assert!(n > 3, "{n}");
+        let (s, body) = ingest("d", "Now one short chunk.", 1.0).await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(keys(&s3v).await, ["d#0"]);
+        // The long version again, then its head lost (an interrupted delete): strays only.
+        assert_eq!(ingest("d", &long, 2.0).await.0, 200);
+        s3v.delete_vectors()
+            .vector_bucket_name(BUCKET)
+            .index_name(INDEX)
+            .keys("d#0")
+            .send()
+            .await
+            .unwrap();
+        let (s, body, _) = call_any(&app, rest_event("GET", "/documents/d", "")).await;
+        assert_eq!(s, 404, "no head, no document: {body}");
+        let (s, body, _) = call_any(&app, rest_event("DELETE", "/documents/d", "")).await;
+        assert_eq!(
+            (s, body["deleted_chunks"].clone()),
+            (200, json!(n - 1)),
+            "{body}"
+        );
+        assert!(keys(&s3v).await.is_empty());
+        // Filters: numbers by value; `{}` is refused and deletes nothing.
+        assert_eq!(ingest("y", "Results of the year.", 2024.0).await.0, 200);
+        let (s, body) = post(&app, "/documents/delete", json!({"filter": {}})).await;
+        assert_eq!(s, 400, "{body}");
+        let (s, body) = post(
+            &app,
+            "/documents/delete",
+            json!({"filter": {"v": {"$ne": 2024}}}),
+        )
+        .await;
+        assert_eq!(
+            (s, body["deleted_documents"].clone()),
+            (200, json!(0)),
+            "{body}"
+        );
+        let (s, body) = post(
+            &app,
+            "/documents/delete",
+            json!({"filter": {"v": {"$in": [2024]}}}),
+        )
+        .await;
+        assert_eq!(
+            (s, body["document_ids"].clone()),
+            (200, json!(["y"])),
+            "{body}"
+        );
+        assert!(keys(&s3v).await.is_empty());
+    });
+}
