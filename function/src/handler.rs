@@ -141,11 +141,13 @@ fn document_id(rest: &str) -> Result<String, ApiError> {
 /// Picks the route for a method and path.
 pub fn select_route(method: &str, path: &str) -> Result<Route, ApiError> {
     let path = path.trim_end_matches('/');
+    // `/documents/delete` and `/documents/reindex` are routes; no id starts with their names
+    // (`shared::api::RESERVED_ID_SEGMENTS`).
     let id = path
         .strip_prefix("/documents/")
-        .filter(|id| *id != "delete");
+        .filter(|id| !shared::api::RESERVED_ID_SEGMENTS.contains(id));
     let allow = match (path, id) {
-        ("/ingest" | "/search" | "/documents/delete", _) => "POST",
+        ("/ingest" | "/search" | "/documents/delete" | "/documents/reindex", _) => "POST",
         ("/documents", _) => "GET",
         (_, Some(_)) => "GET, DELETE",
         _ => return Err(ApiError::not_found(path)),

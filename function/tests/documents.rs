@@ -80,11 +80,14 @@ async fn bad_document_requests_get_clear_errors() {
     let (s, body, resp) = call(&app, rest_event("PUT", "/documents/x", "")).await;
     assert_eq!(s, 405, "{body}");
     assert_eq!(resp.headers()["allow"], "GET, DELETE");
-    let (s, _, resp) = call(&app, rest_event("GET", "/documents/delete", "")).await;
-    assert_eq!(
-        (s, resp.headers()["allow"].to_str().unwrap()),
-        (405, "POST")
-    );
+    for path in ["/documents/delete", "/documents/reindex"] {
+        let (s, _, resp) = call(&app, rest_event("GET", path, "")).await;
+        assert_eq!(
+            (s, resp.headers()["allow"].to_str().unwrap()),
+            (405, "POST"),
+            "{path}"
+        );
+    }
     let (s, body, _) = call(
         &app,
         rest_event("POST", "/documents/delete", "{\"filter\": 3}"),
