@@ -309,10 +309,11 @@ pub async fn ingest<B: Backend>(
     // as far as the first read reached): strays a concurrent writer left meanwhile are deleted
     // and the read repeated; a chunk that is not this version's makes the answer 202.
     let complete: Vec<usize> = (0..prepared.len()).filter(|&d| missing[d] == 0).collect();
-    for &d in &complete {
-        let beyond = stored[d].beyond(prepared[d].chunks.len());
-        store::delete_keys(backend, &deadline, &beyond).await?;
-    }
+    let beyond: Vec<String> = complete
+        .iter()
+        .flat_map(|&d| stored[d].beyond(prepared[d].chunks.len()))
+        .collect();
+    store::delete_keys(backend, &deadline, &beyond).await?;
     let mut check: Vec<(usize, usize)> = complete
         .iter()
         .map(|&d| (d, stored[d].extent().max(prepared[d].chunks.len())))
@@ -327,7 +328,7 @@ pub async fn ingest<B: Backend>(
             .map(|&(d, extent)| (prepared[d].id.as_str(), extent))
             .collect();
         let after = store::read_many(backend, &deadline, &ids).await?;
-        let mut again = Vec::new();
+        let (mut again, mut beyond) = (Vec::new(), Vec::new());
         for (&(d, extent), found) in check.iter().zip(&after) {
             let p = &prepared[d];
             let n = p.chunks.len();
@@ -337,12 +338,13 @@ pub async fn ingest<B: Backend>(
                 missing[d] = n;
                 continue;
             }
-            let beyond = found.beyond(n);
-            if !beyond.is_empty() {
-                store::delete_keys(backend, &deadline, &beyond).await?;
+            let strays = found.beyond(n);
+            if !strays.is_empty() {
+                beyond.extend(strays);
                 again.push((d, found.extent().max(extent)));
             }
         }
+        store::delete_keys(backend, &deadline, &beyond).await?;
         check = again;
     }
     for (d, _) in check {
