@@ -20,7 +20,7 @@ pub struct ApiError {
     /// What happened, for the log only.
     pub detail: Option<String>,
     /// The methods a 405 names in its `Allow` header.
-    pub allow: Option<&'static str>,
+    pub allow: Option<String>,
 }
 
 impl ApiError {
@@ -45,19 +45,15 @@ impl ApiError {
     pub fn not_found(path: &str) -> Self {
         Self::new(
             404,
-            format!(
-                "no route for `{path}`; use POST /ingest, POST /search, GET /documents, GET or DELETE /documents/{{id}}, POST /documents/delete"
-            ),
+            format!("no route for `{path}`; use {}", shared::routes::summary()),
         )
     }
     /// 405; `allow` lists the methods the path takes.
-    pub fn method_not_allowed(method: &str, path: &str, allow: &'static str) -> Self {
+    pub fn method_not_allowed(method: &str, path: &str, allow: String) -> Self {
+        let message = format!("method {method} is not allowed on `{path}`; use {allow}");
         Self {
             allow: Some(allow),
-            ..Self::new(
-                405,
-                format!("method {method} is not allowed on `{path}`; use {allow}"),
-            )
+            ..Self::new(405, message)
         }
     }
     /// 500 with a generic message; `detail` goes to the log.

@@ -42,16 +42,19 @@ pub enum Route {
 }
 
 impl Route {
+    /// Its name in [`shared::routes::ROUTES`] (the log's `route`).
     fn name(&self) -> &'static str {
-        match self {
-            Self::Ingest => "ingest",
-            Self::Search => "search",
-            Self::ListDocuments => "list-documents",
-            Self::GetDocument(_) => "get-document",
-            Self::DeleteDocument(_) => "delete-document",
-            Self::DeleteByFilter => "delete-by-filter",
-            Self::Reindex => "reindex",
-        }
+        use shared::routes::Operation;
+        let operation = match self {
+            Self::Ingest => Operation::Ingest,
+            Self::Search => Operation::Search,
+            Self::ListDocuments => Operation::ListDocuments,
+            Self::GetDocument(_) => Operation::GetDocument,
+            Self::DeleteDocument(_) => Operation::DeleteDocument,
+            Self::DeleteByFilter => Operation::DeleteByFilter,
+            Self::Reindex => Operation::Reindex,
+        };
+        operation.route().name
     }
 }
 
@@ -124,7 +127,7 @@ fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
         error: err.message.clone(),
         request_id: request_id.to_string(),
     };
-    framed(err.status, &body, err.retry_after, err.allow)
+    framed(err.status, &body, err.retry_after, err.allow.as_deref())
 }
 
 /// The document id in `/documents/{id}` (percent-decoded: ids may hold `/`, `#`, spaces).
@@ -138,30 +141,26 @@ fn document_id(rest: &str) -> Result<String, ApiError> {
     }
 }
 
-/// Picks the route for a method and path.
+/// Picks the route for a method and path ([`shared::routes::resolve`]).
 pub fn select_route(method: &str, path: &str) -> Result<Route, ApiError> {
-    let path = path.trim_end_matches('/');
-    // `/documents/delete` and `/documents/reindex` are routes; no id starts with their names
-    // (`shared::api::RESERVED_ID_SEGMENTS`).
-    let id = path
-        .strip_prefix("/documents/")
-        .filter(|id| !shared::api::RESERVED_ID_SEGMENTS.contains(id));
-    let allow = match (path, id) {
-        ("/ingest" | "/search" | "/documents/delete" | "/documents/reindex", _) => "POST",
-        ("/documents", _) => "GET",
-        (_, Some(_)) => "GET, DELETE",
-        _ => return Err(ApiError::not_found(path)),
+    use shared::routes::{Operation, Resolved, resolve};
+    let (route, id) = match resolve(method, path) {
+        Resolved::Route { route, id } => (route, id),
+        Resolved::MethodNotAllowed(allow) => {
+            return Err(ApiError::method_not_allowed(method, path, allow));
+        }
+        Resolved::NotFound => return Err(ApiError::not_found(path)),
     };
-    match (method, path, id) {
-        ("POST", "/ingest", _) => Ok(Route::Ingest),
-        ("POST", "/search", _) => Ok(Route::Search),
-        ("POST", "/documents/delete", _) => Ok(Route::DeleteByFilter),
-        ("POST", "/documents/reindex", _) => Ok(Route::Reindex),
-        ("GET", "/documents", _) => Ok(Route::ListDocuments),
-        ("GET", _, Some(id)) => Ok(Route::GetDocument(document_id(id)?)),
-        ("DELETE", _, Some(id)) => Ok(Route::DeleteDocument(document_id(id)?)),
-        _ => Err(ApiError::method_not_allowed(method, path, allow)),
-    }
+    let id = || document_id(id.unwrap_or_default());
+    Ok(match route.operation {
+        Operation::Ingest => Route::Ingest,
+        Operation::Search => Route::Search,
+        Operation::ListDocuments => Route::ListDocuments,
+        Operation::DeleteByFilter => Route::DeleteByFilter,
+        Operation::Reindex => Route::Reindex,
+        Operation::GetDocument => Route::GetDocument(id()?),
+        Operation::DeleteDocument => Route::DeleteDocument(id()?),
+    })
 }
 
 /// What a route handler gets from the request.

@@ -41,16 +41,13 @@ pub fn document_id_problem(id: &str) -> Option<String> {
         );
     }
     let first = id.split('/').next().unwrap_or_default();
-    if RESERVED_ID_SEGMENTS.contains(&first) {
+    if crate::routes::reserved_id_segment(first) {
         return Some(format!(
             "`id` must not start with `{first}`: `/documents/{first}` is another route"
         ));
     }
     None
 }
-
-/// First path segments an id may not have: the routes under `/documents/`.
-pub const RESERVED_ID_SEGMENTS: [&str; 2] = ["delete", "reindex"];
 
 /// Body of `POST /ingest`: one document, or `{"documents": [...]}`. Parsed straight from the
 /// body, never through a `Value`, so its size stays within [`crate::bounded`]'s limits.

@@ -14,4 +14,5 @@ pub mod filter;
 pub mod limits;
 pub mod metadata;
 pub mod names;
+pub mod routes;
 pub mod tokenize;

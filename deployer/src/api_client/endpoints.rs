@@ -5,6 +5,7 @@ use shared::api::{
     DeleteByFilterRequest, DeleteByFilterResponse, DeleteResponse, DocumentList, DocumentResponse,
     IngestRequest, ReindexRequest, ReindexResponse, SearchRequest, SearchResponse,
 };
+use shared::routes::Operation;
 
 impl ApiClient {
     /// `POST /ingest` with `request`; the caller decides by status (200 done, 202 send again).
@@ -35,7 +36,7 @@ impl ApiClient {
         endpoint: &str,
         next_token: Option<&str>,
     ) -> anyhow::Result<DocumentList> {
-        let mut url = api_url(endpoint, "documents");
+        let mut url = api_url(endpoint, &Operation::ListDocuments.path(None));
         if let Some(token) = next_token {
             let token =
                 percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC);
@@ -54,7 +55,7 @@ impl ApiClient {
         endpoint: &str,
         id: &str,
     ) -> anyhow::Result<Option<DocumentResponse>> {
-        self.document(reqwest::Method::GET, endpoint, id, "reading")
+        self.document(Operation::GetDocument, endpoint, id, "reading")
             .await
     }
 
@@ -64,14 +65,14 @@ impl ApiClient {
         endpoint: &str,
         id: &str,
     ) -> anyhow::Result<Option<DeleteResponse>> {
-        self.document(reqwest::Method::DELETE, endpoint, id, "deleting")
+        self.document(Operation::DeleteDocument, endpoint, id, "deleting")
             .await
     }
 
-    /// `method` on `/documents/{id}`: the answer, or `None` for the function's 404.
+    /// `operation` on `/documents/{id}`: the answer, or `None` for the function's 404.
     async fn document<T: serde::de::DeserializeOwned>(
         &self,
-        method: reqwest::Method,
+        operation: Operation,
         endpoint: &str,
         id: &str,
         doing: &str,
@@ -82,7 +83,8 @@ impl ApiClient {
                 super::escape_controls(id)
             );
         }
-        let url = api_url(endpoint, &format!("documents/{id}"));
+        let url = api_url(endpoint, &operation.path(Some(id)));
+        let method = reqwest::Method::from_bytes(operation.route().method.as_bytes())?;
         let answer = self.send(method, &url, None).await?;
         match answer.status {
             200 => answer.decode().map(Some),
@@ -98,7 +100,7 @@ impl ApiClient {
         endpoint: &str,
         request: &DeleteByFilterRequest,
     ) -> anyhow::Result<(DeleteByFilterResponse, bool)> {
-        let url = api_url(endpoint, "documents/delete");
+        let url = api_url(endpoint, &Operation::DeleteByFilter.path(None));
         let answer = self.post(&url, serde_json::to_vec(request)?).await?;
         match answer.status {
             200 | 202 => Ok((answer.decode()?, answer.status == 200)),
@@ -113,7 +115,7 @@ impl ApiClient {
         endpoint: &str,
         request: &ReindexRequest,
     ) -> anyhow::Result<ReindexResponse> {
-        let url = api_url(endpoint, "documents/reindex");
+        let url = api_url(endpoint, &Operation::Reindex.path(None));
         let answer = self.post(&url, serde_json::to_vec(request)?).await?;
         match answer.status {
             200 | 202 => answer.decode(),

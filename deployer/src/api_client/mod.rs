@@ -259,7 +259,9 @@ pub fn api_url(endpoint: &str, path: &str) -> String {
         .remove(b'_')
         .remove(b'.')
         .remove(b'~');
-    let base = endpoint.strip_suffix("/ingest").unwrap_or(endpoint);
+    let base = endpoint
+        .strip_suffix(shared::routes::Operation::Ingest.route().path)
+        .unwrap_or(endpoint);
     format!(
         "{base}/{}",
         percent_encoding::utf8_percent_encode(path, KEEP)

@@ -5,6 +5,7 @@ use crate::cli::OutputArgs;
 use crate::context::Ctx;
 use crate::resources::{api_key, function, rest_api, role};
 use serde::Serialize;
+use shared::routes::Operation;
 
 /// The stack's outputs.
 #[derive(Debug, Clone, Serialize)]
@@ -103,8 +104,8 @@ pub async fn read(ctx: &Ctx) -> anyhow::Result<Outputs> {
         api_key::value(ctx, &key.id)
     )?;
     Ok(Outputs {
-        api_endpoint: ctx.invoke_url(&api.id, "ingest"),
-        search_endpoint: ctx.invoke_url(&api.id, "search"),
+        api_endpoint: ctx.invoke_url(&api.id, &Operation::Ingest.path(None)),
+        search_endpoint: ctx.invoke_url(&api.id, &Operation::Search.path(None)),
         rest_api_id: api.id.clone(),
         api_key_id: key.id.clone(),
         api_key: value,

@@ -8,8 +8,9 @@ use shared::api::{SearchRequest, SearchResponse, SearchResult};
 
 /// The search endpoint for an ingest endpoint (`…/ingest` → `…/search`).
 pub fn search_url(ingest: &str) -> String {
-    match ingest.strip_suffix("/ingest") {
-        Some(base) => format!("{base}/search"),
+    use shared::routes::Operation;
+    match ingest.strip_suffix(Operation::Ingest.route().path) {
+        Some(base) => format!("{base}{}", Operation::Search.route().path),
         None => ingest.to_string(),
     }
 }

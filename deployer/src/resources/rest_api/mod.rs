@@ -14,48 +14,9 @@ use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType};
 use sha2::{Digest, Sha256};
 
-/// One route of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Route {
-    /// HTTP method.
-    pub method: &'static str,
-    /// Resource path (`{id+}`: a greedy path variable, so ids may hold `/`).
-    pub path: &'static str,
-    /// Suffix of its Lambda permission statement id.
-    pub name: &'static str,
-}
-
-impl Route {
-    /// `api route POST /ingest`.
-    pub fn label(&self) -> String {
-        format!("api route {} {}", self.method, self.path)
-    }
-
-    /// The path in an execute-api ARN (`documents/*` for `/documents/{id+}`).
-    pub fn arn_path(&self) -> String {
-        self.path
-            .trim_start_matches('/')
-            .split('/')
-            .map(|seg| if seg.starts_with('{') { "*" } else { seg })
-            .collect::<Vec<_>>()
-            .join("/")
-    }
-}
-
-const fn route(method: &'static str, path: &'static str, name: &'static str) -> Route {
-    Route { method, path, name }
-}
-
 /// The routes the API serves (every one API-key protected, AWS_PROXY to the function).
-pub const ROUTES: [Route; 7] = [
-    route("POST", "/ingest", "ingest"),
-    route("POST", "/search", "search"),
-    route("GET", "/documents", "documents-list"),
-    route("POST", "/documents/delete", "documents-delete-by-filter"),
-    route("POST", "/documents/reindex", "documents-reindex"),
-    route("GET", "/documents/{id+}", "documents-get"),
-    route("DELETE", "/documents/{id+}", "documents-delete"),
-];
+pub use shared::routes::{ROUTES, Route};
+
 mod routes;
 mod stage;
 
