@@ -46,3 +46,28 @@ fn usage_errors_exit_2() {
     insta::assert_snapshot!("usage_error_memory", String::from_utf8_lossy(&out.stderr));
     assert_eq!(deployer(&["frobnicate"]).status.code(), Some(2));
 }
+
+/// Values AWS would refuse are refused before anything is read or created (and before an
+/// `alex.toml` could keep them): names the vector bucket or index rules forbid, retention
+/// periods CloudWatch Logs does not have. No AWS endpoint is set, so reaching AWS would fail
+/// differently (exit 1).
+#[test]
+fn values_aws_refuses_are_usage_errors() {
+    for args in [
+        vec!["--name", "my_stack", "up"],
+        vec!["--name", "MyStack", "plan"],
+        vec!["--name=-alex", "down"],
+        vec!["up", "--index-name", "Research_2024"],
+        vec!["plan", "--log-retention-days", "10"],
+    ] {
+        let out = deployer(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("lowercase letters") || stderr.contains("3653"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let out = deployer(&["--name", "a-b", "plan", "--log-retention-days", "14", "--help"]);
+    assert!(out.status.success());
+}

@@ -41,6 +41,9 @@ class Settings:
     s3vectors_default_index_mode: str = "ENHANCED"
     # S3 Vectors: seconds a QueryVectors nextToken stays valid after the query ran (unscaled).
     s3vectors_query_token_secs: float = 300.0
+    # S3 Vectors write quotas per index and second (PutVectors + DeleteVectors); 0: no quota.
+    s3vectors_write_requests_per_sec: int = 1000
+    s3vectors_write_vectors_per_sec: int = 2500
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.clock_scale

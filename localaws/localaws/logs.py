@@ -13,6 +13,7 @@ no parentheses, spaces or multibyte characters). JSON (`{ $.level = "ERROR" }`) 
 saying so, rather than returning events the pattern would not match. A term matches anywhere in
 the message (as a substring). FilterLogEvents interleaves the events of all streams by timestamp,
 as it has since the `interleaved` parameter was deprecated (moto lists them stream by stream).
+PutRetentionPolicy accepts only CloudWatch Logs' fixed retention periods (moto accepts any number).
 """
 
 import json
@@ -23,6 +24,9 @@ UNSUPPORTED = ("The local AWS does not evaluate JSON or space-delimited filter p
                '"quoted phrases", ?any-of terms, -excluded terms or %regex%.')
 # What CloudWatch Logs accepts between the %s of a regex pattern (no `(`, `)`, spaces or multibyte).
 REGEX_CHARS = re.compile(r"[A-Za-z0-9:_#=@/;,\-^$?\[\]{}|\\*+.]*")
+# The only retention periods PutRetentionPolicy accepts.
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                  3288, 3653)
 TOKEN = re.compile(r'\s*([?-]?)("(?:[^"\\]|\\.)*"|[^\s"]+)')
 
 
@@ -110,12 +114,14 @@ class Logs:
             group.filter_log_events = _interleaved(group.filter_log_events)
 
     def before(self, call, environ, body, region):
-        if call.operation not in ("FilterLogEvents", "StartLiveTail"):
+        if call.operation not in ("FilterLogEvents", "StartLiveTail", "PutRetentionPolicy"):
             return None
         try:
             req = json.loads(body or b"{}")
         except ValueError:
             return None
+        if call.operation == "PutRetentionPolicy":
+            return self.check_retention(req.get("retentionInDays"))
         pattern = req.get("filterPattern") if call.operation == "FilterLogEvents" else req.get("logEventFilterPattern")
         try:
             compile_pattern(pattern or "")
@@ -124,6 +130,18 @@ class Logs:
 
             return aws_error("logs", 400, "InvalidParameterException", str(e))
         return None
+
+    @staticmethod
+    def check_retention(days):
+        """PutRetentionPolicy takes only CloudWatch Logs' fixed periods (moto takes any number)."""
+        if isinstance(days, int) and not isinstance(days, bool) and days in RETENTION_DAYS:
+            return None
+        from .common import aws_error
+
+        allowed = ", ".join(str(d) for d in RETENTION_DAYS)
+        return aws_error("logs", 400, "InvalidParameterException",
+                         f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy "
+                         f"constraint: Member must satisfy enum value set: [{allowed}]")
 
     def after(self, call, environ, body, region, resp):
         return None

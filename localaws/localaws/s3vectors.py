@@ -27,6 +27,12 @@ A request carrying a nextToken must repeat the first request's queryVector, topK
 queryMode (else ValidationException); tokens expire `s3vectors_query_token_secs` (clock scaled,
 default 300) after the first page was computed. The ranked list is computed once per query (a
 snapshot): writes between pages are not reflected.
+
+Limits moto lacks: GetVectors takes 1-100 keys, DeleteVectors 1-500, PutVectors 1-500 vectors;
+keys are 1-1,024 characters; cosine indexes refuse an all-zero vector; bucket and index names
+follow S3 Vectors' naming rules. Write quotas per index: PutVectors and DeleteVectors together
+at most `s3vectors_write_requests_per_sec` requests (1,000) and `s3vectors_write_vectors_per_sec`
+vectors (2,500) in any second; beyond them 429 TooManyRequestsException (0 turns a quota off).
 """
 
 import base64
@@ -41,6 +47,11 @@ import zlib
 from .common import ACCOUNT_ID, Response, aws_error
 
 MAX_PUT = 500
+MAX_GET = 100
+MAX_DELETE = 500
+MAX_KEY_LEN = 1024
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 MAX_TOP_K = 10_000
 QUERY_PAGE_SIZE = 100
 # CLASSIC emulation: the filter is evaluated on the nearest max(topK, this) vectors only.
@@ -258,12 +269,33 @@ class S3Vectors:
         self.buckets: dict[str, dict] = {}
         # QueryVectors page tokens: token -> {"session": {...}, "offset": n}.
         self.tokens: dict[str, dict] = {}
+        # Per index ARN: the writes of the last second, as (time, vectors).
+        self.writes: dict[str, list] = {}
 
     def reset(self):
         with self.lock:
             self.configs.clear()
             self.buckets.clear()
             self.tokens.clear()
+            self.writes.clear()
+
+    def take_write_quota(self, index_arn: str, vectors: int):
+        """Counts one write of `vectors` against the index's per-second quotas, or answers 429
+        TooManyRequestsException (the write is not counted) when it would exceed one."""
+        settings = self.aws.settings
+        max_requests, max_vectors = settings.s3vectors_write_requests_per_sec, settings.s3vectors_write_vectors_per_sec
+        now = time.monotonic()
+        with self.lock:
+            recent = [w for w in self.writes.get(index_arn, []) if now - w[0] < 1.0]
+            over = ((max_requests and len(recent) + 1 > max_requests)
+                    or (max_vectors and sum(n for _, n in recent) + vectors > max_vectors))
+            if not over:
+                recent.append((now, vectors))
+            self.writes[index_arn] = recent
+        if over:
+            raise aws_error("s3vectors", 429, "TooManyRequestsException",
+                            "The request rate for this vector index is too high; reduce the rate of PutVectors "
+                            "and DeleteVectors requests and retry")
 
     @staticmethod
     def backend(region: str):
@@ -322,7 +354,7 @@ class S3Vectors:
     def before(self, call, environ, body: bytes, region: str):
         op = call.operation
         if op not in ("CreateVectorBucket", "CreateIndex", "PutVectors", "QueryVectors", "ListVectors",
-                      "UpdateIndexMode", "PutVectorBucketDefaultIndexMode"):
+                      "UpdateIndexMode", "PutVectorBucketDefaultIndexMode", "GetVectors", "DeleteVectors"):
             return None
         try:
             req = json.loads(body or b"{}")
@@ -399,6 +431,10 @@ class S3Vectors:
     # ---- operations ---------------------------------------------------------------------
 
     def _CreateVectorBucket(self, req: dict, region: str):
+        name = req.get("vectorBucketName") or ""
+        if not BUCKET_NAME.fullmatch(name):
+            return invalid(f"Invalid vector bucket name '{name}': vector bucket names must be 3-63 characters of "
+                           "lowercase letters, numbers and hyphens, beginning and ending with a letter or number")
         check_encryption(req.get("encryptionConfiguration"), "/encryptionConfiguration")
         return None
 
@@ -408,6 +444,9 @@ class S3Vectors:
         name = req.get("indexName") or ""
         if not 3 <= len(name) <= 63:
             return invalid("1 validation error detected. Value at '/indexName' failed to satisfy constraint: Member must have length between 3 and 63, inclusive")
+        if not INDEX_NAME.fullmatch(name):
+            return invalid(f"Invalid index name '{name}': index names must be lowercase letters, numbers, hyphens and "
+                           "dots, beginning and ending with a letter or number")
         keys = (req.get("metadataConfiguration") or {}).get("nonFilterableMetadataKeys") or []
         if len(keys) > MAX_NON_FILTERABLE_KEYS:
             return invalid("1 validation error detected. Value at '/metadataConfiguration/nonFilterableMetadataKeys' failed to satisfy constraint: Member must have length less than or equal to 10")
@@ -448,11 +487,16 @@ class S3Vectors:
         non_filterable = self.non_filterable(index)
         for v in vectors:
             key = v.get("key", "")
+            if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LEN:
+                return constraint("/vectors/member/key", f"Member must have length between 1 and {MAX_KEY_LEN}, inclusive")
             data = (v.get("data") or {}).get("float32") or []
             if len(data) != index.dimension:
                 return invalid(f"Invalid record for key '{key}': vector must have length {index.dimension}, but has length {len(data)}")
             if any(not isinstance(x, (int, float)) or not math.isfinite(x) for x in data):
                 return invalid(f"Invalid record for key '{key}': vector data must not contain NaN or Infinity values")
+            if index.distance_metric == "cosine" and not any(data):
+                return invalid(f"Invalid record for key '{key}': a zero vector is not supported with the cosine "
+                               "distance metric")
             meta = v.get("metadata") or {}
             if not isinstance(meta, dict):
                 return invalid(f"Invalid record for key '{key}': metadata must be an object")
@@ -463,6 +507,22 @@ class S3Vectors:
                 return invalid(f"Invalid record for key '{key}': Filterable metadata must have at most {MAX_FILTERABLE} bytes")
             if encoded_size(meta) > MAX_TOTAL:
                 return invalid(f"Invalid record for key '{key}': Total metadata must have at most {MAX_TOTAL} bytes")
+        self.take_write_quota(index.index_arn, len(vectors))
+        return None
+
+    def _GetVectors(self, req: dict, region: str):
+        keys = req.get("keys")
+        if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_GET:
+            return constraint("/keys", f"Member must have length between 1 and {MAX_GET}, inclusive")
+        self.located_index(region, req)
+        return None
+
+    def _DeleteVectors(self, req: dict, region: str):
+        keys = req.get("keys")
+        if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_DELETE:
+            return constraint("/keys", f"Member must have length between 1 and {MAX_DELETE}, inclusive")
+        index = self.located_index(region, req)
+        self.take_write_quota(index.index_arn, len(keys))
         return None
 
     # ---- QueryVectors -------------------------------------------------------------------

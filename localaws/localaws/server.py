@@ -274,7 +274,7 @@ class LocalAws:
         if fault == "429":
             call.status = 429
             code = {"apigateway": "TooManyRequestsException", "lambda": "TooManyRequestsException",
-                    "iam": "Throttling", "sts": "Throttling"}.get(service, "ThrottlingException")
+                    "s3vectors": "TooManyRequestsException", "iam": "Throttling", "sts": "Throttling"}.get(service, "ThrottlingException")
             return aws_error(service, 429, code, "Rate exceeded", retry_after=1)
         if fault == "drop-before":
             call.status = 0

@@ -189,3 +189,15 @@ def test_filter_log_events_interleaves_streams_by_time(aws):
                             logEvents=[{"timestamp": now + o, "message": f"{stream}{o}"} for o in offsets])
     events = logs.filter_log_events(logGroupName="/app/i")["events"]
     assert [(e["logStreamName"], e["message"]) for e in events] == [("a", "a0"), ("b", "b1"), ("a", "a2"), ("b", "b3")]
+
+
+def test_retention_takes_only_cloudwatch_logs_periods(aws):
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName="/aws/lambda/retention")
+    with pytest.raises(ClientError) as e:
+        logs.put_retention_policy(logGroupName="/aws/lambda/retention", retentionInDays=10)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "3653" in e.value.response["Error"]["Message"]
+    logs.put_retention_policy(logGroupName="/aws/lambda/retention", retentionInDays=14)
+    group = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/retention")["logGroups"][0]
+    assert group["retentionInDays"] == 14

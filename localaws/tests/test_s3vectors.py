@@ -145,3 +145,70 @@ def test_list_vectors_paginates(s3v):
         if not token:
             break
     assert sorted(keys) == sorted(f"v{i}" for i in range(25))
+
+
+# ---- limits moto lacks ------------------------------------------------------------------------
+
+def test_get_and_delete_take_at_most_100_and_500_keys(s3v):
+    put(s3v, ("a", [1, 0, 0], {}))
+    keys = [f"k{i}" for i in range(101)]
+    with pytest.raises(ClientError) as e:
+        s3v.get_vectors(vectorBucketName="bucket-one", indexName="idx", keys=keys)
+    assert code(e) == "ValidationException" and "between 1 and 100" in str(e.value)
+    assert len(s3v.get_vectors(vectorBucketName="bucket-one", indexName="idx", keys=["a"] + keys[:99])["vectors"]) == 1
+    with pytest.raises(ClientError) as e:
+        s3v.delete_vectors(vectorBucketName="bucket-one", indexName="idx", keys=[f"k{i}" for i in range(501)])
+    assert code(e) == "ValidationException" and "between 1 and 500" in str(e.value)
+    s3v.delete_vectors(vectorBucketName="bucket-one", indexName="idx", keys=["a"] + [f"k{i}" for i in range(499)])
+    assert s3v.get_vectors(vectorBucketName="bucket-one", indexName="idx", keys=["a"])["vectors"] == []
+
+
+def test_cosine_refuses_a_zero_vector_and_keys_are_bounded(s3v):
+    with pytest.raises(ClientError) as e:
+        put(s3v, ("z", [0, 0, 0], {}))
+    assert code(e) == "ValidationException" and "zero vector" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        put(s3v, ("k" * 1025, [1, 0, 0], {}))
+    assert code(e) == "ValidationException"
+    put(s3v, ("k" * 1024, [1, 0, 0], {}))
+    s3v.create_index(vectorBucketName="bucket-one", indexName="euclid", dataType="float32", dimension=3,
+                     distanceMetric="euclidean")
+    put(s3v, ("z", [0, 0, 0], {}), index="euclid")
+
+
+@pytest.mark.parametrize("name", ["ab", "My-bucket", "my_bucket", "-bucket", "bucket-", "a" * 64])
+def test_bucket_names_follow_the_naming_rules(aws, name):
+    c = aws.client("s3vectors", validate=False)
+    with pytest.raises(ClientError) as e:
+        c.create_vector_bucket(vectorBucketName=name)
+    assert code(e) == "ValidationException"
+
+
+@pytest.mark.parametrize("name", ["Index", "idx_1", ".idx", "idx."])
+def test_index_names_follow_the_naming_rules(aws, s3v, name):
+    with pytest.raises(ClientError) as e:
+        aws.client("s3vectors", validate=False).create_index(vectorBucketName="bucket-one", indexName=name, dataType="float32", dimension=3,
+                         distanceMetric="cosine")
+    assert code(e) == "ValidationException"
+    s3v.create_index(vectorBucketName="bucket-one", indexName="v2.idx-1", dataType="float32", dimension=3,
+                     distanceMetric="cosine")
+
+
+def test_writes_beyond_the_index_quota_are_throttled(aws, s3v):
+    aws.control("config", {"s3vectors_write_requests_per_sec": 3, "s3vectors_write_vectors_per_sec": 5})
+    put(s3v, ("a", [1, 0, 0], {}), ("b", [0, 1, 0], {}))
+    s3v.delete_vectors(vectorBucketName="bucket-one", indexName="idx", keys=["x", "y"])
+    # 4 vectors and 2 requests in this second: one more vector passes, two do not.
+    with pytest.raises(ClientError) as e:
+        put(s3v, ("c", [0, 0, 1], {}), ("d", [1, 1, 0], {}))
+    assert code(e) == "TooManyRequestsException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    put(s3v, ("c", [0, 0, 1], {}))
+    with pytest.raises(ClientError) as e:
+        s3v.delete_vectors(vectorBucketName="bucket-one", indexName="idx", keys=["a"])
+    assert code(e) == "TooManyRequestsException"
+    # Reads are not writes; a second later the quota is back.
+    assert len(s3v.get_vectors(vectorBucketName="bucket-one", indexName="idx", keys=["a", "b", "c"])["vectors"]) == 3
+    import time
+    time.sleep(1.05)
+    s3v.delete_vectors(vectorBucketName="bucket-one", indexName="idx", keys=["a"])

@@ -62,9 +62,78 @@ impl StackNames {
     }
 }
 
+/// The longest stack name: the vector bucket `{stack}-vectors-{12-digit account}` has at most
+/// 63 characters.
+pub const MAX_STACK_LEN: usize = 63 - "-vectors-".len() - 12;
+
+/// Why `name` cannot be a stack name (`--name`), or `None`. Every resource name is derived from
+/// it, and the strictest rule is the vector bucket's: lowercase letters, digits and hyphens,
+/// beginning with a letter or digit, and short enough for the bucket name.
+pub fn stack_name_problem(name: &str) -> Option<String> {
+    let rule = format!(
+        "a stack name is 1-{MAX_STACK_LEN} lowercase letters, digits and hyphens, beginning and ending with a letter or digit (it names the vector bucket `{{name}}-vectors-{{account}}`)"
+    );
+    let chars_ok = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ends_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    (name.is_empty() || name.len() > MAX_STACK_LEN || !chars_ok || !ends_ok).then_some(rule)
+}
+
+/// Why `name` cannot be a vector index name, or `None`: 3-63 lowercase letters, digits,
+/// hyphens and dots, beginning and ending with a letter or digit (S3 Vectors' rule).
+pub fn index_name_problem(name: &str) -> Option<String> {
+    let chars_ok = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    let ends_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    (!(3..=63).contains(&name.len()) || !chars_ok || !ends_ok).then(|| {
+        "an index name is 3-63 lowercase letters, digits, hyphens and dots, beginning and ending with a letter or digit".to_string()
+    })
+}
+
+/// The retention periods CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: [i32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stack_names_follow_the_bucket_rule() {
+        for ok in ["alex", "a", "my-stack-2", &"a".repeat(MAX_STACK_LEN)] {
+            assert_eq!(stack_name_problem(ok), None, "{ok}");
+            let n = StackNames::new(ok, "123456789012", DEFAULT_INDEX);
+            assert!(n.bucket.len() <= 63 && n.role.len() <= 64 && n.function.len() <= 64);
+        }
+        for bad in [
+            "",
+            "my_stack",
+            "MyStack",
+            "-alex",
+            "alex-",
+            "al ex",
+            "é",
+            &"a".repeat(MAX_STACK_LEN + 1),
+        ] {
+            assert!(stack_name_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn index_names_follow_s3_vectors_rule() {
+        for ok in ["financial-research", "abc", "v2.index", &"a".repeat(63)] {
+            assert_eq!(index_name_problem(ok), None, "{ok}");
+        }
+        for bad in ["ab", "Index", "a_b", ".abc", "abc-", &"a".repeat(64)] {
+            assert!(index_name_problem(bad).is_some(), "{bad}");
+        }
+    }
 
     #[test]
     fn defaults_match_the_original_setup() {

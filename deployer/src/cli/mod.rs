@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// Stack name: the prefix of every resource name
-    #[arg(long, global = true, default_value = shared::names::DEFAULT_STACK, env = "ALEX_STACK")]
+    #[arg(long, global = true, default_value = shared::names::DEFAULT_STACK, env = "ALEX_STACK", value_parser = stack_name)]
     pub name: String,
     /// AWS region (default: the profile's, `AWS_REGION`, or `DEFAULT_AWS_REGION` from `.env`)
     #[arg(long, global = true)]
@@ -83,6 +83,34 @@ fn kms_key_arn(arn: &str) -> Result<String, String> {
     }
 }
 
+fn stack_name(name: &str) -> Result<String, String> {
+    match shared::names::stack_name_problem(name) {
+        Some(rule) => Err(rule),
+        None => Ok(name.to_string()),
+    }
+}
+
+fn index_name(name: &str) -> Result<String, String> {
+    match shared::names::index_name_problem(name) {
+        Some(rule) => Err(rule),
+        None => Ok(name.to_string()),
+    }
+}
+
+fn log_retention_days(days: &str) -> Result<i32, String> {
+    use shared::names::LOG_RETENTION_DAYS;
+    days.parse::<i32>()
+        .ok()
+        .filter(|d| LOG_RETENTION_DAYS.contains(d))
+        .ok_or_else(|| {
+            let allowed: Vec<String> = LOG_RETENTION_DAYS.iter().map(i32::to_string).collect();
+            format!(
+                "CloudWatch Logs keeps logs for one of {} days",
+                allowed.join(", ")
+            )
+        })
+}
+
 /// `package`.
 #[derive(Debug, Args)]
 pub struct PackageArgs {
@@ -101,7 +129,7 @@ pub struct StackArgs {
     #[arg(long, env = "SAGEMAKER_ENDPOINT", default_value = shared::names::DEFAULT_EMBEDDING_ENDPOINT)]
     pub embedding_endpoint: String,
     /// Vector index name
-    #[arg(long, default_value = shared::names::DEFAULT_INDEX)]
+    #[arg(long, default_value = shared::names::DEFAULT_INDEX, value_parser = index_name)]
     pub index_name: String,
     /// Embedding dimension of the index
     #[arg(long, default_value_t = shared::names::DEFAULT_DIMENSION, value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -140,8 +168,9 @@ pub struct StackArgs {
     /// Lambda architecture
     #[arg(long, value_enum, default_value_t = Arch::host())]
     pub arch: Arch,
-    /// Log retention in days
-    #[arg(long, default_value_t = 7)]
+    /// Log retention in days: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    /// 1096, 1827, 2192, 2557, 2922, 3288 or 3653 (CloudWatch Logs accepts only these)
+    #[arg(long, default_value_t = 7, value_parser = log_retention_days)]
     pub log_retention_days: i32,
     /// Usage plan quota: requests per month
     #[arg(long, default_value_t = 10_000)]
@@ -188,7 +217,7 @@ pub struct DownArgs {
     #[arg(long, short)]
     pub yes: bool,
     /// Vector index name
-    #[arg(long, default_value = shared::names::DEFAULT_INDEX)]
+    #[arg(long, default_value = shared::names::DEFAULT_INDEX, value_parser = index_name)]
     pub index_name: String,
 }
 
@@ -206,7 +235,7 @@ pub struct OutputArgs {
     #[arg(long, conflicts_with_all = ["env", "write_env"])]
     pub show_key: bool,
     /// Vector index name
-    #[arg(long, default_value = shared::names::DEFAULT_INDEX)]
+    #[arg(long, default_value = shared::names::DEFAULT_INDEX, value_parser = index_name)]
     pub index_name: String,
 }
 
