@@ -68,6 +68,13 @@ fn values_aws_refuses_are_usage_errors() {
             "{args:?}: {stderr}"
         );
     }
-    let out = deployer(&["--name", "a-b", "plan", "--log-retention-days", "14", "--help"]);
+    let out = deployer(&[
+        "--name",
+        "a-b",
+        "plan",
+        "--log-retention-days",
+        "14",
+        "--help",
+    ]);
     assert!(out.status.success());
 }

@@ -63,6 +63,16 @@ where
     {
         return BackendError::TooLarge(format!("{service}: HTTP 413"));
     }
+    // A call cut by the SDK's timeouts: on SageMaker, the first call to an idle serverless
+    // endpoint waits for its cold start.
+    if service == "SageMaker"
+        && matches!(
+            err,
+            aws_smithy_runtime_api::client::result::SdkError::TimeoutError(_)
+        )
+    {
+        return BackendError::NotReady(format!("{service}: the call timed out"));
+    }
     let Some(service_err) = err.as_service_error() else {
         return BackendError::Other(format!(
             "{service} call failed: {}",
@@ -84,6 +94,7 @@ where
         ("SageMaker", "ModelError") if message.contains("size exceed") => {
             BackendError::TooLarge(detail)
         }
+        ("SageMaker", "ModelNotReadyException") => BackendError::NotReady(detail),
         ("SageMaker", _) => BackendError::Endpoint(detail),
         ("S3 Vectors", "ValidationException") => BackendError::Invalid(
             service_err

@@ -80,6 +80,10 @@ pub enum BackendError {
         /// The code and message, for the log.
         detail: String,
     },
+    /// The embedding endpoint is not ready: a serverless endpoint provisioning capacity after
+    /// idling (`ModelNotReadyException`), or a call cut by its timeout while it starts.
+    #[error("embedding endpoint not ready: {0}")]
+    NotReady(String),
     /// The embedding endpoint failed (unknown endpoint, model error…).
     #[error("embedding endpoint failed: {0}")]
     Endpoint(String),

@@ -8,7 +8,9 @@
 //!   sized with the pooled estimate (~200× smaller).
 //! - **An oversize answer or request still splits**: the batch is halved and retried, so at
 //!   most `2n − 1` calls for `n` inputs; a single input that is too large is an error.
-//! - **Throttling backs off** (exponential, capped) only while the deadline allows.
+//! - **Throttling and a starting endpoint back off** (exponential, capped, jittered) only while
+//!   the deadline allows; then the answer is 503 with `Retry-After` (202 for ingest progress),
+//!   and what was embedded is kept.
 //! - **Concurrency** is at most `EMBED_CONCURRENCY` (the endpoint's max concurrency).
 //! - **Deadline**: a batch starts only if the slowest call seen so far still fits, and every
 //!   call is cut at the deadline; inputs not embedded in time come back as `None`.
@@ -162,6 +164,11 @@ impl<'a, B: Backend> Embedder<'a, B> {
             let rest = self.plan(texts, tokens, start);
             result = self.run(rest, texts, &mut vectors).await;
         }
+        // Nothing came back before the deadline: the endpoint did not answer in time (most
+        // often a serverless cold start), which is not progress.
+        if result.is_ok() && !texts.is_empty() && vectors.iter().all(Option::is_none) {
+            result = Err(ApiError::out_of_time());
+        }
         Embedded {
             vectors,
             error: result.err(),
@@ -250,7 +257,9 @@ impl<'a, B: Backend> Embedder<'a, B> {
                             detail,
                         ));
                     }
-                    Err(CallError::Backend(e @ BackendError::Throttled { .. })) => {
+                    Err(CallError::Backend(
+                        e @ (BackendError::Throttled { .. } | BackendError::NotReady(_)),
+                    )) => {
                         self.throttled.fetch_add(1, Ordering::Relaxed);
                         let wait = backoff(attempt);
                         if attempt >= 8 || self.deadline.remaining() <= wait {

@@ -7,6 +7,8 @@ use shared::metadata::MetadataError;
 
 /// Seconds a throttled caller is asked to wait (`Retry-After`).
 pub const RETRY_AFTER_SECS: u32 = 2;
+/// Seconds a caller is asked to wait while the embedding endpoint starts.
+pub const STARTING_RETRY_AFTER_SECS: u32 = 5;
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +23,8 @@ pub struct ApiError {
     pub detail: Option<String>,
     /// The methods a 405 names in its `Allow` header.
     pub allow: Option<String>,
+    /// The body's `code` ([`shared::api::ENDPOINT_STARTING`]).
+    pub code: Option<&'static str>,
 }
 
 impl ApiError {
@@ -31,6 +35,7 @@ impl ApiError {
             retry_after: None,
             detail: None,
             allow: None,
+            code: None,
         }
     }
     /// 400.
@@ -73,13 +78,27 @@ impl ApiError {
             ..Self::new(502, message)
         }
     }
-    /// 503: the request could not be finished before the deadline.
+    /// 503: the embedding endpoint did not answer before the deadline; the usual cause is a
+    /// serverless endpoint's cold start.
     pub fn out_of_time() -> Self {
         Self {
-            retry_after: Some(RETRY_AFTER_SECS),
+            retry_after: Some(STARTING_RETRY_AFTER_SECS),
+            code: Some(shared::api::ENDPOINT_STARTING),
             ..Self::new(
                 503,
-                "the embedding endpoint did not answer in time; retry later",
+                "the embedding endpoint did not answer in time (an idle serverless endpoint takes seconds up to a minute to start); retry later",
+            )
+        }
+    }
+    /// 503: the embedding endpoint is starting (`ModelNotReadyException`).
+    pub fn endpoint_starting(detail: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(STARTING_RETRY_AFTER_SECS),
+            code: Some(shared::api::ENDPOINT_STARTING),
+            detail: Some(detail.into()),
+            ..Self::new(
+                503,
+                "the embedding endpoint is starting (an idle serverless endpoint takes seconds up to a minute); retry later",
             )
         }
     }
@@ -138,6 +157,7 @@ impl From<BackendError> for ApiError {
                     format!("{service} is throttling requests; retry later"),
                 )
             },
+            BackendError::NotReady(detail) => Self::endpoint_starting(detail),
             BackendError::Endpoint(_) | BackendError::TooLarge(_) => Self {
                 detail,
                 ..Self::new(

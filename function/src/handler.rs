@@ -126,6 +126,7 @@ fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
     let body = ErrorBody {
         error: err.message.clone(),
         request_id: request_id.to_string(),
+        code: err.code.map(str::to_string),
     };
     framed(err.status, &body, err.retry_after, err.allow.as_deref())
 }

@@ -258,3 +258,66 @@ fn strays_shorter_versions_and_filters_through_the_local_aws() {
         assert!(keys(&s3v).await.is_empty());
     });
 }
+
+/// A serverless endpoint that idled scales to zero: the first call waits for its cold start,
+/// calls meanwhile get `ModelNotReadyException`. Neither is an error: a request whose budget
+/// ends first answers 503 `EndpointStarting` with `Retry-After` and changes nothing, and the
+/// same request sent again once the endpoint is up is stored; concurrent requests during the
+/// start back off inside their deadline and succeed.
+#[test]
+fn a_cold_endpoint_is_a_retryable_503_and_the_retry_is_stored() {
+    let aws = LocalAws::start(&[]);
+    aws.control(
+        "POST",
+        "endpoints",
+        Some(r#"{"name": "alex-embedding-endpoint", "cold_start_ms": 4000}"#),
+    );
+    runtime().block_on(async {
+        let (mut app, s3v) = setup(&aws).await;
+        let config = app.config.as_mut().unwrap();
+        config.time_budget_ms = 2_500;
+        config.deadline_margin_ms = 500;
+        let doc = json!({"text": "Quarterly revenue grew on strong cloud demand.", "id": "cold"});
+        let started = std::time::Instant::now();
+        let (s, body, resp) = call_any(&app, rest_event("POST", "/ingest", &doc.to_string())).await;
+        assert_eq!(s, 503, "{body}");
+        assert_eq!(body["code"], "EndpointStarting", "{body}");
+        assert!(resp.headers().contains_key("retry-after"));
+        assert!(started.elapsed() < std::time::Duration::from_millis(2_500));
+        assert!(keys(&s3v).await.is_empty());
+        // Sent again while the endpoint still starts: ModelNotReadyException, the same answer.
+        let (s, body) = post(&app, "/search", json!({"query": "cloud"})).await;
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (503, Some("EndpointStarting")),
+            "{body}"
+        );
+        let not_ready = invocations(&aws)
+            .iter()
+            .filter(|c| c["status"] == 429)
+            .count();
+        assert!(not_ready >= 1);
+        tokio::time::sleep(std::time::Duration::from_millis(4_000)).await;
+        let (s, body) = post(&app, "/ingest", doc).await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(keys(&s3v).await, vec!["cold#0"]);
+
+        // Cold again; with the full budget, two concurrent requests both wait it out.
+        aws.control(
+            "POST",
+            "endpoints",
+            Some(r#"{"name": "alex-embedding-endpoint", "cold": true, "cold_start_ms": 1500}"#),
+        );
+        let config = app.config.as_mut().unwrap();
+        config.time_budget_ms = 29_000;
+        config.deadline_margin_ms = 2_500;
+        let a = post(
+            &app,
+            "/ingest",
+            json!({"text": "Chip demand rose.", "id": "a"}),
+        );
+        let b = post(&app, "/search", json!({"query": "chips"}));
+        let ((sa, ba), (sb, bb)) = tokio::join!(a, b);
+        assert_eq!((sa, sb), (200, 200), "{ba} {bb}");
+    });
+}

@@ -22,6 +22,13 @@ ModelError 'Received server error (500) from primary with message "Message size 
 over 60 s is 424 ModelError "...Your invocation timed out while waiting for a response from
 container primary...". An endpoint's `latency_ms` is slept on every call while the call counts
 as active.
+
+Cold starts. A serverless endpoint scales to zero: it starts cold, and goes cold again after
+`idle_secs` without calls (not clock scaled). The first call to a cold endpoint provisions
+capacity and waits `cold_start_ms` for it (while counting as active); calls that arrive while the
+capacity is provisioned fail with 429 ModelNotReadyException, as SageMaker answers them. A
+real-time endpoint's instances stay up (`cold_start_ms` 0). `{"name": ..., "cold": true}` on
+`POST /_localaws/endpoints` makes an endpoint cold now.
 """
 
 import json
@@ -43,6 +50,12 @@ INVOKE_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
 # Request and answer payload caps, bytes.
 PAYLOAD_CAPS = {"serverless": 4 * 1024 * 1024, "realtime": 6 * 1024 * 1024}
 DEFAULT_CONCURRENCY = {"serverless": 2, "realtime": 0}
+# A cold serverless endpoint's start (real ones take seconds up to about a minute) and how long
+# it stays warm without calls; short enough for tests, on by default.
+DEFAULT_COLD_START_MS = {"serverless": 1500.0, "realtime": 0.0}
+DEFAULT_IDLE_SECS = {"serverless": 300.0, "realtime": 0.0}
+NOT_READY = ("Either a serverless endpoint variant's resources are still being provisioned, or a multi-model "
+             "endpoint is still downloading or loading the target model. Wait and try your request again.")
 TASKS = ("feature-extraction", "sentence-embeddings")
 # Seconds SageMaker waits for the container's answer (not clock scaled: compute is real time).
 INVOCATION_TIMEOUT_SECS = 60.0
@@ -139,17 +152,21 @@ class EndpointConfig:
     max_concurrency: int = DEFAULT_CONCURRENCY["serverless"]
     task: str = "feature-extraction"
     latency_ms: float = 0.0
+    cold_start_ms: float = DEFAULT_COLD_START_MS["serverless"]
+    idle_secs: float = DEFAULT_IDLE_SECS["serverless"]
 
     @classmethod
     def for_profile(cls, profile: str) -> "EndpointConfig":
-        return cls(profile=profile, max_concurrency=DEFAULT_CONCURRENCY[profile])
+        return cls(profile=profile, max_concurrency=DEFAULT_CONCURRENCY[profile],
+                   cold_start_ms=DEFAULT_COLD_START_MS[profile], idle_secs=DEFAULT_IDLE_SECS[profile])
 
     @property
     def payload_cap(self) -> int:
         return PAYLOAD_CAPS[self.profile]
 
     def update(self, values: dict) -> None:
-        """Applies `profile`, `max_concurrency`, `task`, `latency_ms`; ValueError if one is invalid."""
+        """Applies `profile`, `max_concurrency`, `task`, `latency_ms`, `cold_start_ms`, `idle_secs`;
+        ValueError if one is invalid."""
         profile = values.get("profile", self.profile)
         if profile not in PAYLOAD_CAPS:
             raise ValueError(f"profile must be one of {sorted(PAYLOAD_CAPS)}")
@@ -158,9 +175,14 @@ class EndpointConfig:
             raise ValueError(f"task must be one of {list(TASKS)}")
         concurrency = int(values.get("max_concurrency", self.max_concurrency))
         latency = float(values.get("latency_ms", self.latency_ms))
-        if concurrency < 0 or latency < 0:
-            raise ValueError("max_concurrency and latency_ms must not be negative")
+        # A new profile brings its own cold-start defaults unless they are given.
+        defaults = self if profile == self.profile else EndpointConfig.for_profile(profile)
+        cold_start = float(values.get("cold_start_ms", defaults.cold_start_ms))
+        idle = float(values.get("idle_secs", defaults.idle_secs))
+        if min(concurrency, latency, cold_start, idle) < 0:
+            raise ValueError("max_concurrency, latency_ms, cold_start_ms and idle_secs must not be negative")
         self.profile, self.task, self.max_concurrency, self.latency_ms = profile, task, concurrency, latency
+        self.cold_start_ms, self.idle_secs = cold_start, idle
 
 
 class SageMakerRuntime:
@@ -175,12 +197,16 @@ class SageMakerRuntime:
         self._model_lock = threading.Lock()
         self._active: dict[str, int] = {}
         self._active_lock = threading.Lock()
+        # Per endpoint: (when its capacity is (or will be) up, when its last call ended), both
+        # monotonic; absent while it is cold.
+        self._warm: dict[str, tuple[float, float]] = {}
         self.reset()
 
     def reset(self):
-        """Back to the endpoints given at start, with their profile's defaults."""
+        """Back to the endpoints given at start, with their profile's defaults (and cold)."""
         with self._active_lock:
             self.configs = {name: EndpointConfig.for_profile(self.initial_profile) for name in self.initial}
+            self._warm.clear()
 
     @property
     def endpoints(self) -> list[str]:
@@ -202,8 +228,10 @@ class SageMakerRuntime:
                     raise ValueError(f"profile must be one of {sorted(PAYLOAD_CAPS)}")
                 current = EndpointConfig.for_profile(profile)
             updated = EndpointConfig(**asdict(current))
-            updated.update(values)
+            updated.update({k: v for k, v in values.items() if k not in ("name", "cold")})
             self.configs[name] = updated
+            if values.get("cold"):
+                self._warm.pop(name, None)
 
     def describe(self) -> dict:
         with self._active_lock:
@@ -242,15 +270,29 @@ class SageMakerRuntime:
             resp = aws_error("sagemaker", 400, "ValidationError", f"Request {request_id} has oversize body.")
             resp.headers["x-amzn-RequestId"] = request_id
             return resp
+        now = time.monotonic()
         with self._active_lock:
+            cold_wait = 0.0
+            if config.cold_start_ms > 0:
+                warm = self._warm.get(name)
+                idle = warm is not None and not self._active.get(name) and now - warm[1] > config.idle_secs
+                if warm is None or idle:
+                    cold_wait = config.cold_start_ms / 1000.0
+                    self._warm[name] = (now + cold_wait, now + cold_wait)
+                elif now < warm[0]:
+                    return aws_error("sagemaker", 429, "ModelNotReadyException", NOT_READY)
             if config.max_concurrency and self._active.get(name, 0) >= config.max_concurrency:
                 return aws_error("sagemaker", 400, "ThrottlingException", "Rate exceeded")
             self._active[name] = self._active.get(name, 0) + 1
         try:
+            if cold_wait:
+                time.sleep(cold_wait)
             return self.invoke(call, name, config, region, body)
         finally:
             with self._active_lock:
                 self._active[name] -= 1
+                if name in self._warm:
+                    self._warm[name] = (self._warm[name][0], time.monotonic())
 
     def describe_control(self, operation: str, body: bytes, region: str) -> Response:
         """DescribeEndpoint / DescribeEndpointConfig of the registered endpoints, as SageMaker

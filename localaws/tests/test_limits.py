@@ -65,13 +65,15 @@ def test_endpoint_profiles_defaults_update_and_reset(aws):
     out = aws.control("endpoints")
     assert out["endpoints"] == [ENDPOINT]
     assert out["configs"][ENDPOINT] == {"profile": "serverless", "max_concurrency": 2,
-                                        "task": "feature-extraction", "latency_ms": 0.0}
+                                        "task": "feature-extraction", "latency_ms": 0.0,
+                                        "cold_start_ms": 1500.0, "idle_secs": 300.0}
     aws.control("endpoints", {"name": "rt", "profile": "realtime"})
     aws.control("endpoints", {"name": ENDPOINT, "latency_ms": 5})
     out = aws.control("endpoints", {"name": ENDPOINT, "task": "sentence-embeddings"})
     assert out["endpoints"] == [ENDPOINT, "rt"]
     assert out["configs"]["rt"] == {"profile": "realtime", "max_concurrency": 0,
-                                    "task": "feature-extraction", "latency_ms": 0.0}
+                                    "task": "feature-extraction", "latency_ms": 0.0,
+                                    "cold_start_ms": 0.0, "idle_secs": 0.0}
     assert out["configs"][ENDPOINT]["latency_ms"] == 5.0  # kept by the second update
     assert out["configs"][ENDPOINT]["task"] == "sentence-embeddings"
     for bad in ({"name": "x", "profile": "gpu"}, {"name": "x", "task": "summarize"}, {"profile": "realtime"}):
@@ -87,7 +89,59 @@ def test_endpoint_profile_flag_sets_start_time_endpoints():
     with Launched("--endpoint", "e1", "--endpoint-profile", "realtime", prefix="localaws-profile-") as local:
         out = local.control("endpoints")
     assert out["configs"] == {"e1": {"profile": "realtime", "max_concurrency": 0,
-                                     "task": "feature-extraction", "latency_ms": 0.0}}
+                                     "task": "feature-extraction", "latency_ms": 0.0,
+                                     "cold_start_ms": 0.0, "idle_secs": 0.0}}
+
+
+def test_cold_start_first_call_waits_others_are_not_ready_then_warm(aws):
+    aws.control("endpoints", {"name": ENDPOINT, "cold_start_ms": 1500, "idle_secs": 1.0})
+    outcomes = {}
+
+    def first():
+        started = time.monotonic()
+        invoke_raw(aws, {"inputs": "hi"})
+        outcomes["first"] = time.monotonic() - started
+
+    t = threading.Thread(target=first)
+    t.start()
+    time.sleep(0.3)
+    with pytest.raises(ClientError) as e:
+        invoke_raw(aws, {"inputs": "hi"})
+    err = e.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 429 and err["Error"]["Code"] == "ModelNotReadyException"
+    assert "still being provisioned" in err["Error"]["Message"]
+    t.join(10)
+    assert outcomes["first"] >= 1.4
+    started = time.monotonic()
+    invoke_raw(aws, {"inputs": "hi"})
+    assert time.monotonic() - started < 1.0  # warm
+    time.sleep(1.2)  # idle past idle_secs: cold again
+    started = time.monotonic()
+    invoke_raw(aws, {"inputs": "hi"})
+    assert time.monotonic() - started >= 1.4
+    aws.control("endpoints", {"name": ENDPOINT, "cold": True, "idle_secs": 300})
+    started = time.monotonic()
+    invoke_raw(aws, {"inputs": "hi"})
+    assert time.monotonic() - started >= 1.4
+
+
+def test_realtime_endpoints_do_not_go_cold(aws):
+    aws.control("endpoints", {"name": "rt", "profile": "realtime", "latency_ms": 500})
+    outcomes = []
+
+    def one():
+        try:
+            invoke_raw(aws, {"inputs": "hi"}, endpoint="rt")
+            outcomes.append("ok")
+        except ClientError as e:
+            outcomes.append(e.response["Error"]["Code"])
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert outcomes == ["ok"] * 3
 
 
 def test_serverless_request_over_4_mib_is_oversize_validation_error(aws):
@@ -126,6 +180,8 @@ def test_realtime_accepts_5_mb_answer_and_refuses_request_over_6_mib(aws):
 
 
 def test_third_concurrent_call_on_serverless_endpoint_is_throttled(aws):
+    # Warm: this test is about concurrency, not the cold start (test_cold_start_* below).
+    aws.control("endpoints", {"name": ENDPOINT, "cold_start_ms": 0})
     aws.control("endpoints", {"name": ENDPOINT, "max_concurrency": 2, "latency_ms": 1500})
     clients = [aws.client("sagemaker-runtime") for _ in range(3)]
     start = threading.Barrier(3)

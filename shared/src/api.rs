@@ -328,14 +328,23 @@ pub struct ReindexResponse {
     pub done: bool,
 }
 
-/// Every error body: `{"error": "...", "request_id": "..."}`.
+/// Every error body: `{"error": "...", "request_id": "..."}`, and a `code` when a client
+/// can act on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// What went wrong, for the caller; never internal details.
     pub error: String,
     /// The Lambda request id, to find the log lines.
     pub request_id: String,
+    /// A stable code for the errors a client handles ([`ENDPOINT_STARTING`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
+
+/// The code of a 503 whose cause is the embedding endpoint starting (a serverless endpoint
+/// scaled to zero: `ModelNotReadyException`, or a first call still waiting for capacity). Send
+/// the same request again after `Retry-After`; a cold start takes seconds up to about a minute.
+pub const ENDPOINT_STARTING: &str = "EndpointStarting";
 
 #[cfg(test)]
 mod tests {

@@ -107,6 +107,22 @@ pub struct ApiClient {
     client: reqwest::Client,
     key: String,
     timeout: Duration,
+    /// Whether the "endpoint is starting" notice was printed (once per client).
+    told_starting: std::sync::atomic::AtomicBool,
+}
+
+/// How long requests are re-sent while the embedding endpoint starts (a serverless cold start
+/// takes seconds up to about a minute; the function answers 503 `EndpointStarting` meanwhile).
+pub const MAX_STARTING_WAIT: Duration = Duration::from_secs(180);
+
+/// Whether an answer is the function's "the embedding endpoint is starting".
+fn is_starting(status: u16, body: &str) -> bool {
+    status == 503
+        && matches!(
+            serde_json::from_str::<ErrorAnswer>(body),
+            Ok(ErrorAnswer::Function(ErrorBody { code: Some(code), .. }))
+                if code == shared::api::ENDPOINT_STARTING
+        )
 }
 
 /// Reads an answer: status, body, and the request id (the function's, else API Gateway's).
@@ -166,6 +182,7 @@ impl ApiClient {
             client,
             key: key.to_string(),
             timeout,
+            told_starting: false.into(),
         })
     }
 
@@ -186,7 +203,10 @@ impl ApiClient {
     ) -> anyhow::Result<Answer> {
         let target = check_url(url)?;
         let mut backoff = Duration::from_millis(500);
-        for attempt in 1..=MAX_ATTEMPTS {
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        while attempt < MAX_ATTEMPTS {
+            attempt += 1;
             let mut request = self
                 .client
                 .request(method.clone(), target.clone())
@@ -217,16 +237,36 @@ impl ApiClient {
             if status.is_redirection() {
                 return Err(redirected(url, &resp));
             }
-            if matches!(status.as_u16(), 429 | 503) && attempt < MAX_ATTEMPTS {
-                let asked = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok());
-                tokio::time::sleep(retry_after(asked).unwrap_or(backoff)).await;
-                backoff = (backoff * 2).min(Duration::from_secs(20));
-                continue;
+            if !matches!(status.as_u16(), 429 | 503) {
+                return Ok(answer(resp).await);
             }
-            return Ok(answer(resp).await);
+            let asked = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let wait = retry_after(asked.as_deref()).unwrap_or(backoff);
+            let answer = answer(resp).await;
+            if is_starting(answer.status, &answer.body) {
+                // A cold start is waited out for its own bounded time, not by attempts.
+                if started.elapsed() + wait > MAX_STARTING_WAIT {
+                    return Ok(answer);
+                }
+                if !self
+                    .told_starting
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    eprintln!(
+                        "  the embedding endpoint is starting (an idle serverless endpoint scales to zero); retrying for up to {} s",
+                        MAX_STARTING_WAIT.as_secs()
+                    );
+                }
+                attempt -= 1;
+            } else if attempt >= MAX_ATTEMPTS {
+                return Ok(answer);
+            }
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(Duration::from_secs(20));
         }
         bail!("request to {url} still throttled after {MAX_ATTEMPTS} attempts")
     }
