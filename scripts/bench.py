@@ -398,7 +398,7 @@ def large_section(rows):
         "|---|---|---|---|---|---|---|---|",
     ]
     for kind, size, wall, floor, calls, largest, chunks, most, _ in rows:
-        name = kind.replace("english", "English").replace("cjk", "CJK").replace("pooled", "`sentence-embeddings` endpoint")
+        name = kind.replace("english", "English").replace("cjk", "CJK").replace("pooled", "TEI (pooled) endpoint")
         lines.append(f"| {size // 1000} KB {name} | {wall:.1f} s | {floor:.1f} s | "
                      f"{wall / floor:.2f}× | {calls} | {largest / 1e6:.2f} MB | {chunks} | {most} |")
     token_level = [r for r in rows if "pooled" not in r[0]]
@@ -413,7 +413,7 @@ def large_section(rows):
         "the local endpoint spends ~20% of a chunk's compute time turning it into JSON (`tolist()` + `json.dumps`, "
         "as the toolkit does) and that part holds Python's GIL, so the emulator's two slots do not overlap it; the "
         "function then decodes it (686 MB/s, below). The floor counts the forward pass only. An endpoint deployed "
-        "with `HF_TASK=sentence-embeddings` answers ~200× less and reaches the floor.",
+        "served by the Text Embeddings Inference container answers ~200× less and reaches the floor.",
         "",
     ]
     return lines
@@ -463,7 +463,7 @@ def main():
         return
     if sys.argv[1:] == ["large"]:
         # Only the large-document section, replaced in place.
-        rows = large_documents() + large_documents("sentence-embeddings", (("english", 300_000),))
+        rows = large_documents() + large_documents("tei", (("english", 300_000),))
         section = "\n".join(large_section(rows))
         replace_section("## Large documents", section)
         print(section)
@@ -475,7 +475,7 @@ def main():
     print("bulk ingest (1,000 documents, both ways)...", file=sys.stderr)
     one, batch, floor = bulk_ingest()
     print("large documents...", file=sys.stderr)
-    large = large_documents() + large_documents("sentence-embeddings", (("english", 300_000),))
+    large = large_documents() + large_documents("tei", (("english", 300_000),))
     print("deployer at 0 ms and 50 ms per call...", file=sys.stderr)
     d0, zip_size = deployer_calls(0)
     d50, _ = deployer_calls(50)

@@ -84,6 +84,9 @@ where
     if THROTTLING_CODES.contains(&code.as_str()) {
         return BackendError::Throttled { service, detail };
     }
+    if matches!(code.as_str(), "AccessDeniedException" | "AccessDenied") {
+        return BackendError::Denied { service, detail };
+    }
     let message = service_err.message().unwrap_or("");
     match (service, code.as_str()) {
         // Serverless: "Request … has oversize body."; an answer over the limit fails in the

@@ -84,6 +84,14 @@ pub enum BackendError {
     /// idling (`ModelNotReadyException`), or a call cut by its timeout while it starts.
     #[error("embedding endpoint not ready: {0}")]
     NotReady(String),
+    /// The function's role was denied the call (IAM still propagating, or a missing permission).
+    #[error("{service} denied access: {detail}")]
+    Denied {
+        /// Which service.
+        service: &'static str,
+        /// The code and message, for the log.
+        detail: String,
+    },
     /// The embedding endpoint failed (unknown endpoint, model error…).
     #[error("embedding endpoint failed: {0}")]
     Endpoint(String),

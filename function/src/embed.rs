@@ -4,7 +4,7 @@
 //!   `tokens × dimension × ~21 bytes`, so inputs are grouped until the estimate
 //!   ([`shared::embedding::estimated_answer_bytes`]) reaches 90% of the endpoint's payload
 //!   limit (4 MiB serverless). Until the process has seen an answer, a request's first batch
-//!   goes alone; once an answer shows the endpoint pools (sentence-embeddings), batches are
+//!   goes alone; once an answer shows the endpoint pools (TEI), batches are
 //!   sized with the pooled estimate (~200× smaller).
 //! - **An oversize answer or request still splits**: the batch is halved and retried, so at
 //!   most `2n − 1` calls for `n` inputs; a single input that is too large is an error.
@@ -252,8 +252,8 @@ impl<'a, B: Backend> Embedder<'a, B> {
                     Err(CallError::Backend(BackendError::TooLarge(detail))) => {
                         return Err(ApiError::upstream(
                             "one chunk's embedding exceeds the endpoint's payload limit; \
-                             lower CHUNK_MAX_TOKENS or deploy the endpoint with \
-                             HF_TASK=sentence-embeddings",
+                             lower CHUNK_MAX_TOKENS or deploy the endpoint with the Text \
+                             Embeddings Inference container (pooled answers)",
                             detail,
                         ));
                     }
@@ -276,7 +276,13 @@ impl<'a, B: Backend> Embedder<'a, B> {
     }
 
     async fn call(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, CallError> {
-        let body = serde_json::json!({"inputs": texts, "parameters": {"truncation": true}});
+        // `parameters.truncation` for the HuggingFace toolkit, `truncate` for TEI; each
+        // container ignores the other's.
+        let body = serde_json::json!({
+            "inputs": texts,
+            "parameters": {"truncation": true},
+            "truncate": true,
+        });
         let body = serde_json::to_vec(&body).map_err(|e| ApiError::internal(e.to_string()))?;
         let answer = self.backend.invoke_endpoint(body).await?;
         self.largest.fetch_max(answer.len(), Ordering::Relaxed);

@@ -7,6 +7,9 @@ use shared::metadata::MetadataError;
 
 /// Seconds a throttled caller is asked to wait (`Retry-After`).
 pub const RETRY_AFTER_SECS: u32 = 2;
+/// The code of an access denial (the body's `code`; the handler retries it in a new
+/// environment, where IAM may still be propagating).
+pub const ACCESS_DENIED: &str = "AccessDenied";
 /// Seconds a caller is asked to wait while the embedding endpoint starts.
 pub const STARTING_RETRY_AFTER_SECS: u32 = 5;
 
@@ -90,6 +93,16 @@ impl ApiError {
             )
         }
     }
+    /// An access denial in an environment old enough that IAM has propagated: the role lacks a
+    /// permission (500, not retryable).
+    pub fn not_propagating(self) -> Self {
+        Self {
+            status: 500,
+            retry_after: None,
+            message: "the function's role was denied access to AWS; run `deployer doctor` (and `deployer up` to repair the role's policy)".into(),
+            ..self
+        }
+    }
     /// 503: the embedding endpoint is starting (`ModelNotReadyException`).
     pub fn endpoint_starting(detail: impl Into<String>) -> Self {
         Self {
@@ -158,6 +171,17 @@ impl From<BackendError> for ApiError {
                 )
             },
             BackendError::NotReady(detail) => Self::endpoint_starting(detail),
+            BackendError::Denied { service, .. } => Self {
+                retry_after: Some(STARTING_RETRY_AFTER_SECS),
+                code: Some(ACCESS_DENIED),
+                detail,
+                ..Self::new(
+                    503,
+                    format!(
+                        "the function's role was denied access to {service}; a stack deployed moments ago waits for IAM to propagate: retry in a few seconds"
+                    ),
+                )
+            },
             BackendError::Endpoint(_) | BackendError::TooLarge(_) => Self {
                 detail,
                 ..Self::new(

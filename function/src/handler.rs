@@ -4,7 +4,7 @@ use crate::backend::Backend;
 use crate::config::Config;
 use crate::documents;
 use crate::embed::Deadline;
-use crate::error::ApiError;
+use crate::error::{ACCESS_DENIED, ApiError};
 use crate::ingest::{IngestStats, ingest};
 use crate::search::{SearchStats, search};
 use lambda_http::request::RequestContext;
@@ -164,6 +164,15 @@ pub fn select_route(method: &str, path: &str) -> Result<Route, ApiError> {
     })
 }
 
+/// How long after an environment starts an access denial is taken for IAM propagation.
+const YOUNG_ENVIRONMENT: Duration = Duration::from_secs(60);
+
+/// Time since this environment handled its first request.
+fn environment_age() -> Duration {
+    static FIRST: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    FIRST.get_or_init(Instant::now).elapsed()
+}
+
 /// What a route handler gets from the request.
 struct Call<'a> {
     request_id: &'a str,
@@ -282,16 +291,44 @@ pub async fn handle<B: Backend>(
         ))),
         (Ok(config), Ok(route)) => {
             let deadline = Deadline::new(started, invocation_deadline(&req), config);
-            let call = Call {
-                request_id: &request_id,
-                body,
-                deadline,
-                next_token: req
-                    .query_string_parameters()
-                    .first("next_token")
-                    .map(str::to_string),
-            };
-            dispatch(&app.backend, config, route, call).await
+            let next_token = req
+                .query_string_parameters()
+                .first("next_token")
+                .map(str::to_string);
+            let mut wait = Duration::from_millis(500);
+            loop {
+                let call = Call {
+                    request_id: &request_id,
+                    body,
+                    deadline,
+                    next_token: next_token.clone(),
+                };
+                match dispatch(&app.backend, config, route.clone(), call).await {
+                    // IAM is eventually consistent: an environment started right after `up`
+                    // may be denied for seconds. Every route is safe to run again.
+                    Err(e)
+                        if e.code == Some(ACCESS_DENIED)
+                            && environment_age() < YOUNG_ENVIRONMENT
+                            && deadline.remaining() > wait =>
+                    {
+                        tracing::warn!(
+                            request_id,
+                            route = route_name,
+                            detail = e.detail.as_deref().unwrap_or(""),
+                            "access denied in a new environment (IAM may still be propagating); retrying"
+                        );
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(4));
+                    }
+                    Err(e)
+                        if e.code == Some(ACCESS_DENIED)
+                            && environment_age() >= YOUNG_ENVIRONMENT =>
+                    {
+                        break Err(e.not_propagating());
+                    }
+                    other => break other,
+                }
+            }
         }
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;

@@ -1,4 +1,4 @@
-//! Against a local endpoint deployed with `HF_TASK=sentence-embeddings` (pooled answers,
+//! Against a local endpoint deployed with the Text Embeddings Inference container (pooled answers,
 //! ~8 KB an input). Its own test binary: the function remembers the answer shape per process.
 
 mod common;
@@ -13,7 +13,7 @@ fn a_pooled_endpoint_gets_few_large_batches_and_the_same_ranking() {
     aws.control(
         "POST",
         "endpoints",
-        Some(r#"{"name": "alex-embedding-endpoint", "task": "sentence-embeddings"}"#),
+        Some(r#"{"name": "alex-embedding-endpoint", "task": "tei"}"#),
     );
     runtime().block_on(async {
         let (app, s3v) = setup(&aws).await;

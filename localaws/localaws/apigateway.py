@@ -399,6 +399,9 @@ class ApiGateway:
         status, payload = self.invoke_with_timeout(function_arn, source_arn, event)
         if status == 504:
             return gateway_message(504, "Endpoint request timed out")
+        if status == 429:
+            # A throttled Lambda (concurrency) reaches a REST proxy integration's client as 500.
+            return gateway_message(500, "Internal server error")
         if status != 200 or len(payload) > MAX_LAMBDA_RESPONSE_BYTES:
             return gateway_message(502 if status == 200 else status, "Internal server error")
         return self.proxy_response(payload)

@@ -174,15 +174,25 @@ def _caller_of_key(key_id: str, token: str, partition: str):
     return None
 
 
+def role_policies(iam, role) -> tuple:
+    """(identity policy documents, boundary document or None) of a role, as stored now."""
+    policies = list(role.policies.values()) + [_managed(p) for p in role.managed_policies.values()]
+    boundary = None
+    if role.permissions_boundary_arn:
+        found = iam.managed_policies.get(role.permissions_boundary_arn)
+        boundary = _managed(found) if found else {"Statement": []}
+    return policies, boundary
+
+
 def _role_caller(iam, partition: str, role, role_arn: str, session_name: str, session_policy=None) -> Caller:
+    from .iam import in_force
+
     role_name = role_arn.rsplit("/", 1)[-1]
     arn = f"arn:{partition}:sts::{ACCOUNT_ID}:assumed-role/{role_name}/{session_name}"
     policies, boundary = [], None
     if role is not None:
-        policies = list(role.policies.values()) + [_managed(p) for p in role.managed_policies.values()]
-        if role.permissions_boundary_arn:
-            found = iam.managed_policies.get(role.permissions_boundary_arn)
-            boundary = _managed(found) if found else {"Statement": []}
+        # IAM propagates changes late: sessions are judged by what is in force (`iam`).
+        policies, boundary = in_force(role.name, role_policies(iam, role))
     context = {"aws:PrincipalArn": role_arn, "aws:PrincipalType": "AssumedRole",
                "aws:userid": f"{role.id if role else ''}:{session_name}"}
     identifiers = {arn, role_arn, f"arn:{partition}:iam::{ACCOUNT_ID}:root", ACCOUNT_ID}

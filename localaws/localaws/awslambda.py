@@ -23,7 +23,11 @@ Invocation (from the local API Gateway): the function's uploaded zip is unpacked
 member (every path, symlinks resolved, must stay inside the package's directory), its
 `bootstrap` started with the function's environment plus the local endpoint and credentials of
 its execution role (STS AssumeRole), and driven through the Lambda Runtime API on a private
-loopback port. The process is kept warm until its code or configuration changes; the timeout is
+loopback port. Each execution environment runs one invocation at a time; concurrent invocations
+run in parallel environments (each new one with its own init and log stream) up to the account's
+concurrency (`lambda_concurrency`, 10 as for new accounts; 0: unlimited), beyond which an
+invocation is throttled (API Gateway answers a REST proxy integration's throttled Lambda with 500
+"Internal server error"). The process is kept warm until its code or configuration changes; the timeout is
 enforced (`Lambda-Runtime-Deadline-Ms` is the invocation's start plus the function's timeout); a
 crash, an error or a malformed reply is reported to API Gateway as a 502; a timeout, a crash or
 running out of memory ends the execution environment (a function error does not). A response over
@@ -241,6 +245,7 @@ class WarmFunction:
         self.init_done: float | None = None  # when the runtime first asked for an invocation
         self.cold = True
         self.broken = False  # timed out, crashed or out of memory: the environment is done
+        self.busy = False  # running an invocation (set and cleared under Lambda.lock)
         self.write_log(f"INIT_START Runtime Version: {RUNTIME_VERSION}\tRuntime Version ARN: "
                        f"{RUNTIME_VERSION_ARN.format(region=region)}\n")
         out_r, out_w = os.pipe()
@@ -505,8 +510,9 @@ class Lambda:
         self.lock = threading.Lock()
         self.pending_until: dict[str, float] = {}
         self.updating_until: dict[str, float] = {}
-        self.warm: dict[str, WarmFunction] = {}
-        self.invoke_locks: dict[str, threading.Lock] = {}
+        # Per function: its execution environments, each running one invocation at a time.
+        self.warm: dict[str, list[WarmFunction]] = {}
+        self.starting = 0  # environments being created (they count against concurrency)
         self.log_lock = threading.Lock()
 
     def reset(self):
@@ -516,7 +522,7 @@ class Lambda:
 
     def shutdown(self):
         with self.lock:
-            warm, self.warm = list(self.warm.values()), {}
+            warm, self.warm = [w for envs in self.warm.values() for w in envs], {}
         for w in warm:
             w.stop()
 
@@ -708,37 +714,56 @@ class Lambda:
         key = hashlib.sha256(json.dumps([fn.code_sha_256, fn.environment_vars, fn.role, fn.timeout,
                                          fn.memory_size], sort_keys=True, default=str).encode()).hexdigest()
         log_dir = os.environ.get("LOCALAWS_STATE_DIR") or tempfile.gettempdir()
+        # Each concurrent invocation gets an idle environment of its own, else a new one (with its
+        # init), up to the account's concurrency; beyond it the invocation is throttled.
+        stale, warm, throttled = [], None, False
         with self.lock:
-            lock = self.invoke_locks.setdefault(fn.function_name, threading.Lock())
-        # One invocation per warm process at a time, like one Lambda execution environment.
-        with lock:
-            with self.lock:
-                warm = self.warm.get(fn.function_name)
-                if warm is not None and (warm.key != key or not warm.alive()):
-                    self.warm.pop(fn.function_name)
-                    warm.stop()
-                    warm = None
-            if warm is None:
-                # One log stream per execution environment, named like Lambda's.
-                stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
-                env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
-                ship = functools.partial(self.ship_logs, region, fn.function_name, fn.role, stream)
-                try:
-                    warm = WarmFunction(key, fn.code_bytes, env, fn.function_arn,
-                                        os.path.join(log_dir, f"lambda-{fn.function_name}.log"), ship=ship,
-                                        region=region)
-                except (RuntimeError, zipfile.BadZipFile, OSError):
-                    return 502, b""
+            envs = self.warm.setdefault(fn.function_name, [])
+            for w in [w for w in envs if not w.busy and (w.key != key or not w.alive())]:
+                envs.remove(w)
+                stale.append(w)
+            warm = next((w for w in envs if not w.busy), None)
+            if warm is not None:
+                warm.busy = True
+            else:
+                limit = self.aws.settings.lambda_concurrency
+                running = sum(w.busy for es in self.warm.values() for w in es) + self.starting
+                throttled = bool(limit) and running >= limit
+                if not throttled:
+                    self.starting += 1
+        for w in stale:
+            w.stop()
+        if throttled:
+            return 429, b""
+        if warm is None:
+            # One log stream per execution environment, named like Lambda's.
+            stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
+            env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
+            ship = functools.partial(self.ship_logs, region, fn.function_name, fn.role, stream)
+            try:
+                warm = WarmFunction(key, fn.code_bytes, env, fn.function_arn,
+                                    os.path.join(log_dir, f"lambda-{fn.function_name}.log"), ship=ship,
+                                    region=region)
+            except (RuntimeError, zipfile.BadZipFile, OSError):
+                return 502, b""
+            finally:
                 with self.lock:
-                    self.warm[fn.function_name] = warm
+                    self.starting -= 1
+            warm.busy = True
+            with self.lock:
+                self.warm.setdefault(fn.function_name, []).append(warm)
+        try:
             ok, payload = warm.invoke(event, float(fn.timeout or 3), int(fn.memory_size or 128),
                                       self.aws.settings.lambda_enforce_memory)
-            if warm.broken:
-                # A timeout, a crash or running out of memory ends the execution environment.
-                with self.lock:
-                    self.warm.pop(fn.function_name, None)
-                warm.stop()
-            return (200 if ok else 502), payload
+        finally:
+            with self.lock:
+                warm.busy = False
+                if warm.broken and warm in self.warm.get(fn.function_name, []):
+                    # A timeout, a crash or running out of memory ends the execution environment.
+                    self.warm[fn.function_name].remove(warm)
+        if warm.broken:
+            warm.stop()
+        return (200 if ok else 502), payload
 
     def ship_logs(self, region: str, function_name: str, role_arn: str, stream: str, events: list) -> None:
         """Delivers log events to CloudWatch Logs the way Lambda does: as the function's execution

@@ -33,6 +33,8 @@ class Settings:
     lambda_enforce_memory: bool = True
     # Seconds an idle warm Lambda process is kept.
     lambda_idle_secs: float = 300.0
+    # Concurrent executions across the account's functions (new accounts: 10); 0: unlimited.
+    lambda_concurrency: int = 10
     # Check calls against IAM (fixed at start: `--enforce-iam`).
     enforce_iam: bool = False
     # S3 Vectors: the default index mode of vector buckets created from now on. ENHANCED is what

@@ -6,11 +6,13 @@ Every endpoint has a task, a profile and their limits, set at start (`--endpoint
 Tasks. `feature-extraction` (the default) answers as the HuggingFace feature-extraction
 pipeline on SageMaker: the token-level last hidden state, `[1][tokens][384]` for one string and
 `[N][1][tokens_i][384]` for a list (each input is run on its own, so there is no padding); inputs
-over 512 tokens fail unless `"parameters": {"truncation": true}`. `sentence-embeddings` answers
-as the HuggingFace inference toolkit serving a sentence-transformers model:
-`{"embeddings": [384 floats]}` for one string, `{"embeddings": [[384 floats], ...]}` for a list,
-mean-pooled over the tokens and L2-normalised, each input silently truncated to 256 word pieces
-(the model's `max_seq_length`).
+over 512 tokens fail unless `"parameters": {"truncation": true}`. `tei` answers as SageMaker's
+Text Embeddings Inference container (`huggingface-tei` / `huggingface-tei-cpu` images, the way to
+get pooled embeddings on SageMaker: its HuggingFace toolkit has no sentence-embeddings task):
+`[[384 floats]]` for one string, `[[384 floats], ...]` for a list, mean-pooled over the tokens
+and L2-normalised (`"normalize": false` leaves them unnormalised); an input over the model's
+256-token `max_seq_length` fails (ModelError wrapping TEI's 413) unless `"truncate": true`.
+Other members (`parameters`) are ignored, as TEI ignores them.
 
 Profiles. `serverless` (the default): at most 2 concurrent calls unless configured otherwise,
 request and answer up to 4 MiB; a larger request is 400 ValidationError
@@ -56,7 +58,7 @@ DEFAULT_COLD_START_MS = {"serverless": 1500.0, "realtime": 0.0}
 DEFAULT_IDLE_SECS = {"serverless": 300.0, "realtime": 0.0}
 NOT_READY = ("Either a serverless endpoint variant's resources are still being provisioned, or a multi-model "
              "endpoint is still downloading or loading the target model. Wait and try your request again.")
-TASKS = ("feature-extraction", "sentence-embeddings")
+TASKS = ("feature-extraction", "tei")
 # Seconds SageMaker waits for the container's answer (not clock scaled: compute is real time).
 INVOCATION_TIMEOUT_SECS = 60.0
 
@@ -365,19 +367,26 @@ class SageMakerRuntime:
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
             return client_error("`inputs` must be a string or a non-empty list of strings")
         call.inputs = len(texts)
-        sentences = config.task == "sentence-embeddings"
+        tei = config.task == "tei"
         try:
-            if sentences:
+            if tei:
                 ids = [self.model.token_ids(t, True, SENTENCE_MAX_TOKENS) for t in texts]
+                untruncated = [len(self.model.token_ids(t, True, 10**9)) for t in texts]
+                too_long = [n for n in untruncated if n > SENTENCE_MAX_TOKENS]
+                if too_long and req.get("truncate") is not True:
+                    return self.model_error(name, region, 413, json.dumps({
+                        "error": f"Input validation error: `inputs` must have less than {SENTENCE_MAX_TOKENS} "
+                                 f"tokens. Given: {too_long[0]}", "error_type": "Validation"}))
             else:
                 ids = [self.model.token_ids(t, truncate) for t in texts]
         except ValueError as e:
             return client_error(str(e))
         call.tokens = [len(i) for i in ids]
         states = [self.model.hidden_states(i) for i in ids]
-        if sentences:
-            pooled = [self.model.pool(s).tolist() for s in states]
-            out = {"embeddings": pooled[0] if single else pooled}
+        if tei:
+            normalize = req.get("normalize", True) is not False
+            pooled = [self.model.pool(s) if normalize else s.mean(axis=0) for s in states]
+            out = [p.tolist() for p in pooled]
         elif single:
             out = [states[0].tolist()]
         else:

@@ -18,6 +18,8 @@ while True:
         sys.exit(3)
     if body == "sleep":
         time.sleep(30)
+    if body == "nap":
+        time.sleep(1)
     if body == "bad":
         out = b"not json"
     else:

@@ -79,3 +79,29 @@ def test_crash_timeout_and_malformed_reply_are_502(aws):
     for body in ("crash", "bad", "sleep"):
         assert call(aws, api, body=body, key=key)[:2] == (502, {"message": "Internal server error"}), body
     assert call(aws, api, key=key)[0] == 201
+
+
+def test_concurrent_invocations_get_their_own_environments_up_to_the_concurrency(aws):
+    import threading
+
+    api, key, _, _ = setup(aws, timeout=5)
+    aws.control("config", {"lambda_concurrency": 2})
+    results = []
+
+    def one():
+        status, body, _ = call(aws, api, body="nap", key=key)
+        results.append((status, body.get("pid")))
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    ok = [pid for status, pid in results if status == 201]
+    # Two run at once in two environments; the third is throttled, which a REST proxy
+    # integration answers as 500.
+    assert len(ok) == 2 and len(set(ok)) == 2, results
+    assert [s for s, _ in results].count(500) == 1, results
+    # Both environments stay warm and are reused.
+    status, body, _ = call(aws, api, key=key)
+    assert status == 201 and body["pid"] in ok

@@ -1,6 +1,7 @@
 """IAM enforcement: signatures, exact-ARN policies per service, conditions, boundaries, denials."""
 
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -402,3 +403,35 @@ def test_lambda_logs_are_read_with_log_group_arns_and_simulated(enforced):
                                           ActionNames=["logs:PutLogEvents"])
     assert code(e) == "AccessDenied"
     assert f"iam:SimulatePrincipalPolicy on resource: arn:aws:iam::{ACCOUNT}:role/fn-role because" in message(e)
+
+
+def test_role_permission_changes_apply_after_the_propagation_delay(enforced):
+    iam, s3v = admin(enforced, "iam"), admin(enforced, "s3vectors")
+    s3v.create_vector_bucket(vectorBucketName="prop-bucket")
+    s3v.create_index(vectorBucketName="prop-bucket", indexName="idx", dataType="float32", dimension=2,
+                     distanceMetric="cosine")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="late", AssumeRolePolicyDocument=json.dumps(trust))
+    enforced.control("config", {"iam_propagation_secs": 1.0, "clock_scale": 1.0})
+    try:
+        iam.put_role_policy(RoleName="late", PolicyName="p", PolicyDocument=policy(allow("s3vectors:QueryVectors", "*")))
+        creds = admin(enforced, "sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/late",
+                                                   RoleSessionName="sess")["Credentials"]
+        session = client(enforced, "s3vectors", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+        query = dict(vectorBucketName="prop-bucket", indexName="idx", topK=1, queryVector={"float32": [1, 0]})
+        # A new role's first policy: denied until it propagates.
+        with pytest.raises(ClientError) as e:
+            session.query_vectors(**query)
+        assert code(e) == "AccessDeniedException"
+        time.sleep(1.1)
+        session.query_vectors(**query)
+        # Removing it: still allowed until that propagates too.
+        iam.delete_role_policy(RoleName="late", PolicyName="p")
+        session.query_vectors(**query)
+        time.sleep(1.1)
+        with pytest.raises(ClientError) as e:
+            session.query_vectors(**query)
+        assert code(e) == "AccessDeniedException"
+    finally:
+        enforced.control("config", {"iam_propagation_secs": 0})

@@ -69,13 +69,13 @@ def test_endpoint_profiles_defaults_update_and_reset(aws):
                                         "cold_start_ms": 1500.0, "idle_secs": 300.0}
     aws.control("endpoints", {"name": "rt", "profile": "realtime"})
     aws.control("endpoints", {"name": ENDPOINT, "latency_ms": 5})
-    out = aws.control("endpoints", {"name": ENDPOINT, "task": "sentence-embeddings"})
+    out = aws.control("endpoints", {"name": ENDPOINT, "task": "tei"})
     assert out["endpoints"] == [ENDPOINT, "rt"]
     assert out["configs"]["rt"] == {"profile": "realtime", "max_concurrency": 0,
                                     "task": "feature-extraction", "latency_ms": 0.0,
                                     "cold_start_ms": 0.0, "idle_secs": 0.0}
     assert out["configs"][ENDPOINT]["latency_ms"] == 5.0  # kept by the second update
-    assert out["configs"][ENDPOINT]["task"] == "sentence-embeddings"
+    assert out["configs"][ENDPOINT]["task"] == "tei"
     for bad in ({"name": "x", "profile": "gpu"}, {"name": "x", "task": "summarize"}, {"profile": "realtime"}):
         with pytest.raises(urllib.error.HTTPError) as e:
             aws.control("endpoints", bad)
@@ -203,20 +203,33 @@ def test_third_concurrent_call_on_serverless_endpoint_is_throttled(aws):
     assert sorted(outcomes) == ["ThrottlingException", "ok", "ok"]
 
 
-def test_sentence_embeddings_task_answers_pooled_normalised_vectors(aws):
+def test_tei_task_answers_pooled_normalised_vectors(aws):
     texts = ["This is an example sentence", "Each sentence is converted.", "Café déjà vu — 東京"]
-    aws.control("endpoints", {"name": "st", "task": "sentence-embeddings"})
-    single = invoke(aws, {"inputs": texts[0]}, endpoint="st")
-    assert list(single) == ["embeddings"] and len(single["embeddings"]) == 384
-    batch = invoke(aws, {"inputs": texts}, endpoint="st")
-    assert list(batch) == ["embeddings"] and np.asarray(batch["embeddings"]).shape == (3, 384)
+    aws.control("endpoints", {"name": "tei", "task": "tei"})
+    single = invoke(aws, {"inputs": texts[0], "parameters": {"truncation": True}}, endpoint="tei")
+    assert np.asarray(single).shape == (1, 384)
+    batch = invoke(aws, {"inputs": texts}, endpoint="tei")
+    assert np.asarray(batch).shape == (3, 384)
     tokens = invoke(aws, {"inputs": texts})
-    for vec, item in zip(batch["embeddings"], tokens):
+    for vec, item in zip(batch, tokens):
         v = np.asarray(vec, dtype=np.float64)
         pooled = np.asarray(item[0], dtype=np.float64).mean(0)
         assert abs(np.linalg.norm(v) - 1.0) < 1e-5
         assert v @ pooled / (np.linalg.norm(v) * np.linalg.norm(pooled)) > 0.9999
-    assert np.allclose(single["embeddings"], batch["embeddings"][0], atol=1e-6)
+    assert np.allclose(single[0], batch[0], atol=1e-6)
+    raw = invoke(aws, {"inputs": texts[0], "normalize": False}, endpoint="tei")
+    assert abs(np.linalg.norm(raw[0]) - 1.0) > 1e-3
+
+
+def test_tei_refuses_inputs_over_its_max_length_unless_truncate(aws):
+    aws.control("endpoints", {"name": "tei", "task": "tei"})
+    with pytest.raises(ClientError) as e:
+        invoke(aws, {"inputs": ["word " * 400]}, endpoint="tei")
+    err = e.value.response["Error"]
+    assert err["Code"] == "ModelError" and "Received client error (413)" in err["Message"]
+    assert "must have less than 256 tokens" in err["Message"]
+    invoke(aws, {"inputs": ["word " * 400, "hi"], "truncate": True}, endpoint="tei")
+    assert last_invoke(aws)["tokens"] == [256, 3]
 
 
 def test_request_log_records_inputs_tokens_and_sizes(aws):
@@ -225,10 +238,6 @@ def test_request_log_records_inputs_tokens_and_sizes(aws):
     logged = last_invoke(aws)
     assert logged["inputs"] == 2 and logged["tokens"] == [7, 7]
     assert logged["request_bytes"] == len(json.dumps(payload)) and logged["answer_bytes"] == len(answer)
-    # sentence-embeddings truncates to sentence-transformers' 256 word pieces, whatever the parameters.
-    aws.control("endpoints", {"name": "st", "task": "sentence-embeddings"})
-    invoke(aws, {"inputs": ["word " * 400, "hi"]}, endpoint="st")
-    assert last_invoke(aws)["tokens"] == [256, 3]
 
 
 # ---- API Gateway and Lambda -------------------------------------------------------------------

@@ -208,7 +208,7 @@ pub struct Decoded {
     /// One L2-normalised vector per input, in order.
     pub vectors: Vec<Vec<f32>>,
     /// Whether the endpoint answered token-level states (feature-extraction) rather than
-    /// pooled vectors (sentence-embeddings).
+    /// pooled vectors (TEI).
     pub token_level: bool,
 }
 

@@ -16,6 +16,9 @@ pub use url::{check_url, escape_controls, is_loopback_url, retry_after};
 
 /// Attempts per request while throttled.
 const MAX_ATTEMPTS: u32 = 6;
+/// Attempts while API Gateway answers its own 500 (a throttled Lambda, or a permanent
+/// integration error: not retried for long).
+const MAX_GATEWAY_500_ATTEMPTS: u32 = 3;
 /// Attempts to connect (a refused connection is reported after ~1.5 s, not retried for long).
 const MAX_CONNECT_ATTEMPTS: u32 = 3;
 /// The longest wait a `Retry-After` header can ask for.
@@ -115,6 +118,14 @@ pub struct ApiClient {
 /// takes seconds up to about a minute; the function answers 503 `EndpointStarting` meanwhile).
 pub const MAX_STARTING_WAIT: Duration = Duration::from_secs(180);
 
+/// Whether a body is API Gateway's own error (`{"message": …}`), not the function's.
+fn is_gateway_error(body: &str) -> bool {
+    matches!(
+        serde_json::from_str::<ErrorAnswer>(body),
+        Ok(ErrorAnswer::Gateway { .. })
+    )
+}
+
 /// Whether an answer is the function's "the embedding endpoint is starting".
 fn is_starting(status: u16, body: &str) -> bool {
     status == 503
@@ -186,8 +197,9 @@ impl ApiClient {
         })
     }
 
-    /// POSTs `body` to `url` with the key, retrying 429/503 (honouring a capped
-    /// `Retry-After`) and failures to connect (the request was never sent). A request that
+    /// POSTs `body` to `url` with the key, retrying 429/503, API Gateway's own 500 (a throttled
+    /// Lambda), a starting embedding endpoint (for [`MAX_STARTING_WAIT`]), honouring a capped
+    /// `Retry-After`, and failures to connect (the request was never sent). A request that
     /// timed out is not re-sent here: it may have taken effect, and the caller decides. A
     /// redirect is an error (the key is not sent on).
     pub async fn post(&self, url: &str, body: Vec<u8>) -> anyhow::Result<Answer> {
@@ -237,7 +249,7 @@ impl ApiClient {
             if status.is_redirection() {
                 return Err(redirected(url, &resp));
             }
-            if !matches!(status.as_u16(), 429 | 503) {
+            if !matches!(status.as_u16(), 429 | 500 | 503) {
                 return Ok(answer(resp).await);
             }
             let asked = resp
@@ -247,6 +259,14 @@ impl ApiClient {
                 .map(str::to_string);
             let wait = retry_after(asked.as_deref()).unwrap_or(backoff);
             let answer = answer(resp).await;
+            // API Gateway's own 500 (not the function's error body) is what a REST proxy
+            // integration answers when Lambda throttled the invocation (concurrency): the
+            // function never ran, so sending again is safe. The function's 500 is final.
+            if answer.status == 500
+                && (!is_gateway_error(&answer.body) || attempt >= MAX_GATEWAY_500_ATTEMPTS)
+            {
+                return Ok(answer);
+            }
             if is_starting(answer.status, &answer.body) {
                 // A cold start is waited out for its own bounded time, not by attempts.
                 if started.elapsed() + wait > MAX_STARTING_WAIT {

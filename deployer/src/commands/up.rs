@@ -93,6 +93,7 @@ pub async fn probe(
     let body = serde_json::to_vec(&serde_json::json!({
         "inputs": [largest_chunk()?],
         "parameters": {"truncation": true},
+        "truncate": true,
     }))?;
     let endpoint = &args.embedding_endpoint;
     let out = ctx
@@ -120,7 +121,7 @@ pub async fn probe(
         return Ok(Probe::Problem(
             true,
             format!(
-                "embedding endpoint {endpoint} answered {} bytes for one 256-token chunk, over the {limit}-byte limit of a {:?} endpoint\nhint: deploy the endpoint with HF_TASK=sentence-embeddings (pooled answers, ~200x smaller)",
+                "embedding endpoint {endpoint} answered {} bytes for one 256-token chunk, over the {limit}-byte limit of a {:?} endpoint\nhint: deploy the endpoint with the Text Embeddings Inference container (huggingface-tei-cpu; pooled answers, ~200x smaller)",
                 bytes.len(),
                 settings.profile
             ),
