@@ -43,7 +43,7 @@ pub enum Route {
 
 impl Route {
     /// Its name in [`shared::routes::ROUTES`] (the log's `route`).
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         use shared::routes::Operation;
         let operation = match self {
             Self::Ingest => Operation::Ingest,
@@ -359,4 +359,25 @@ pub async fn handle<B: Backend>(
             error_response(&err, &request_id)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every route of the shared table dispatches to its own handler, and every other method
+    /// on its path answers 405 with the table's methods.
+    #[test]
+    fn every_route_in_the_table_dispatches() {
+        for r in &shared::routes::ROUTES {
+            let path = format!("/{}", r.operation.path(Some("notes/a b")));
+            let route = select_route(r.method, &path).unwrap();
+            assert_eq!(route.name(), r.name, "{} {path}", r.method);
+            let err = select_route("PATCH", &path).unwrap_err();
+            assert_eq!(err.status, 405);
+            let allow = err.allow.unwrap();
+            assert!(allow.contains(r.method), "{path}: {allow}");
+        }
+        assert_eq!(select_route("GET", "/elsewhere").unwrap_err().status, 404);
+    }
 }
