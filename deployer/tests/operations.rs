@@ -136,6 +136,36 @@ fn documents_index_mode_logs_doctor_and_reindex_through_the_local_aws() {
     );
     assert!(report.contains("ok    drift"), "{report}");
 
+    // An endpoint that scaled to zero and is starting is reported as such, not as broken: a
+    // first call provisions it (4 s), doctor's probe meanwhile gets ModelNotReadyException.
+    env.aws.control(
+        "POST",
+        "endpoints",
+        Some(r#"{"name": "alex-embedding-endpoint", "cold": true, "cold_start_ms": 4000}"#),
+    );
+    let sdk = env.sdk();
+    let first = std::thread::spawn(move || {
+        block_on(async {
+            aws_sdk_sagemakerruntime::Client::new(&sdk)
+                .invoke_endpoint()
+                .endpoint_name("alex-embedding-endpoint")
+                .content_type("application/json")
+                .body(aws_smithy_types::Blob::new(r#"{"inputs": "warm up"}"#))
+                .send()
+                .await
+                .is_ok()
+        })
+    });
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let out = env.run(&["doctor"]);
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        report.contains("embedding") && report.contains("is starting"),
+        "{report}"
+    );
+    assert!(!report.contains("fail  embedding"), "{report}");
+    assert!(first.join().unwrap(), "the provisioning call is answered");
+
     // A document of the original stack: one token-0 vector keyed by its id.
     let sdk = env.sdk();
     block_on(async {

@@ -81,6 +81,10 @@ pub enum Probe {
     },
     /// Something is wrong: stop (`true`) or warn (`false`), with why.
     Problem(bool, String),
+    /// The endpoint is starting (a serverless endpoint scaled to zero answers
+    /// `ModelNotReadyException` while it provisions): nothing is wrong, but it is not
+    /// answering yet.
+    Starting(String),
 }
 
 /// One InvokeEndpoint with a maximum-size chunk: the endpoint must exist, answer within its
@@ -106,6 +110,11 @@ pub async fn probe(
         .await;
     let bytes = match out {
         Ok(out) => out.body.map(Blob::into_inner).unwrap_or_default(),
+        Err(e) if crate::aws_error::is(&e, &["ModelNotReadyException"]) => {
+            return Ok(Probe::Starting(format!(
+                "embedding endpoint {endpoint} is starting (an idle serverless endpoint scales to zero; a cold start takes seconds up to a minute): requests meanwhile wait or answer 503 EndpointStarting"
+            )));
+        }
         Err(e) => {
             return Ok(Probe::Problem(
                 false,
@@ -151,7 +160,7 @@ pub async fn preflight(
     match probe(ctx, args, settings).await? {
         Probe::Fits { .. } => Ok(()),
         Probe::Problem(true, why) => bail!(why),
-        Probe::Problem(false, why) => {
+        Probe::Problem(false, why) | Probe::Starting(why) => {
             ctx.progress.warn(&why);
             Ok(())
         }

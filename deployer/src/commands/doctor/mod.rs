@@ -124,6 +124,7 @@ pub async fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<DoctorReport> {
                 settings.profile.max_payload()
             ),
         ),
+        Probe::Starting(why) => check("embedding", Status::Warn, why),
         Probe::Problem(_, why) => check("embedding", Status::Fail, why),
     });
     checks.push(checks::index(ctx, stack).await);
