@@ -166,6 +166,22 @@ fn documents_index_mode_logs_doctor_and_reindex_through_the_local_aws() {
     assert!(!report.contains("fail  embedding"), "{report}");
     assert!(first.join().unwrap(), "the provisioning call is answered");
 
+    // A cold start longer than the function's time budget: the function answers 503
+    // EndpointStarting, and the CLI says so and sends the search again until it is answered.
+    env.aws.control(
+        "POST",
+        "endpoints",
+        Some(r#"{"name": "alex-embedding-endpoint", "cold": true, "cold_start_ms": 31000}"#),
+    );
+    let out = env.run(&["search", "retail", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("embedding endpoint is starting"),
+        "{stderr}"
+    );
+    assert!(json_of(&String::from_utf8_lossy(&out.stdout))["count"].as_u64() > Some(0));
+
     // A document of the original stack: one token-0 vector keyed by its id.
     let sdk = env.sdk();
     block_on(async {
