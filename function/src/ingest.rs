@@ -240,35 +240,91 @@ pub async fn ingest<B: Backend>(
     let prepared = prepare_all(&documents, stats.documents, batch, config, &timestamp)?;
     stats.chunks = prepared.iter().map(|p| p.chunks.len()).sum();
 
-    let started = Instant::now();
+    // Per chunk, in write order: its document and its number.
+    let order: Vec<(usize, usize)> = prepared
+        .iter()
+        .enumerate()
+        .flat_map(|(d, p)| write_order(p.chunks.len()).map(move |index| (d, index)))
+        .collect();
+    let text_of = |&(d, index): &(usize, usize)| {
+        let c = &prepared[d].chunks[index];
+        (c.text, c.tokens)
+    };
     let ids: Vec<(&str, usize)> = prepared
         .iter()
         .map(|p| (p.id.as_str(), p.chunks.len()))
         .collect();
-    let stored = store::read_many(backend, &deadline, &ids).await?;
-    // Per chunk, in write order: its document, its number and what it needs.
-    let mut plan: Vec<(usize, usize, Todo)> = Vec::with_capacity(stats.chunks);
-    for (d, p) in prepared.iter().enumerate() {
-        for index in write_order(p.chunks.len()) {
-            let new = chunk_metadata(p, index, &timestamp);
-            let todo = todo_for(stored[d].chunks.get(&index), &new, config.dimension);
-            plan.push((d, index, todo));
+    let embedder = Embedder::new(backend, config, deadline);
+    let started = Instant::now();
+    // A request that fits one embedding call embeds while its resume read runs, which takes a
+    // round trip off its critical path; the vectors of chunks the read finds stored are
+    // dropped (a re-sent small request pays one embedding call). Larger requests read first
+    // and embed only what is missing.
+    let speculative = stats.chunks <= config.embed_batch_size;
+    let (all_texts, all_tokens): (Vec<&str>, Vec<usize>) = if speculative {
+        order.iter().map(text_of).unzip()
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let mut early = std::pin::pin!(embedder.embed(&all_texts, &all_tokens));
+    let mut early_done = None;
+    let stored = {
+        let mut read = std::pin::pin!(store::read_many(backend, &deadline, &ids));
+        loop {
+            tokio::select! {
+                biased;
+                stored = &mut read => break stored?,
+                embedded = &mut early, if speculative && early_done.is_none() => {
+                    early_done = Some(embedded);
+                }
+            }
         }
-    }
+    };
+    let plan: Vec<(usize, usize, Todo)> = order
+        .iter()
+        .map(|&(d, index)| {
+            let new = chunk_metadata(&prepared[d], index, &timestamp);
+            (
+                d,
+                index,
+                todo_for(stored[d].chunks.get(&index), &new, config.dimension),
+            )
+        })
+        .collect();
     stats.store_ms = started.elapsed().as_millis();
 
     // Embed what is missing, in write order, until the deadline or an error.
-    let (texts, tokens): (Vec<&str>, Vec<usize>) = plan
-        .iter()
-        .filter(|(.., todo)| matches!(todo, Todo::Embed))
-        .map(|(d, index, _)| {
-            let c = &prepared[*d].chunks[*index];
-            (c.text, c.tokens)
-        })
-        .unzip();
+    let needed = plan.iter().any(|(.., todo)| matches!(todo, Todo::Embed));
     let started = Instant::now();
-    let embedder = Embedder::new(backend, config, deadline);
-    let embedded = embedder.embed(&texts, &tokens).await;
+    let embedded = if !needed {
+        crate::embed::Embedded {
+            vectors: Vec::new(),
+            error: None,
+        }
+    } else if speculative {
+        let all = match early_done {
+            Some(embedded) => embedded,
+            None => early.await,
+        };
+        // Only the chunks that need embedding keep their vectors (in plan order).
+        let crate::embed::Embedded { vectors, error } = all;
+        crate::embed::Embedded {
+            vectors: plan
+                .iter()
+                .zip(vectors)
+                .filter(|((.., todo), _)| matches!(todo, Todo::Embed))
+                .map(|(_, v)| v)
+                .collect(),
+            error,
+        }
+    } else {
+        let (texts, tokens): (Vec<&str>, Vec<usize>) = plan
+            .iter()
+            .filter(|(.., todo)| matches!(todo, Todo::Embed))
+            .map(|(d, index, _)| text_of(&(*d, *index)))
+            .unzip();
+        embedder.embed(&texts, &tokens).await
+    };
     stats.embed = embedder.stats();
     stats.embed_ms = started.elapsed().as_millis();
     let embed_error = embedded.error;

@@ -34,7 +34,9 @@ running out of memory ends the execution environment (a function error does not)
 6,291,556 bytes is refused to the runtime with 413 RequestEntityTooLarge "Response payload size
 exceeded maximum allowed payload size (6291556 bytes)." and fails the invocation. A process whose
 peak RSS (`VmHWM`) exceeds the function's MemorySize is killed and the invocation fails with
-`Runtime.OutOfMemory` (`lambda_enforce_memory`). The Runtime API, like the server, answers 403
+`Runtime.OutOfMemory` (`lambda_enforce_memory`). Each environment gets CPU in proportion to its
+memory, as on Lambda: MemorySize/1,769 of a core, enforced with a cgroup CPU quota
+(`lambda_cpu_quota`; cpuquota.py says how, and what happens where cgroups cannot be used). The Runtime API, like the server, answers 403
 to a Host header that is not a loopback name.
 
 Logs, as Lambda writes them: everything the process writes to stdout and stderr, one log event
@@ -72,6 +74,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -81,6 +84,7 @@ import zlib
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from . import cpuquota
 from .common import ACCOUNT_ID, Response, aws_error, loopback_host, not_loopback
 
 FUNCTION_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)")
@@ -209,8 +213,9 @@ class WarmFunction:
     """One `bootstrap` process and its Runtime API server."""
 
     def __init__(self, key, code: bytes, env: dict, function_arn: str, log_path: str, ship=None,
-                 region: str = "us-east-1"):
+                 region: str = "us-east-1", quota: cpuquota.Quota | None = None):
         self.key = key
+        self.quota = quota or cpuquota.Quota(0, None, "no quota was asked for")
         self.function_arn = function_arn
         self.pending: "queue.Queue[Invocation]" = queue.Queue()
         self.inflight: dict[str, Invocation] = {}
@@ -248,12 +253,18 @@ class WarmFunction:
         self.busy = False  # running an invocation (set and cleared under Lambda.lock)
         self.write_log(f"INIT_START Runtime Version: {RUNTIME_VERSION}\tRuntime Version ARN: "
                        f"{RUNTIME_VERSION_ARN.format(region=region)}\n")
+        if not self.quota.throttled:
+            # Said on every start: this environment's timings are not AWS's.
+            notice = self.quota.describe()
+            self.write_log(notice + "\n")
+            print(notice, file=sys.stderr, flush=True)
         out_r, out_w = os.pipe()
         try:
-            self.proc = subprocess.Popen([bootstrap], cwd=self.dir, env=env, stdout=out_w, stderr=out_w,
+            self.proc = subprocess.Popen(self.quota.command(bootstrap), cwd=self.dir, env=env, stdout=out_w, stderr=out_w,
                                          stdin=subprocess.DEVNULL)
         except BaseException:
             os.close(out_r)
+            self.quota.remove()
             raise
         finally:
             os.close(out_w)
@@ -434,10 +445,13 @@ class WarmFunction:
             init = f"Init Duration: {init_ms:.2f} ms\t"
             billed += init_ms
         self.cold = False
+        # Not a field of Lambda's: marks a run that had more CPU than AWS would give it.
+        unthrottled = "" if self.quota.throttled else "CPU Quota: none (unthrottled)\t"
         self.write_log(f"END RequestId: {inv.id}\n")
         # "Max Memory Used" is the environment's peak RSS (VmHWM).
         self.write_log(f"REPORT RequestId: {inv.id}\tDuration: {duration:.2f} ms\tBilled Duration: {math.ceil(billed)} ms\t"
-                       f"Memory Size: {memory_mb or '-'} MB\tMax Memory Used: {-(-peak_kb // 1024)} MB\t{init}\n")
+                       f"Memory Size: {memory_mb or '-'} MB\tMax Memory Used: {-(-peak_kb // 1024)} MB\t{init}"
+                       f"{unthrottled}\n")
 
     def out_of_memory(self, inv: Invocation, memory_mb: int | None) -> tuple[bool, bytes]:
         self.broken = True
@@ -490,6 +504,7 @@ class WarmFunction:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.quota.remove()
         self.drain()
         self.closed = True
         self.reader.join(timeout=1)
@@ -525,6 +540,7 @@ class Lambda:
             warm, self.warm = [w for envs in self.warm.values() for w in envs], {}
         for w in warm:
             w.stop()
+        cpuquota.cleanup()
 
     @staticmethod
     def backend(region):
@@ -740,11 +756,14 @@ class Lambda:
             stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
             env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
             ship = functools.partial(self.ship_logs, region, fn.function_name, fn.role, stream)
+            memory = int(fn.memory_size or 128)
+            quota = cpuquota.place(memory, self.aws.settings.lambda_cpu_quota)
             try:
                 warm = WarmFunction(key, fn.code_bytes, env, fn.function_arn,
                                     os.path.join(log_dir, f"lambda-{fn.function_name}.log"), ship=ship,
-                                    region=region)
+                                    region=region, quota=quota)
             except (RuntimeError, zipfile.BadZipFile, OSError):
+                quota.remove()
                 return 502, b""
             finally:
                 with self.lock:

@@ -24,13 +24,17 @@ class Settings:
     iam_propagation_secs: float = 8.0
     # Enforce API Gateway control-plane quotas.
     apigw_quotas: bool = True
-    # Milliseconds added to every AWS call.
-    latency_ms: float = 0.0
+    # Milliseconds added to every AWS call (a call from Lambda to an AWS API in its region takes
+    # a network round trip and the service's own time: tens of milliseconds).
+    latency_ms: float = 10.0
     # Seconds API Gateway waits for a Lambda integration before answering 504 (not clock scaled;
     # the invocation itself runs on until the function's own timeout).
     apigw_integration_timeout_secs: float = 29.0
     # Kill a Lambda process whose peak RSS exceeds the function's MemorySize (Runtime.OutOfMemory).
     lambda_enforce_memory: bool = True
+    # Run each Lambda execution environment under a CPU quota of MemorySize/1,769 of a core
+    # (cgroup v1 or v2; see cpuquota.py). Off only for a test that says why.
+    lambda_cpu_quota: bool = True
     # Seconds an idle warm Lambda process is kept.
     lambda_idle_secs: float = 300.0
     # Concurrent executions across the account's functions (new accounts: 10); 0: unlimited.

@@ -376,6 +376,8 @@ def main(argv=None) -> None:
     parser.add_argument("--lambda-pending-secs", type=float, default=1.0)
     parser.add_argument("--iam-propagation-secs", type=float, default=8.0)
     parser.add_argument("--no-apigw-quotas", action="store_true")
+    parser.add_argument("--latency-ms", type=float, default=Settings.latency_ms,
+                        help="milliseconds added to every AWS call")
     parser.add_argument("--endpoint", action="append", default=[], help="an embedding endpoint name")
     parser.add_argument("--endpoint-profile", choices=("serverless", "realtime"), default="serverless",
                         help="limits of the endpoints given at start (serverless: 4 MiB, 2 concurrent calls)")
@@ -385,8 +387,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.serving import make_server
+    from .httpserver import make_server
 
     settings = Settings(
         clock_scale=args.clock_scale,
@@ -394,10 +395,11 @@ def main(argv=None) -> None:
         lambda_update_secs=args.lambda_pending_secs,
         iam_propagation_secs=args.iam_propagation_secs,
         apigw_quotas=not args.no_apigw_quotas,
+        latency_ms=args.latency_ms,
         enforce_iam=args.enforce_iam,
     )
     app = LocalAws(settings, args.endpoint or ["alex-embedding-endpoint"], args.endpoint_profile)
-    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server("127.0.0.1", args.port, app)
     app.port = server.server_address[1]
     if args.port_file:
         with open(args.port_file, "w") as f:

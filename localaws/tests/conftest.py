@@ -1,9 +1,11 @@
 """Starts one local AWS per test session on a free port (fresh state) and resets it per test."""
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
+from localaws.common import Settings
 from localaws.launcher import Launched
 
 HERE = Path(__file__).resolve().parent.parent
@@ -16,11 +18,11 @@ def server():
         yield local
 
 
-DEFAULTS = {"clock_scale": 0.1, "lambda_pending_secs": 3.0, "lambda_update_secs": 3.0,
-            "iam_propagation_secs": 5.0, "apigw_quotas": True, "latency_ms": 0.0,
-            "apigw_integration_timeout_secs": 29.0, "lambda_enforce_memory": True, "lambda_concurrency": 10,
-            "s3vectors_default_index_mode": "ENHANCED", "s3vectors_query_token_secs": 300.0,
-            "s3vectors_write_requests_per_sec": 1000, "s3vectors_write_vectors_per_sec": 2500}
+# Every knob at the server's default (the real clock: latency, quotas, CPU share, concurrency),
+# except the clock itself: ×0.1, with longer unscaled Pending/propagation windows so the states
+# last long enough (0.3 s, 0.5 s) for a test to observe them.
+DEFAULTS = {**{k: v for k, v in asdict(Settings()).items() if k != "enforce_iam"},
+            "clock_scale": 0.1, "lambda_pending_secs": 3.0, "lambda_update_secs": 3.0, "iam_propagation_secs": 5.0}
 
 
 @pytest.fixture()

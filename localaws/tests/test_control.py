@@ -1,5 +1,6 @@
-"""Control endpoints: request log, faults, latency, reset."""
+"""Control endpoints: request log, faults, latency, reset; the server's connections."""
 
+import http.client
 import time
 
 import pytest
@@ -53,6 +54,49 @@ def test_latency_knob(aws):
     start = time.monotonic()
     logs.describe_log_groups()
     assert time.monotonic() - start >= 0.2
+
+
+def test_every_aws_call_takes_the_default_latency(aws):
+    # A call to an AWS API takes a round trip: 10 ms unless a test sets otherwise.
+    assert aws.control("config", {})["latency_ms"] == 10.0
+    logs = aws.client("logs")
+    logs.describe_log_groups()
+    start = time.monotonic()
+    for _ in range(5):
+        logs.describe_log_groups()
+    assert time.monotonic() - start >= 0.05
+
+
+def test_connections_are_kept_alive_like_aws(aws):
+    conn = http.client.HTTPConnection("127.0.0.1", aws.port, timeout=10)
+    conn.request("GET", "/_localaws/health")
+    first = conn.getresponse()
+    assert first.status == 200 and first.getheader("Connection") != "close"
+    first.read()
+    sock = conn.sock
+    assert sock is not None
+    # The second request goes over the same socket (http.client reopens a closed one).
+    conn.request("POST", "/_localaws/config", body=b"{}", headers={"Content-Type": "application/json"})
+    second = conn.getresponse()
+    assert second.status == 200
+    second.read()
+    assert conn.sock is sock
+    # A client that asks for the connection to close gets it closed.
+    conn.request("GET", "/_localaws/health", headers={"Connection": "close"})
+    last = conn.getresponse()
+    assert last.getheader("Connection") == "close"
+    last.read()
+    assert conn.sock is None
+    conn.close()
+
+
+def test_a_chunked_request_body_is_read(aws):
+    conn = http.client.HTTPConnection("127.0.0.1", aws.port, timeout=10)
+    conn.request("POST", "/_localaws/config", body=iter([b'{"latency', b'_ms": 0}']),
+                 headers={"Content-Type": "application/json"}, encode_chunked=True)
+    resp = conn.getresponse()
+    assert resp.status == 200 and b'"latency_ms": 0.0' in resp.read()
+    conn.close()
 
 
 def test_reset_clears_state(aws):

@@ -37,10 +37,17 @@ while True:
     if cmd.get("allocate_mb"):
         b = bytearray(cmd["allocate_mb"] * 1024 * 1024)
         b[::4096] = b"\x01" * len(range(0, len(b), 4096))
+    cpu = None
+    if cmd.get("spin"):
+        # Busy for `spin` seconds of wall time; reports the CPU seconds it got.
+        wall, cpu = time.monotonic(), time.process_time()
+        while time.monotonic() - wall < cmd["spin"]:
+            pass
+        cpu = time.process_time() - cpu
     pad = "x" * cmd.get("answer_bytes", 0)
     with open(os.environ["TRACE"], "a") as f:
         f.write("done\n")
-    out = json.dumps({"statusCode": 200, "body": json.dumps({"size": len(pad), "pad": pad})}).encode()
+    out = json.dumps({"statusCode": 200, "body": json.dumps({"size": len(pad), "pad": pad, "cpu": cpu})}).encode()
     urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=out, method="POST")).read()
 '''
 
@@ -315,8 +322,36 @@ def test_lambda_response_over_6291556_bytes_is_502(aws, tmp_path):
     assert "Response payload size exceeded maximum allowed payload size (6291556 bytes)." in log_since(aws, "chatty-fn", offset)
 
 
+@pytest.mark.parametrize("memory", [128, 512])
+def test_an_environment_gets_cpu_in_proportion_to_its_memory(aws, tmp_path, memory):
+    # Lambda: 1,769 MB is one vCPU. A busy loop of 1.5 s gets memory/1769 of it (128 MB: 7.2%).
+    api, _ = limits_api(aws, tmp_path, f"spin-{memory}", timeout=10, memory=memory)
+    offset = log_size(aws, f"spin-{memory}")
+    status, body, _ = call(aws, api, json.dumps({"spin": 1.5}))
+    assert status == 200, body
+    share = json.loads(body)["cpu"] / 1.5
+    assert memory / 1769 * 0.6 < share < memory / 1769 * 1.4, share
+    log = log_since(aws, f"spin-{memory}", offset)
+    assert "REPORT RequestId" in log and "unthrottled" not in log
+
+
+def test_without_a_cpu_quota_every_start_says_so_and_reports_mark_it(aws, tmp_path):
+    aws.control("config", {"lambda_cpu_quota": False})
+    try:
+        api, _ = limits_api(aws, tmp_path, "free-fn", timeout=10)
+        status, body, _ = call(aws, api, json.dumps({"spin": 0.5}))
+        assert status == 200
+        assert json.loads(body)["cpu"] > 0.3
+        log = log_since(aws, "free-fn", 0)
+        assert "runs without a CPU quota (lambda_cpu_quota is off)" in log
+        assert re.search(r"REPORT RequestId: .*\tCPU Quota: none \(unthrottled\)\t\n", log), log
+    finally:
+        aws.control("config", {"lambda_cpu_quota": True})
+
+
 def test_out_of_memory_kills_the_runtime_and_is_502(aws, tmp_path):
-    api, _ = limits_api(aws, tmp_path, "hungry-fn", memory=128)
+    # 10 s: at 128 MB's CPU share (7.2% of a core) touching 128 MB of pages takes seconds.
+    api, _ = limits_api(aws, tmp_path, "hungry-fn", timeout=10, memory=128)
     assert call(aws, api, json.dumps({"allocate_mb": 16}))[0] == 200
     offset = log_size(aws, "hungry-fn")
     status, body, _ = call(aws, api, json.dumps({"allocate_mb": 200}))

@@ -38,6 +38,17 @@ pub struct Stub {
     pub writes: AtomicUsize,
     /// Milliseconds each InvokeEndpoint call takes.
     pub delay_ms: AtomicU64,
+    /// Milliseconds each S3 Vectors call takes (its round trip).
+    pub store_delay_ms: AtomicU64,
+}
+
+impl Stub {
+    async fn round_trip(&self) {
+        let delay = self.store_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
+    }
 }
 
 impl Default for Stub {
@@ -49,6 +60,7 @@ impl Default for Stub {
             embedded: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
             delay_ms: AtomicU64::new(0),
+            store_delay_ms: AtomicU64::new(0),
         }
     }
 }
@@ -119,6 +131,7 @@ impl Backend for Stub {
 
     async fn put_vectors(&self, vectors: Vec<NewVector>) -> Result<(), BackendError> {
         assert!(vectors.len() <= 500);
+        self.round_trip().await;
         self.writes.fetch_add(1, Ordering::SeqCst);
         let mut store = self.store.lock().unwrap();
         for v in vectors {
@@ -130,6 +143,7 @@ impl Backend for Stub {
 
     async fn get_vectors(&self, keys: Vec<String>) -> Result<Vec<StoredVector>, BackendError> {
         assert!(keys.len() <= 100);
+        self.round_trip().await;
         let store = self.store.lock().unwrap();
         Ok(keys
             .into_iter()
@@ -144,6 +158,7 @@ impl Backend for Stub {
     }
 
     async fn delete_vectors(&self, keys: Vec<String>) -> Result<(), BackendError> {
+        self.round_trip().await;
         self.writes.fetch_add(1, Ordering::SeqCst);
         let mut store = self.store.lock().unwrap();
         for k in keys {
