@@ -10,11 +10,13 @@ import os
 # The floor's compute runs like one endpoint slot: one BLAS thread (see server.py).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+import re
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -437,11 +439,291 @@ def deployer_calls(latency_ms):
     return rows, size
 
 
-USAGE = """usage: scripts/bench [warm | large | operations]
+# ---- the real clock: the function under Lambda's CPU share, through the local Lambda ---------
+
+# us-east-1 list prices assumed for the cost column (x86 Lambda; SageMaker Serverless Inference
+# per GB-second of compute; S3 Vectors PUT per GB uploaded, each PUT billed at least 128 KB).
+PRICE_LAMBDA_GB_S = 0.0000166667
+PRICE_LAMBDA_REQUEST = 0.20 / 1e6
+PRICE_SAGEMAKER_SERVERLESS_GB_S = 0.00002
+ENDPOINT_MEMORY_GB = 3.0  # the original serverless endpoint: 3,072 MB
+PRICE_S3V_PUT_GB = 0.20
+S3V_PUT_MIN_BYTES = 128 * 1024
+REPORT_LINE = re.compile(r"REPORT RequestId: \S+\tDuration: ([\d.]+) ms\tBilled Duration: (\d+) ms\tMemory Size: (\d+) MB\t"
+                         r"Max Memory Used: (\d+) MB\t(Init Duration: ([\d.]+) ms\t)?(CPU Quota: none)?")
+
+# The original stack's handler: boto3 clients built at import, one InvokeEndpoint, one
+# PutVectors (the first token's vector of the token-level answer, as the original took it).
+PYTHON_HANDLER = r'''#!{python}
+import json, os, uuid, datetime, urllib.request
+import boto3
+sagemaker = boto3.client("sagemaker-runtime")
+s3vectors = boto3.client("s3vectors")
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+
+def handle(event):
+    body = json.loads(event.get("body") or "{{}}")
+    text, metadata = body["text"], body.get("metadata", {{}})
+    r = sagemaker.invoke_endpoint(EndpointName=os.environ["SAGEMAKER_ENDPOINT"], ContentType="application/json",
+                                  Body=json.dumps({{"inputs": text}}))
+    result = json.loads(r["Body"].read().decode())
+    embedding = result[0][0] if isinstance(result[0][0], list) else result[0]
+    doc_id = str(uuid.uuid4())
+    s3vectors.put_vectors(vectorBucketName=os.environ["VECTOR_BUCKET"], indexName=os.environ["INDEX_NAME"],
+                          vectors=[{{"key": doc_id, "data": {{"float32": embedding}},
+                                    "metadata": {{"text": text, "timestamp": datetime.datetime.utcnow().isoformat(), **metadata}}}}])
+    return {{"statusCode": 200, "body": json.dumps({{"message": "Document indexed successfully", "document_id": doc_id}})}}
+
+while True:
+    with urllib.request.urlopen(api + "next") as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(r.read())
+    out = json.dumps(handle(event)).encode()
+    urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=out, method="POST")).read()
+'''
+
+
+def lambda_reports(local, function, offset=0):
+    """The local Lambda's REPORT lines for `function` after byte `offset`: [(billed ms, init?, unthrottled?)], new offset."""
+    path = os.path.join(local.state, f"lambda-{function}.log")
+    if not os.path.exists(path):
+        return [], 0
+    with open(path, "rb") as f:
+        f.seek(offset)
+        text = f.read().decode(errors="replace")
+        end = f.tell()
+    return [(int(m.group(2)), m.group(5) is not None, m.group(7) is not None) for m in REPORT_LINE.finditer(text)], end
+
+
+def post(url, key, body, retry_starting=True):
+    """One API call; re-sent while the function answers 503 EndpointStarting (as the CLI does)."""
+    while True:
+        req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"x-api-key": key, "Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            answer = json.loads(e.read() or b"{}")
+            if not (retry_starting and e.code == 503 and answer.get("code") == "EndpointStarting"):
+                return e.code, answer
+            time.sleep(float(e.headers.get("Retry-After") or 1))
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def deploy_python_handler(local, memory, env):
+    """The original's Python handler as a second function behind a REST API of its own."""
+    sys.path.insert(0, str(ROOT / "localaws" / "tests"))
+    from helpers import deploy_api, zip_bytes
+
+    lam = local.client("lambda", admin=True)
+    role = lam.get_function(FunctionName="alex-ingest")["Configuration"]["Role"]
+    script = PYTHON_HANDLER.format(python=str(ROOT / ".localaws/venv/bin/python"))
+    fn = lam.create_function(FunctionName="python-ingest", Runtime="provided.al2023", Role=role, Handler="bootstrap",
+                             Code={"ZipFile": zip_bytes(script)}, Timeout=28, MemorySize=memory,
+                             Environment={"Variables": env})["FunctionArn"]
+    while lam.get_function(FunctionName="python-ingest")["Configuration"]["State"] != "Active":
+        time.sleep(0.2)
+    api, key, _, _ = deploy_api(local, fn)
+    return f"{local.url}/restapis/{api}/prod/_user_request_/echo", key
+
+
+def real_clock(memories=(128, 256, 512, 1024), tiny=40, searches=30):
+    """The function through the local API Gateway and Lambda with the real clock on (the local
+    AWS's defaults: CPU share by memory, 10 ms per AWS call, a serverless endpoint that goes
+    cold), at each memory size; and the original's Python handler beside it at 128 MB."""
+    local = Local("--clock-scale", "0.05")
+    work = local.state
+    rows = {}
+    big = large_text("english", 300_000)
+    for memory in memories:
+        local.deployer("up", "-q", "--memory", str(memory), cwd=work)
+        local.deployer("output", "--write-env", ".env", cwd=work)
+        env = dict(line.split("=", 1) for line in open(os.path.join(work, ".env")).read().splitlines() if "=" in line)
+        base, key = env["ALEX_API_ENDPOINT"].rsplit("/", 1)[0], env["ALEX_API_KEY"]
+        # The first call after the endpoint went cold (a new environment too: `up` changed memory).
+        local.control("endpoints", {"name": "alex-embedding-endpoint", "cold": True})
+        start = time.monotonic()
+        assert post(f"{base}/search", key, {"query": "revenue growth", "k": 5})[0] == 200
+        first = time.monotonic() - start
+        _, offset = lambda_reports(local, "alex-ingest")
+        walls = []
+        for i, doc in enumerate(documents(tiny, f"clock-{memory}")):
+            start = time.monotonic()
+            status, answer = post(f"{base}/ingest", key, doc)
+            walls.append(time.monotonic() - start)
+            assert status == 200, answer
+        reports, offset = lambda_reports(local, "alex-ingest", offset)
+        billed = [b for b, init, _ in reports if not init]
+        unthrottled = any(u for *_, u in reports)
+        local.control("requests", method="DELETE")
+        search = {}
+        for k in (5, 1000):
+            times = []
+            for i in range(searches if k == 5 else searches // 3):
+                start = time.monotonic()
+                status, answer = post(f"{base}/search", key, {"query": f"quarter {i} revenue", "k": k})
+                times.append(time.monotonic() - start)
+                assert status == 200, answer
+            search[k] = (statistics.median(times), percentile(times, 95), len(answer["results"]))
+        path = os.path.join(work, f"report-{memory}.md")
+        Path(path).write_text(big)
+        _, offset = lambda_reports(local, "alex-ingest")
+        local.control("requests", method="DELETE")
+        large_wall, _ = local.deployer("ingest", path, "-q", cwd=work)
+        large_billed = sum(b for b, *_ in lambda_reports(local, "alex-ingest", offset)[0])
+        model_ms = [c.get("model_ms", 0) for c in local.control("requests")["requests"] if c["operation"] == "InvokeEndpoint"]
+        rows[memory] = {"first": first, "tiny_wall": statistics.mean(walls), "tiny_billed": statistics.mean(billed),
+                        "tiny_billed_p50": statistics.median(billed), "search": search, "large_wall": large_wall,
+                        "large_gb_s": large_billed / 1000 * memory / 1024, "unthrottled": unthrottled,
+                        "large_model_s": sum(model_ms) / 1000}
+    # Cost per 1,000 tiny documents: the endpoint's compute for one (measured at the last size).
+    local.control("requests", method="DELETE")
+    post(f"{base}/ingest", key, documents(1, "cost")[0])
+    one_model_ms = sum(c.get("model_ms", 0) for c in local.control("requests")["requests"] if c["operation"] == "InvokeEndpoint")
+    for memory, r in rows.items():
+        r["cost_1000"] = {
+            "lambda": 1000 * (r["tiny_billed"] / 1000 * memory / 1024 * PRICE_LAMBDA_GB_S + PRICE_LAMBDA_REQUEST),
+            "sagemaker": 1000 * one_model_ms / 1000 * ENDPOINT_MEMORY_GB * PRICE_SAGEMAKER_SERVERLESS_GB_S,
+            "s3vectors": 1000 * S3V_PUT_MIN_BYTES / 1e9 * PRICE_S3V_PUT_GB,
+        }
+    # The original's Python handler beside this function, both at 128 MB, requests alternated.
+    local.deployer("up", "-q", "--memory", "128", cwd=work)
+    py_url, py_key = deploy_python_handler(local, 128, {
+        "SAGEMAKER_ENDPOINT": "alex-embedding-endpoint", "VECTOR_BUCKET": "alex-vectors-123456789012",
+        "INDEX_NAME": "financial-research"})
+    side = {}
+    for latency in (10.0, 0.0):
+        local.control("config", {"latency_ms": latency})
+        rust, python = [], []
+        docs = documents(2 * tiny + 2, f"side-{latency}")
+        post(f"{base}/ingest", key, docs[0])
+        post(py_url, py_key, docs[1])
+        for i in range(tiny):
+            start = time.monotonic()
+            assert post(f"{base}/ingest", key, docs[2 + 2 * i])[0] == 200
+            rust.append(time.monotonic() - start)
+            start = time.monotonic()
+            status, answer = post(py_url, py_key, docs[3 + 2 * i])
+            assert status == 200, answer
+            python.append(time.monotonic() - start)
+        side[latency] = (statistics.mean(rust), statistics.mean(python))
+    local.stop()
+    return rows, side
+
+
+def load(clients=20, per_client=50):
+    """`clients` users each running `deployer ingest` of `per_client` documents at once, under the
+    real clock (Lambda concurrency 10, the endpoint's 2 concurrent calls, write quotas): every
+    document stored exactly once? how long, next to the embedding floor?"""
+    local = Local("--clock-scale", "0.05")
+    work = local.state
+    local.deployer("up", "-q", cwd=work)
+    local.deployer("output", "--write-env", ".env", cwd=work)
+    local.control("requests", method="DELETE")
+    paths = []
+    for c in range(clients):
+        path = os.path.join(work, f"client-{c}.jsonl")
+        with open(path, "w") as f:
+            for i, doc in enumerate(documents(per_client, f"load client {c}")):
+                f.write(json.dumps({**doc, "id": f"load-{c}-{i}"}) + "\n")
+        paths.append(path)
+    start = time.monotonic()
+    procs = [subprocess.Popen([str(DEPLOYER), "ingest", path, "-q"], env=local.env, cwd=work,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for path in paths]
+    failures = [p.communicate()[1] for p in procs if p.wait() != 0]
+    wall = time.monotonic() - start
+    calls = local.control("requests")["requests"]
+    invokes = [c for c in calls if c["operation"] == "InvokeEndpoint"]
+    throttled = sum(1 for c in invokes if c["status"] in (400, 429))
+    write_throttled = sum(1 for c in calls if c["operation"] in ("PutVectors", "DeleteVectors") and c["status"] == 429)
+    model_s = sum(c.get("model_ms", 0) for c in invokes) / 1000
+    s3v = local.s3vectors()
+    keys, token = [], None
+    while True:
+        page = s3v.list_vectors(vectorBucketName="alex-vectors-123456789012", indexName="financial-research",
+                                maxResults=1000, **({"nextToken": token} if token else {}))
+        keys += [v["key"] for v in page["vectors"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    local.stop()
+    expected = {f"load-{c}-{i}#0" for c in range(clients) for i in range(per_client)}
+    return {"clients": clients, "documents": clients * per_client, "wall": wall, "failures": failures,
+            "stored": len(keys), "exactly_once": sorted(keys) == sorted(expected), "embed_calls": len(invokes),
+            "embed_throttled": throttled, "write_throttled": write_throttled, "floor": model_s / 2}
+
+
+def load_section(r):
+    return [
+        "## Load: many users ingesting at once (real clock)",
+        "",
+        f"{r['clients']} `deployer ingest` processes started together, {r['documents'] // r['clients']} documents each "
+        "(local AWS defaults: Lambda concurrency 10, the serverless endpoint's 2 concurrent calls, S3 Vectors write "
+        "quotas, 10 ms per call, 128 MB CPU share). `scripts/bench load` regenerates this section.",
+        "",
+        "| documents | wall time | floor (endpoint compute ÷ 2 slots) | ÷ floor | failed clients | stored | exactly once "
+        "| InvokeEndpoint calls (throttled) | writes throttled |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {r['documents']:,} | {r['wall']:.1f} s | {r['floor']:.1f} s | {r['wall'] / max(r['floor'], 1e-9):.2f}× "
+        f"| {len(r['failures'])} | {r['stored']:,} | {'yes' if r['exactly_once'] else '**no**'} "
+        f"| {r['embed_calls']} ({r['embed_throttled']}) | {r['write_throttled']} |",
+        "",
+    ] + [f"- failure: {f.strip().splitlines()[-1] if f.strip() else '(no message)'}" for f in r["failures"][:5]] + [""]
+
+
+def real_clock_section(rows, side):
+    lines = [
+        "## Under the real clock (CPU share by memory, 10 ms per AWS call, a serverless endpoint that goes cold)",
+        "",
+        "Through the local API Gateway and Lambda with the local AWS's defaults: each execution environment runs under "
+        "a cgroup CPU quota of MemorySize/1,769 of a core, every AWS call takes 10 ms, connections are kept alive, and "
+        "the endpoint (real all-MiniLM-L6-v2, token-level answers, 2 concurrent calls) starts cold. Billed duration "
+        "from the local Lambda's REPORT lines. `scripts/bench clock` regenerates this section.",
+        "",
+        "| memory | CPU share | tiny ingest: mean wall | billed ms (mean / p50) | search k=5 p50 / p95 | search k=1,000 p50 / p95 "
+        "| 300 KB document: wall | GB-s | first call, cold endpoint | $ per 1,000 tiny docs: Lambda + endpoint + PUT |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for memory, r in rows.items():
+        (s5, p5, _), (s1k, p1k, n1k) = r["search"][5], r["search"][1000]
+        c = r["cost_1000"]
+        total = c["lambda"] + c["sagemaker"] + c["s3vectors"]
+        lines.append(
+            f"| {memory} MB{' (unthrottled!)' if r['unthrottled'] else ''} | {memory / 1769:.1%} | {r['tiny_wall'] * 1000:.0f} ms "
+            f"| {r['tiny_billed']:.0f} / {r['tiny_billed_p50']:.0f} ms | {s5 * 1000:.0f} / {p5 * 1000:.0f} ms "
+            f"| {s1k * 1000:.0f} / {p1k * 1000:.0f} ms ({n1k} results) | {r['large_wall']:.1f} s | {r['large_gb_s']:.2f} "
+            f"| {r['first']:.1f} s | ${c['lambda']:.5f} + ${c['sagemaker']:.5f} + ${c['s3vectors']:.5f} = ${total:.4f} |")
+    lines += [
+        "",
+        f"Prices assumed (us-east-1): Lambda ${PRICE_LAMBDA_GB_S}/GB-s and $0.20 per million requests; SageMaker "
+        f"Serverless Inference ${PRICE_SAGEMAKER_SERVERLESS_GB_S}/GB-s of compute at 3,072 MB (the container's time, as the "
+        "local endpoint measures it); S3 Vectors PUT $0.20/GB with each PUT billed at least 128 KB (one document per "
+        "request, so the minimum applies; batch ingest shares it). Storage ($0.06/GB-month, ~2 KB a chunk) is negligible.",
+        "",
+        "The original's Python handler (boto3 clients built at import; one InvokeEndpoint, one PutVectors) beside this "
+        "function, both at 128 MB on the same local AWS, requests alternated:",
+        "",
+        "| per-call latency | this function: mean wall | Python handler: mean wall | speed-up |",
+        "|---|---|---|---|",
+    ]
+    for latency, (rust, python) in side.items():
+        lines.append(f"| {latency:.0f} ms | {rust * 1000:.1f} ms | {python * 1000:.1f} ms | {python / rust:.2f}× |")
+    lines.append("")
+    return lines
+
+
+USAGE = """usage: scripts/bench [warm | large | operations | clock | load]
   (nothing)   every measurement; BENCHMARKS.md rewritten
   warm        the function's own numbers, printed (BENCHMARKS.md unchanged)
   large       the large-document section of BENCHMARKS.md, replaced in place
   operations  search with k = 10,000 and delete by filter, replaced in place
+  clock       the function under the real clock (128-1,024 MB) and the Python baseline, replaced in place
+  load        20 users ingesting 50 documents each at once, replaced in place
 Needs release builds of the function and the deployer (scripts/bench builds them)."""
 
 
@@ -449,12 +731,22 @@ def main():
     if sys.argv[1:2] in (["-h"], ["--help"]):
         print(USAGE)
         return
-    if sys.argv[1:] not in ([], ["warm"], ["large"], ["operations"]):
+    if sys.argv[1:] not in ([], ["warm"], ["large"], ["operations"], ["clock"], ["load"]):
         sys.exit(USAGE)
     if sys.argv[1:] == ["warm"]:
         # Only the function's own numbers, printed (BENCHMARKS.md unchanged).
         cpu_ms, rss, ok = function_warm()
         print(f"cold init {cold_init():.1f} ms; warm CPU {cpu_ms:.2f} ms per ingest; peak RSS {rss:.1f} MB; ok={ok}")
+        return
+    if sys.argv[1:] == ["load"]:
+        section = "\n".join(load_section(load()))
+        replace_section("## Load:", section)
+        print(section)
+        return
+    if sys.argv[1:] == ["clock"]:
+        section = "\n".join(real_clock_section(*real_clock()))
+        replace_section("## Under the real clock", section)
+        print(section)
         return
     if sys.argv[1:] == ["operations"]:
         section = "\n".join(operations_section(operations()))

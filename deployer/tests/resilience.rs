@@ -31,6 +31,14 @@ fn assert_converged(env: &Env) {
 
 fn fault_at_each_call(kind: &str, count: u32, first_must_fail: bool) {
     let env = Env::start();
+    // Lenient on purpose: no per-call latency. This test is about where a fault lands, not
+    // about time; it runs `up` twice for each of ~25 mutating calls (~2,500 calls), and the
+    // default 10 ms a call would add minutes to CI. The concurrent-`up` test keeps it.
+    env.aws.control(
+        "POST",
+        "config",
+        Some(&json!({"latency_ms": 0}).to_string()),
+    );
     let n = fresh_up_mutations(&env);
     assert!(n >= 15, "a fresh up makes {n} mutating calls");
     for k in 1..=n {

@@ -72,11 +72,12 @@ class Call:
     fault: str = ""
     at: float = field(default_factory=time.time)
     # InvokeEndpoint only: input strings, tokens per input ([CLS]/[SEP] included, after
-    # truncation), request and answer sizes in bytes.
+    # truncation), request and answer sizes in bytes, the container's time in ms.
     inputs: int | None = None
     tokens: list[int] | None = None
     request_bytes: int | None = None
     answer_bytes: int | None = None
+    model_ms: float | None = None
 
     def to_json(self) -> dict:
         out = {
@@ -86,7 +87,7 @@ class Call:
             "status": self.status,
             "fault": self.fault,
         }
-        for key in ("inputs", "tokens", "request_bytes", "answer_bytes"):
+        for key in ("inputs", "tokens", "request_bytes", "answer_bytes", "model_ms"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value

@@ -394,6 +394,8 @@ class SageMakerRuntime:
         answer = json.dumps(out).encode()
         call.answer_bytes = len(answer)
         elapsed = time.monotonic() - start
+        # The container's time for this call (what a serverless endpoint bills, with its memory).
+        call.model_ms = round(elapsed * 1000, 3)
         latency = config.latency_ms / 1000.0
         if elapsed + latency > INVOCATION_TIMEOUT_SECS:
             time.sleep(max(0.0, INVOCATION_TIMEOUT_SECS - elapsed))

@@ -16,9 +16,10 @@ pub use url::{check_url, escape_controls, is_loopback_url, retry_after};
 
 /// Attempts per request while throttled.
 const MAX_ATTEMPTS: u32 = 6;
-/// Attempts while API Gateway answers its own 500 (a throttled Lambda, or a permanent
-/// integration error: not retried for long).
-const MAX_GATEWAY_500_ATTEMPTS: u32 = 3;
+/// Attempts while API Gateway answers its own 500 (a throttled Lambda — many clients at once
+/// exceed the account's concurrency — or a permanent integration error): ~15 s of jittered
+/// backoff at most.
+const MAX_GATEWAY_500_ATTEMPTS: u32 = 5;
 /// Attempts to connect (a refused connection is reported after ~1.5 s, not retried for long).
 const MAX_CONNECT_ATTEMPTS: u32 = 3;
 /// The longest wait a `Retry-After` header can ask for.
@@ -285,11 +286,29 @@ impl ApiClient {
             } else if attempt >= MAX_ATTEMPTS {
                 return Ok(answer);
             }
+            // Without a `Retry-After`, waits are jittered so that clients throttled together do
+            // not come back together.
+            let wait = if asked.is_some() {
+                wait
+            } else {
+                jittered(wait)
+            };
             tokio::time::sleep(wait).await;
             backoff = (backoff * 2).min(Duration::from_secs(20));
         }
         bail!("request to {url} still throttled after {MAX_ATTEMPTS} attempts")
     }
+}
+
+/// Between half and all of `wait`, at random ("equal jitter").
+fn jittered(wait: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // A fresh RandomState is seeded differently each time: random enough for a backoff.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let half = wait / 2;
+    half + half.mul_f64((random % 1_000_000) as f64 / 1_000_000.0)
 }
 
 /// Why a request failed: status, message, request id, and the stale-`.env` hint for a
@@ -331,6 +350,17 @@ pub fn api_url(endpoint: &str, path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn backoff_is_jittered_between_half_and_all_of_the_wait() {
+        let wait = Duration::from_secs(2);
+        let waits: std::collections::HashSet<Duration> = (0..20).map(|_| jittered(wait)).collect();
+        assert!(
+            waits.iter().all(|w| *w >= wait / 2 && *w <= wait),
+            "{waits:?}"
+        );
+        assert!(waits.len() > 10, "{waits:?}");
+    }
+
     #[test]
     fn error_answers_of_the_function_and_of_api_gateway_are_read() {
         let answer = |body: &str| Answer {
