@@ -683,7 +683,8 @@ def load_section(r):
         f"| {len(r['failures'])} | {r['stored']:,} | {'yes' if r['exactly_once'] else '**no**'} "
         f"| {r['embed_calls']} ({r['embed_throttled']}) | {r['write_throttled']} |",
         "",
-    ] + [f"- failure: {f.strip().splitlines()[-1] if f.strip() else '(no message)'}" for f in r["failures"][:5]] + [""]
+    ] + [f"- failure: {next((l for l in f.splitlines() if l.startswith('error')), f.strip()[-300:] or '(no message)')}"
+         for f in r["failures"][:5]] + [""]
 
 
 def real_clock_section(rows, side):

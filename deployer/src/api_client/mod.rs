@@ -16,10 +16,10 @@ pub use url::{check_url, escape_controls, is_loopback_url, retry_after};
 
 /// Attempts per request while throttled.
 const MAX_ATTEMPTS: u32 = 6;
-/// Attempts while API Gateway answers its own 500 (a throttled Lambda — many clients at once
-/// exceed the account's concurrency — or a permanent integration error): ~15 s of jittered
-/// backoff at most.
-const MAX_GATEWAY_500_ATTEMPTS: u32 = 5;
+/// How long API Gateway's own 500 is retried: it is what a REST proxy integration answers when
+/// Lambda throttled the invocation (many clients at once exceed the account's concurrency),
+/// and also a permanent integration error, so the wait is bounded by time and said.
+pub const MAX_GATEWAY_500_WAIT: Duration = Duration::from_secs(60);
 /// Attempts to connect (a refused connection is reported after ~1.5 s, not retried for long).
 const MAX_CONNECT_ATTEMPTS: u32 = 3;
 /// The longest wait a `Retry-After` header can ask for.
@@ -113,6 +113,7 @@ pub struct ApiClient {
     timeout: Duration,
     /// Whether the "endpoint is starting" notice was printed (once per client).
     told_starting: std::sync::atomic::AtomicBool,
+    told_throttled: std::sync::atomic::AtomicBool,
 }
 
 /// How long requests are re-sent while the embedding endpoint starts (a serverless cold start
@@ -195,6 +196,7 @@ impl ApiClient {
             key: key.to_string(),
             timeout,
             told_starting: false.into(),
+            told_throttled: false.into(),
         })
     }
 
@@ -262,29 +264,37 @@ impl ApiClient {
             let answer = answer(resp).await;
             // API Gateway's own 500 (not the function's error body) is what a REST proxy
             // integration answers when Lambda throttled the invocation (concurrency): the
-            // function never ran, so sending again is safe. The function's 500 is final.
-            if answer.status == 500
-                && (!is_gateway_error(&answer.body) || attempt >= MAX_GATEWAY_500_ATTEMPTS)
-            {
-                return Ok(answer);
-            }
-            if is_starting(answer.status, &answer.body) {
-                // A cold start is waited out for its own bounded time, not by attempts.
-                if started.elapsed() + wait > MAX_STARTING_WAIT {
-                    return Ok(answer);
+            // function never ran, so sending again is safe.
+            // A state that passes — Lambda throttled (API Gateway's own 500), the endpoint
+            // starting — is waited out for its own bounded time, not by attempts, and said once.
+            let passing = if answer.status == 500 {
+                is_gateway_error(&answer.body).then_some((
+                    MAX_GATEWAY_500_WAIT,
+                    &self.told_throttled,
+                    "API Gateway answered 500 without running the function (Lambda throttled: too many requests at once)",
+                ))
+            } else if is_starting(answer.status, &answer.body) {
+                Some((
+                    MAX_STARTING_WAIT,
+                    &self.told_starting,
+                    "the embedding endpoint is starting (an idle serverless endpoint scales to zero)",
+                ))
+            } else {
+                None
+            };
+            match passing {
+                Some((limit, told, what)) => {
+                    if started.elapsed() + wait > limit {
+                        return Ok(answer);
+                    }
+                    if !told.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        eprintln!("  {what}; retrying for up to {} s", limit.as_secs());
+                    }
+                    attempt -= 1;
                 }
-                if !self
-                    .told_starting
-                    .swap(true, std::sync::atomic::Ordering::Relaxed)
-                {
-                    eprintln!(
-                        "  the embedding endpoint is starting (an idle serverless endpoint scales to zero); retrying for up to {} s",
-                        MAX_STARTING_WAIT.as_secs()
-                    );
-                }
-                attempt -= 1;
-            } else if attempt >= MAX_ATTEMPTS {
-                return Ok(answer);
+                // The function's own 500 is final.
+                None if answer.status == 500 || attempt >= MAX_ATTEMPTS => return Ok(answer),
+                None => {}
             }
             // Without a `Retry-After`, waits are jittered so that clients throttled together do
             // not come back together.
