@@ -226,3 +226,63 @@ fn documents_index_mode_logs_doctor_and_reindex_through_the_local_aws() {
         (json!(0), json!(0))
     );
 }
+
+/// Two users ingesting at once into an account whose Lambda concurrency is 1: an invocation
+/// that finds the function busy is throttled, which a REST proxy integration answers with API
+/// Gateway's own 500. The CLI says so once and sends it again (jittered, for up to 60 s) until
+/// it runs, so both complete; before, three attempts in 1.5 s gave up while the other user's
+/// request was still embedding.
+#[test]
+fn a_throttled_lambda_is_waited_out_by_the_cli() {
+    let env = Env::start();
+    env.ok(&["up"]);
+    env.aws
+        .control("POST", "config", Some(r#"{"lambda_concurrency": 1}"#));
+    let sentence = "The company reported quarterly revenue growth driven by cloud services and \
+                    higher margins in its hardware segment, while guidance for next year rose. ";
+    let mut files = Vec::new();
+    for user in ["a", "b"] {
+        let lines: Vec<String> = (0..40)
+            .map(|i| json!({"id": format!("{user}-{i}"), "text": sentence.repeat(8)}).to_string())
+            .collect();
+        files.push((format!("{user}.jsonl"), lines.join("\n")));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    write(&env, &refs);
+    let children: Vec<_> = ["a.jsonl", "b.jsonl"]
+        .iter()
+        .map(|f| {
+            env.command(&["ingest", f])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for out in &outputs {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        outputs
+            .iter()
+            .any(|o| String::from_utf8_lossy(&o.stderr).contains("Lambda throttled")),
+        "no request was throttled: the test no longer exercises the wait"
+    );
+    let ids = list(&env);
+    for user in ["a", "b"] {
+        for i in 0..40 {
+            assert!(ids.contains(&format!("{user}-{i}")), "{user}-{i} missing");
+        }
+    }
+}
