@@ -40,6 +40,12 @@ class Local(Launched):
         # Every AWS_* setting of the caller removed; the loopback endpoint and the admin's keys.
         self.env = self.aws_env()
 
+    def write_env(self, cwd):
+        """`deployer output --write-env .env` in `cwd`: the stack's ingest endpoint and API key."""
+        self.deployer("output", "--write-env", ".env", cwd=cwd)
+        env = dict(line.split("=", 1) for line in open(os.path.join(cwd, ".env")).read().splitlines() if "=" in line)
+        return env["ALEX_API_ENDPOINT"], env["ALEX_API_KEY"]
+
     def s3vectors(self):
         return self.client("s3vectors", retries=4, admin=True)
 
@@ -167,6 +173,18 @@ def documents(n, prefix):
                             f"while margins {'expanded' if i % 2 else 'contracted'} on input costs and investment in research.",
                     "metadata": {"sector": sectors[i % 5], "source": "bench"}})
     return out
+
+
+def all_vectors(s3v, metadata=False):
+    """Every vector of the stack's index (ListVectors, page by page)."""
+    out, token = [], None
+    while True:
+        page = s3v.list_vectors(vectorBucketName="alex-vectors-123456789012", indexName="financial-research",
+                                returnMetadata=metadata, maxResults=1000, **({"nextToken": token} if token else {}))
+        out += page["vectors"]
+        token = page.get("nextToken")
+        if not token:
+            return out
 
 
 def setup_index(local):
@@ -311,17 +329,13 @@ def bulk_ingest(n=1000):
     local.control("endpoints", {"name": "alex-embedding-endpoint", "profile": "serverless", "max_concurrency": 2})
     work = local.state
     local.deployer("up", "-q", cwd=work)
-    local.deployer("output", "--write-env", ".env", cwd=work)
-    env = dict(line.split("=", 1) for line in open(os.path.join(work, ".env")).read().splitlines() if "=" in line)
-    endpoint, key = env["ALEX_API_ENDPOINT"], env["ALEX_API_KEY"]
+    endpoint, key = local.write_env(work)
     # One document per request, sequentially: how the original scripts ingest.
     docs = documents(n, "single")
     start = time.monotonic()
     for doc in docs:
-        req = urllib.request.Request(endpoint, data=json.dumps(doc).encode(),
-                                     headers={"x-api-key": key, "Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(req) as r:
-            assert r.status == 200
+        status, answer = post(endpoint, key, doc, retry_starting=False)
+        assert status == 200, answer
     one_by_one = time.monotonic() - start
     # This project's batch ingest through the same gateway.
     path = os.path.join(work, "docs.jsonl")
@@ -381,14 +395,8 @@ def large_documents(task="feature-extraction", kinds=(("english", 300_000), ("cj
         tokens = [t for c in invokes if c.get("status") == 200 for t in c.get("tokens", [])]
         # The floor: the same chunks' embedding compute, in-process, one after another on the
         # endpoint's 2 concurrent slots (so divided by 2).
-        texts, token = [], None
-        while True:
-            page = s3v.list_vectors(vectorBucketName="alex-vectors-123456789012", indexName="financial-research",
-                                    returnMetadata=True, maxResults=1000, **({"nextToken": token} if token else {}))
-            texts += [v["metadata"]["text"] for v in page["vectors"] if v["metadata"].get("document_id") == f"{kind}.md"]
-            token = page.get("nextToken")
-            if not token:
-                break
+        texts = [v["metadata"]["text"] for v in all_vectors(s3v, metadata=True)
+                 if v["metadata"].get("document_id") == f"{kind}.md"]
         start = time.monotonic()
         for t in texts:
             model.hidden_states(model.token_ids(t, True))
@@ -554,9 +562,8 @@ def real_clock(memories=(128, 256, 512, 1024), tiny=40, searches=30):
     big = large_text("english", 300_000)
     for memory in memories:
         local.deployer("up", "-q", "--memory", str(memory), cwd=work)
-        local.deployer("output", "--write-env", ".env", cwd=work)
-        env = dict(line.split("=", 1) for line in open(os.path.join(work, ".env")).read().splitlines() if "=" in line)
-        base, key = env["ALEX_API_ENDPOINT"].rsplit("/", 1)[0], env["ALEX_API_KEY"]
+        endpoint, key = local.write_env(work)
+        base = endpoint.rsplit("/", 1)[0]
         # The first call after the endpoint went cold (a new environment too: `up` changed memory).
         local.control("endpoints", {"name": "alex-embedding-endpoint", "cold": True})
         start = time.monotonic()
@@ -661,15 +668,7 @@ def load(clients=20, per_client=50):
     throttled = sum(1 for c in invokes if c["status"] in (400, 429))
     write_throttled = sum(1 for c in calls if c["operation"] in ("PutVectors", "DeleteVectors") and c["status"] == 429)
     model_s = sum(c.get("model_ms", 0) for c in invokes) / 1000
-    s3v = local.s3vectors()
-    keys, token = [], None
-    while True:
-        page = s3v.list_vectors(vectorBucketName="alex-vectors-123456789012", indexName="financial-research",
-                                maxResults=1000, **({"nextToken": token} if token else {}))
-        keys += [v["key"] for v in page["vectors"]]
-        token = page.get("nextToken")
-        if not token:
-            break
+    keys = [v["key"] for v in all_vectors(local.s3vectors())]
     local.stop()
     expected = {f"load-{c}-{i}#0" for c in range(clients) for i in range(per_client)}
     return {"clients": clients, "documents": clients * per_client, "wall": wall, "failures": failures,
@@ -750,37 +749,32 @@ USAGE = """usage: scripts/bench [warm | large | operations | clock | load]
 Needs release builds of the function and the deployer (scripts/bench builds them)."""
 
 
+# Sections measured alone and replaced in BENCHMARKS.md: name -> (their heading's start, measure).
+IN_PLACE = {
+    "large": ("## Large documents",
+              lambda: large_section(large_documents() + large_documents("tei", (("english", 300_000),)))),
+    "operations": ("## Search with k = 10,000", lambda: operations_section(operations())),
+    "clock": ("## Under the real clock", lambda: real_clock_section(*real_clock())),
+    "load": ("## Load:", lambda: load_section(load())),
+}
+
+
 def main():
     if sys.argv[1:2] in (["-h"], ["--help"]):
         print(USAGE)
         return
-    if sys.argv[1:] not in ([], ["warm"], ["large"], ["operations"], ["clock"], ["load"]):
+    if sys.argv[1:] not in ([], ["warm"], *([name] for name in IN_PLACE)):
         sys.exit(USAGE)
     if sys.argv[1:] == ["warm"]:
         # Only the function's own numbers, printed (BENCHMARKS.md unchanged).
         cpu_ms, rss, ok = function_warm()
         print(f"cold init {cold_init():.1f} ms; warm CPU {cpu_ms:.2f} ms per ingest; peak RSS {rss:.1f} MB; ok={ok}")
         return
-    if sys.argv[1:] == ["load"]:
-        section = "\n".join(load_section(load()))
-        replace_section("## Load:", section)
-        print(section)
-        return
-    if sys.argv[1:] == ["clock"]:
-        section = "\n".join(real_clock_section(*real_clock()))
-        replace_section("## Under the real clock", section)
-        print(section)
-        return
-    if sys.argv[1:] == ["operations"]:
-        section = "\n".join(operations_section(operations()))
-        replace_section("## Search with k = 10,000", section)
-        print(section)
-        return
-    if sys.argv[1:] == ["large"]:
-        # Only the large-document section, replaced in place.
-        rows = large_documents() + large_documents("tei", (("english", 300_000),))
-        section = "\n".join(large_section(rows))
-        replace_section("## Large documents", section)
+    if sys.argv[1:]:
+        # One section, measured and replaced in place.
+        head, measure = IN_PLACE[sys.argv[1]]
+        section = "\n".join(measure())
+        replace_section(head, section)
         print(section)
         return
     print("cold init...", file=sys.stderr)

@@ -15,7 +15,7 @@
 
 use crate::backend::{Backend, NewVector, StoredVector};
 use crate::config::Config;
-use crate::embed::{Deadline, EmbedStats, Embedder};
+use crate::embed::{Deadline, EmbedStats, Embedded, Embedder};
 use crate::error::ApiError;
 use crate::store;
 use serde_json::{Map, Value};
@@ -297,7 +297,7 @@ pub async fn ingest<B: Backend>(
     let needed = plan.iter().any(|(.., todo)| matches!(todo, Todo::Embed));
     let started = Instant::now();
     let embedded = if !needed {
-        crate::embed::Embedded {
+        Embedded {
             vectors: Vec::new(),
             error: None,
         }
@@ -307,8 +307,8 @@ pub async fn ingest<B: Backend>(
             None => early.await,
         };
         // Only the chunks that need embedding keep their vectors (in plan order).
-        let crate::embed::Embedded { vectors, error } = all;
-        crate::embed::Embedded {
+        let Embedded { vectors, error } = all;
+        Embedded {
             vectors: plan
                 .iter()
                 .zip(vectors)

@@ -262,11 +262,10 @@ impl ApiClient {
                 .map(str::to_string);
             let wait = retry_after(asked.as_deref()).unwrap_or(backoff);
             let answer = answer(resp).await;
-            // API Gateway's own 500 (not the function's error body) is what a REST proxy
-            // integration answers when Lambda throttled the invocation (concurrency): the
-            // function never ran, so sending again is safe.
-            // A state that passes — Lambda throttled (API Gateway's own 500), the endpoint
-            // starting — is waited out for its own bounded time, not by attempts, and said once.
+            // A state that passes is waited out for its own bounded time, not by attempts, and
+            // said once: Lambda throttled — API Gateway's own 500 (not the function's error
+            // body), which a REST proxy integration answers when the function never ran, so
+            // sending again is safe — or the embedding endpoint starting.
             let passing = if answer.status == 500 {
                 is_gateway_error(&answer.body).then_some((
                     MAX_GATEWAY_500_WAIT,
