@@ -1,12 +1,11 @@
-//! One context for a command: SDK clients, account, region, resource names, progress,
-//! and whether changes are made (`up`) or only recorded (`plan`).
+//! One context for a command: SDK clients, account, region, resource names, progress. It
+//! carries no mode: what changes AWS takes an [`crate::resources::Applier`], which only
+//! [`crate::stack`] makes.
 
 use crate::cli::GlobalArgs;
 use crate::progress::Progress;
-use crate::resources::{Action, Change};
 use anyhow::{Context as _, anyhow};
 use shared::names::StackNames;
-use std::sync::Mutex;
 
 /// Everything a command needs.
 pub struct Ctx {
@@ -39,9 +38,6 @@ pub struct Ctx {
     pub names: StackNames,
     /// Progress output.
     pub progress: Progress,
-    /// `plan`: record changes instead of making them.
-    pub dry_run: bool,
-    changes: Mutex<Vec<Change>>,
 }
 
 /// Why sts:GetCallerIdentity failed, with a hint: no credentials, an endpoint that cannot be
@@ -89,27 +85,36 @@ where
     }
 }
 
+/// The HTTPS client of every SDK call: rustls on *ring*, with the platform's roots.
+fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
 impl Ctx {
     /// Loads credentials and region through the standard chain and resolves the account.
-    pub async fn load(global: &GlobalArgs, index: &str, dry_run: bool) -> anyhow::Result<Self> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(5)
-                .with_max_backoff(std::time::Duration::from_secs(10)),
-        );
+    pub async fn load(global: &GlobalArgs, index: &str) -> anyhow::Result<Self> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(https_client())
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(5)
+                    .with_max_backoff(std::time::Duration::from_secs(10)),
+            );
         if let Some(profile) = &global.profile {
             loader = loader.profile_name(profile);
         }
         if let Some(url) = &global.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        let region = global.region.clone().or_else(|| {
-            std::env::var("DEFAULT_AWS_REGION")
-                .ok()
-                .filter(|r| !r.is_empty())
-        });
-        if let Some(region) = region {
-            loader = loader.region(aws_config::Region::new(region));
+        // Resolved before the command runs (flag, `.env`, `DEFAULT_AWS_REGION`); else the
+        // SDK's chain (`AWS_REGION`, the profile).
+        if let Some(region) = &global.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
         }
         let sdk = loader.load().await;
         let region = sdk
@@ -147,35 +152,7 @@ impl Ctx {
             region,
             endpoint_url: global.endpoint_url.clone(),
             progress: Progress::new(global.quiet > 0),
-            dry_run,
-            changes: Mutex::new(Vec::new()),
         })
-    }
-
-    /// Records a change; returns whether to make it (false under `plan`).
-    pub fn change(
-        &self,
-        action: Action,
-        resource: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> bool {
-        let change = Change {
-            action,
-            resource: resource.into(),
-            detail: detail.into(),
-        };
-        if !self.dry_run {
-            self.progress.step(&change.to_string());
-        }
-        if let Ok(mut changes) = self.changes.lock() {
-            changes.push(change);
-        }
-        !self.dry_run
-    }
-
-    /// The changes recorded so far.
-    pub fn changes(&self) -> Vec<Change> {
-        self.changes.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
     /// `arn:{partition}:{service}:{region}:{account}:{resource}`; `region` and `account` may

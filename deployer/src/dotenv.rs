@@ -1,33 +1,9 @@
-//! `.env` files, as the original scripts used them: read at start (variables not already set),
-//! and upserted by `output --write-env` (other lines kept, mode 0600, replaced atomically).
+//! Writing `.env` files, as the original scripts used them: `output --write-env` upserts its
+//! lines (other lines kept, mode 0600, replaced atomically). Reading them is
+//! [`crate::settings::DotEnv`]: read once, never applied to the process.
 
 use anyhow::Context as _;
 use std::path::Path;
-
-/// Reads `.env` in the working directory like the original scripts: sets variables that are
-/// not already set (`SAGEMAKER_ENDPOINT`, `DEFAULT_AWS_REGION`, `ALEX_API_ENDPOINT`, `ALEX_API_KEY`).
-pub fn load() {
-    const KEYS: [&str; 4] = [
-        "SAGEMAKER_ENDPOINT",
-        "DEFAULT_AWS_REGION",
-        "ALEX_API_ENDPOINT",
-        "ALEX_API_KEY",
-    ];
-    let Ok(text) = std::fs::read_to_string(".env") else {
-        return;
-    };
-    for line in text.lines() {
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        let k = k.trim().trim_start_matches("export ").trim();
-        let v = v.trim().trim_matches('"').trim_matches('\'');
-        if KEYS.contains(&k) && std::env::var_os(k).is_none() {
-            // SAFETY: single-threaded; runs before the runtime and any other thread start.
-            unsafe { std::env::set_var(k, v) };
-        }
-    }
-}
 
 /// Upserts `KEY=value` lines into the `.env` at `path` (other lines kept; mode 0600).
 pub fn upsert(path: &Path, lines: &[(&str, String)]) -> anyhow::Result<()> {

@@ -16,84 +16,150 @@ mod progress;
 mod report;
 mod resources;
 mod settings;
+mod stack;
 
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 use context::Ctx;
 use std::process::ExitCode;
 
-/// Endpoint and key from flags/env/`.env`, else from the deployed stack.
+/// Where a command that talks to the API sends its requests: an endpoint and key resolved for
+/// this stack (flags, `.env`, environment), else read from the deployed stack; said on stderr.
 async fn api_target(
     global: &cli::GlobalArgs,
     api: &cli::ApiArgs,
+    source: Option<&settings::Source>,
 ) -> anyhow::Result<(String, String)> {
-    let (endpoint, key) = (&api.api_endpoint, &api.api_key);
-    if let (Some(e), Some(k)) = (endpoint, key) {
-        return Ok((e.clone(), k.clone()));
-    }
-    let ctx = Ctx::load(global, shared::names::DEFAULT_INDEX, false).await?;
-    let outputs = commands::output::read(&ctx).await?;
-    Ok((
-        endpoint.clone().unwrap_or(outputs.api_endpoint),
-        key.clone().unwrap_or(outputs.api_key),
-    ))
+    let (endpoint, key, from) = match (&api.api_endpoint, &api.api_key, source) {
+        (Some(e), Some(k), Some(source)) => (e.clone(), k.clone(), source.to_string()),
+        _ => {
+            let ctx = Ctx::load(global, shared::names::DEFAULT_INDEX).await?;
+            let outputs = commands::output::read(&ctx).await?;
+            (
+                api.api_endpoint.clone().unwrap_or(outputs.api_endpoint),
+                api.api_key.clone().unwrap_or(outputs.api_key),
+                settings::Source::Deployed.to_string(),
+            )
+        }
+    };
+    progress::Progress::new(global.quiet > 0).step(&format!(
+        "api     stack `{}`: {} (from {from})",
+        global.name,
+        api_client::escape_controls(&endpoint)
+    ));
+    Ok((endpoint, key))
 }
 
-/// Runs a command that talks to the deployed API (endpoint and key from flags, `.env` or the
-/// stack) and prints its report.
-async fn run_api(global: &cli::GlobalArgs, command: &Command) -> anyhow::Result<ExitCode> {
+/// After a command found nothing at an endpoint that came from `.env` or the environment:
+/// whether the stack is deployed there at all (best effort; needs AWS credentials). `None`
+/// when it is, or when that cannot be told.
+async fn stale_target(global: &cli::GlobalArgs, endpoint: &str) -> Option<anyhow::Error> {
+    let ctx = Ctx::load(global, shared::names::DEFAULT_INDEX).await.ok()?;
+    let base = |e: &str| api_client::api_url(e, "");
+    match commands::output::read(&ctx).await {
+        Err(e) if e.is::<commands::output::NotDeployed>() => Some(e.context(format!(
+            "{} is not stack `{}`'s endpoint any more",
+            api_client::escape_controls(endpoint),
+            global.name
+        ))),
+        Err(_) => None,
+        Ok(now) if base(&now.api_endpoint) != base(endpoint) => Some(anyhow::anyhow!(
+            "{} is not stack `{}`'s endpoint any more (it is now {}; `down` and `up` change it)\nhint: run `deployer output --write-env .env`",
+            api_client::escape_controls(endpoint),
+            global.name,
+            now.api_endpoint
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// Runs a command that talks to the deployed API and prints its report. When it fails
+/// entirely at an endpoint from `.env` or the environment, says whether the stack is still
+/// deployed there.
+async fn run_api(
+    global: &cli::GlobalArgs,
+    command: &Command,
+    source: Option<&settings::Source>,
+) -> anyhow::Result<ExitCode> {
     let quiet = global.quiet > 0;
-    match command {
-        Command::Ingest(args) => {
-            let (endpoint, key) = api_target(global, &args.api).await?;
-            let progress = progress::Progress::new(quiet);
-            let report = commands::ingest::run(args, &endpoint, &key, &progress).await?;
-            report::emit(&report, global.json, quiet)
-        }
-        Command::Documents(args) => {
-            let (endpoint, key) = api_target(global, &args.api).await?;
-            let progress = progress::Progress::new(quiet);
-            let report = commands::documents::run(&args.action, &endpoint, &key, &progress).await?;
-            report::emit(&report, global.json, quiet)
-        }
-        Command::Search(args) => {
-            let (endpoint, key) = api_target(global, &args.api).await?;
-            let report = commands::search::run(args, &endpoint, &key).await?;
-            report::emit(&report, global.json, quiet)
-        }
-        Command::Reindex(args) => {
-            let (endpoint, key) = api_target(global, &args.api).await?;
-            let progress = progress::Progress::new(quiet);
-            let report = commands::reindex::run(args, &endpoint, &key, &progress).await?;
-            report::emit(&report, global.json, quiet)
-        }
+    let api = match command {
+        Command::Ingest(a) => &a.api,
+        Command::Documents(a) => &a.api,
+        Command::Search(a) => &a.api,
+        Command::Reindex(a) => &a.api,
         other => anyhow::bail!("`{other:?}` does not talk to the deployed API"),
+    };
+    let (endpoint, key) = api_target(global, api, source).await?;
+    let progress = progress::Progress::new(quiet);
+    let outcome = async {
+        match command {
+            Command::Ingest(args) => {
+                let report = commands::ingest::run(args, &endpoint, &key, &progress).await?;
+                if report.failed_entirely() {
+                    return Ok(Err(report));
+                }
+                report::emit(&report, global.json, quiet)
+            }
+            Command::Documents(args) => {
+                let report =
+                    commands::documents::run(&args.action, &endpoint, &key, &progress).await?;
+                report::emit(&report, global.json, quiet)
+            }
+            Command::Search(args) => {
+                let report = commands::search::run(args, &endpoint, &key).await?;
+                report::emit(&report, global.json, quiet)
+            }
+            Command::Reindex(args) => {
+                let report = commands::reindex::run(args, &endpoint, &key, &progress).await?;
+                report::emit(&report, global.json, quiet)
+            }
+            _ => unreachable!("matched above"),
+        }
+        .map(Ok)
+    }
+    .await;
+    let from_deployed = source.is_none() || api.api_endpoint.is_none();
+    let stale = match (&outcome, from_deployed) {
+        (Ok(Ok(_)), _) | (_, true) => None,
+        _ => stale_target(global, &endpoint).await,
+    };
+    match (outcome, stale) {
+        (_, Some(stale)) => Err(stale),
+        (Ok(Ok(code)), None) => Ok(code),
+        (Ok(Err(report)), None) => report::emit(&report, global.json, quiet),
+        (Err(e), None) => Err(e),
     }
 }
 
 /// Runs the command and prints its report ([`report::emit`], the one place output happens).
-async fn run(cli: Cli, matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
+async fn run(
+    cli: Cli,
+    matches: clap::ArgMatches,
+    resolution: settings::Resolution,
+) -> anyhow::Result<ExitCode> {
     let global = &cli.global;
     let quiet = global.quiet > 0;
     match &cli.command {
         Command::Up(args) => {
-            let ctx = Ctx::load(global, &args.stack.index_name, false).await?;
+            let ctx = Ctx::load(global, &args.stack.index_name).await?;
             ctx.progress.step(&format!("target  {}", ctx.target()));
-            let report = commands::up::run(&ctx, &args.stack).await?;
-            settings::save(&ctx.names.stack, &matches)?;
+            let report = commands::up::run(&ctx, args).await?;
+            if !args.dry_run {
+                settings::save(&ctx.names.stack, &matches)?;
+            }
             report::emit(&report, global.json, quiet)
         }
         Command::Plan(args) => {
-            let ctx = Ctx::load(global, &args.stack.index_name, true).await?;
+            let ctx = Ctx::load(global, &args.stack.index_name).await?;
             report::emit(&commands::plan::run(&ctx, args).await?, global.json, quiet)
         }
         Command::Down(args) => {
-            let ctx = Ctx::load(global, &args.index_name, false).await?;
+            let ctx = Ctx::load(global, &args.index_name).await?;
             ctx.progress.step(&format!("target  {}", ctx.target()));
             report::emit(&commands::down::run(&ctx, args).await?, global.json, quiet)
         }
         Command::Output(args) => {
-            let ctx = Ctx::load(global, &args.index_name, false).await?;
+            let ctx = Ctx::load(global, &args.index_name).await?;
             let report = commands::output::run(&ctx, args, global.json).await?;
             report::emit(&report, global.json, quiet)
         }
@@ -106,7 +172,7 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
             )
         }
         Command::Doctor(args) => {
-            let ctx = Ctx::load(global, &args.stack.index_name, true).await?;
+            let ctx = Ctx::load(global, &args.stack.index_name).await?;
             report::emit(
                 &commands::doctor::run(&ctx, args).await?,
                 global.json,
@@ -114,34 +180,55 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
             )
         }
         Command::Logs(args) => {
-            let ctx = Ctx::load(global, shared::names::DEFAULT_INDEX, false).await?;
+            let ctx = Ctx::load(global, shared::names::DEFAULT_INDEX).await?;
             let report = commands::logs::run(&ctx, args, global.json).await?;
             report::emit(&report, false, quiet)
         }
-        api => run_api(global, api).await,
+        api => run_api(global, api, resolution.api.as_ref()).await,
     }
 }
 
 fn main() -> ExitCode {
-    dotenv::load();
-    let (args, stored) = match settings::with_stored(std::env::args_os().collect()) {
-        Ok(found) => found,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let matches = Cli::command().get_matches_from(&args);
-    let cli = match Cli::from_arg_matches(&matches) {
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    // Every setting resolved once, before anything runs: flags, `{stack}.toml`, `.env`, the
+    // environment (the deployed stack's values are read by the commands that need them).
+    let resolution = match settings::DotEnv::read(std::path::Path::new(".env"))
+        .and_then(|dotenv| settings::resolve(&mut cli, &matches, &dotenv, &settings::ProcessEnv))
+    {
+        Ok(resolution) => resolution,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return if e.is::<settings::BadSetting>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+    };
+    let stored = resolution.stack_file_values();
     if !stored.is_empty() && cli.global.quiet == 0 {
         eprintln!(
             "  using   {} from {}",
             stored.join(", "),
             settings::path(&cli.global.name).display()
         );
+    }
+    if cli.global.verbose > 0 {
+        for line in &resolution.lines {
+            eprintln!(
+                "  setting {} = {} ({})",
+                line.key,
+                api_client::escape_controls(&line.value),
+                line.source
+            );
+        }
+        for ignored in &resolution.ignored {
+            eprintln!("  ignored {ignored}");
+        }
     }
     let level = match (cli.global.quiet, cli.global.verbose) {
         (q, _) if q > 0 => "error",
@@ -158,6 +245,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .init();
+    // The API client's TLS (reqwest on rustls) uses *ring*, like the SDK's.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -165,7 +254,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli, matches)) {
+    match runtime.block_on(run(cli, matches, resolution)) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");

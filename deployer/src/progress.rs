@@ -59,8 +59,15 @@ impl Progress {
         }
         let bar = ProgressBar::new(len);
         bar.set_style(
-            ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len} {per_sec}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len} {rate} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                // indicatif's own `{per_sec}` prints four decimals ("8.9186/s").
+                .with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.1}/s", state.per_sec());
+                    },
+                ),
         );
         bar.set_message(message.to_string());
         Some(bar)

@@ -899,3 +899,84 @@ fn the_cli_ingests_files_by_path_skips_bad_ones_resends_cut_requests_and_spots_a
         "{err}"
     );
 }
+
+/// A `.env` belongs to the stack it was written for: a command for another stack never answers
+/// from it, every API command says which stack and endpoint it used, and after `down` the
+/// commands say the stack is not deployed (not a bare 404).
+#[test]
+fn a_dotenv_serves_only_its_own_stack_and_a_removed_stack_is_named() {
+    let env = Env::start();
+    env.ok(&["up"]);
+    env.ok(&["output", "--write-env", ".env"]);
+    // The default stack's .env keeps the original three lines.
+    assert!(!dotenv(&env).contains_key("ALEX_STACK"));
+    std::fs::write(env.dir.join("n.md"), "Tesla builds electric vehicles.").unwrap();
+    let out = env.run(&["ingest", "n.md"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("api     stack `alex`: http://") && err.contains("(from .env)"),
+        "{err}"
+    );
+    assert!(err.contains("(1 chunk)"), "{err}");
+
+    let out = env.run(&["-v", "--name", "fresh", "search", "electric vehicles"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(err.contains("stack `fresh` is not deployed"), "{err}");
+    assert!(
+        err.contains("ignored ALEX_API_ENDPOINT from .env (written for stack `alex`"),
+        "{err}"
+    );
+    assert!(err.contains("setting name = fresh (flag)"), "{err}");
+
+    env.ok(&["down"]);
+    for args in [
+        &["search", "electric vehicles"][..],
+        &["ingest", "n.md"][..],
+    ] {
+        let out = env.run(args);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("is not stack `alex`'s endpoint any more")
+                && err.contains("stack `alex` is not deployed"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn up_dry_run_prints_the_plan_changes_nothing_and_up_prints_the_plan_it_applies() {
+    let env = Env::start();
+    env.clear_requests();
+    let fresh_plan = env.ok(&["plan"]);
+    let dry = env.run(&["up", "--dry-run"]);
+    assert_eq!(
+        dry.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&dry.stdout), fresh_plan);
+    assert!(
+        fresh_plan.contains("create  lambda function alex-ingest"),
+        "{fresh_plan}"
+    );
+    assert_eq!(env.requests()["mutating"], 0, "a dry run must not mutate");
+    assert!(
+        !env.dir.join("alex.toml").exists(),
+        "a dry run stores no flags"
+    );
+    let applied = env.ok(&["up"]);
+    assert_eq!(applied, fresh_plan, "up prints the plan it applies");
+    assert_eq!(
+        env.ok(&["up", "--dry-run"]),
+        "No changes: the stack matches the configuration.\n"
+    );
+}

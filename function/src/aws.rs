@@ -1,8 +1,9 @@
-//! [`Backend`] on the AWS SDK: SageMaker Runtime InvokeEndpoint and S3 Vectors.
+//! [`Backend`] on the AWS SDK: SageMaker Runtime InvokeEndpoint and S3 Vectors, calling what a
+//! validated [`Config`] names (the only way to build one, so no call has an empty name).
 //! Errors are classified by the service error's code, never by display text.
 
 use crate::backend::{Backend, BackendError, Hit, ListPage, NewVector, StoredVector, cap_text};
-use crate::config::Config;
+use crate::config::{Config, Name};
 use aws_sdk_s3vectors::types::{PutInputVector, VectorData};
 use aws_smithy_types::{Blob, Document, Number};
 use serde_json::{Map, Value};
@@ -22,24 +23,20 @@ const THROTTLING_CODES: [&str; 7] = [
 pub struct AwsBackend {
     s3vectors: aws_sdk_s3vectors::Client,
     sagemaker: aws_sdk_sagemakerruntime::Client,
-    bucket: String,
-    index: String,
-    endpoint: String,
+    bucket: Name,
+    index: Name,
+    endpoint: Name,
 }
 
 impl AwsBackend {
-    /// Clients from a loaded SDK config; names from the function config (empty when the
-    /// configuration is missing: the handler then answers 500 before any call).
-    pub fn new(sdk: &aws_config::SdkConfig, config: Option<&Config>) -> Self {
-        let (bucket, index, endpoint) = config
-            .map(|c| (c.bucket.clone(), c.index.clone(), c.endpoint.clone()))
-            .unwrap_or_default();
+    /// Clients from a loaded SDK config, calling what the validated function config names.
+    pub fn new(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
         Self {
             s3vectors: aws_sdk_s3vectors::Client::new(sdk),
             sagemaker: aws_sdk_sagemakerruntime::Client::new(sdk),
-            bucket,
-            index,
-            endpoint,
+            bucket: config.bucket.clone(),
+            index: config.index.clone(),
+            endpoint: config.endpoint.clone(),
         }
     }
 }
@@ -165,7 +162,7 @@ impl Backend for AwsBackend {
         let out = self
             .sagemaker
             .invoke_endpoint()
-            .endpoint_name(&self.endpoint)
+            .endpoint_name(self.endpoint.as_str())
             .content_type("application/json")
             .accept("application/json")
             .body(Blob::new(body))
@@ -189,8 +186,8 @@ impl Backend for AwsBackend {
             .collect::<Result<Vec<_>, _>>()?;
         self.s3vectors
             .put_vectors()
-            .vector_bucket_name(&self.bucket)
-            .index_name(&self.index)
+            .vector_bucket_name(self.bucket.as_str())
+            .index_name(self.index.as_str())
             .set_vectors(Some(inputs))
             .send()
             .await
@@ -202,8 +199,8 @@ impl Backend for AwsBackend {
         let out = self
             .s3vectors
             .get_vectors()
-            .vector_bucket_name(&self.bucket)
-            .index_name(&self.index)
+            .vector_bucket_name(self.bucket.as_str())
+            .index_name(self.index.as_str())
             .set_keys(Some(keys))
             .return_data(true)
             .return_metadata(true)
@@ -227,8 +224,8 @@ impl Backend for AwsBackend {
     async fn delete_vectors(&self, keys: Vec<String>) -> Result<(), BackendError> {
         self.s3vectors
             .delete_vectors()
-            .vector_bucket_name(&self.bucket)
-            .index_name(&self.index)
+            .vector_bucket_name(self.bucket.as_str())
+            .index_name(self.index.as_str())
             .set_keys(Some(keys))
             .send()
             .await
@@ -246,8 +243,8 @@ impl Backend for AwsBackend {
         let out = self
             .s3vectors
             .list_vectors()
-            .vector_bucket_name(&self.bucket)
-            .index_name(&self.index)
+            .vector_bucket_name(self.bucket.as_str())
+            .index_name(self.index.as_str())
             .max_results(max_results as i32)
             .set_next_token(next_token)
             .return_metadata(metadata)
@@ -281,8 +278,8 @@ impl Backend for AwsBackend {
             let out = self
                 .s3vectors
                 .query_vectors()
-                .vector_bucket_name(&self.bucket)
-                .index_name(&self.index)
+                .vector_bucket_name(self.bucket.as_str())
+                .index_name(self.index.as_str())
                 .top_k(top_k as i32)
                 .query_vector(VectorData::Float32(vector.clone()))
                 .set_filter(filter.clone())

@@ -1,4 +1,5 @@
-//! The AWS calls the handlers make, behind a trait so handler tests can stand in for them.
+//! The AWS calls the domain code makes, behind a trait so handler tests can stand in for them;
+//! [`Unconfigured`] stands in when the function has no valid configuration.
 
 use serde_json::{Map, Value};
 use std::future::Future;
@@ -148,4 +149,63 @@ pub trait Backend: Send + Sync {
         filter: Option<Value>,
         text_cap: usize,
     ) -> impl Future<Output = Result<Vec<Hit>, BackendError>> + Send;
+}
+
+/// The backend of a function deployed without its configuration: there is nothing to call (an
+/// [`crate::aws::AwsBackend`] needs a valid [`crate::config::Config`]), and the handler answers
+/// 500 before any call, so every call fails.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unconfigured;
+
+impl Unconfigured {
+    fn fail<T>() -> std::future::Ready<Result<T, BackendError>> {
+        std::future::ready(Err(BackendError::Other(
+            "the function is not configured".into(),
+        )))
+    }
+}
+
+impl Backend for Unconfigured {
+    fn invoke_endpoint(
+        &self,
+        _: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<u8>, BackendError>> + Send {
+        Self::fail()
+    }
+    fn put_vectors(
+        &self,
+        _: Vec<NewVector>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
+        Self::fail()
+    }
+    fn get_vectors(
+        &self,
+        _: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<StoredVector>, BackendError>> + Send {
+        Self::fail()
+    }
+    fn delete_vectors(
+        &self,
+        _: Vec<String>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
+        Self::fail()
+    }
+    fn list_vectors(
+        &self,
+        _: Option<String>,
+        _: u32,
+        _: bool,
+        _: Option<(u32, u32)>,
+    ) -> impl Future<Output = Result<ListPage, BackendError>> + Send {
+        Self::fail()
+    }
+    fn query(
+        &self,
+        _: Vec<f32>,
+        _: u32,
+        _: Option<Value>,
+        _: usize,
+    ) -> impl Future<Output = Result<Vec<Hit>, BackendError>> + Send {
+        Self::fail()
+    }
 }

@@ -1,19 +1,82 @@
-//! Function configuration, read once from the environment at cold start.
+//! Function configuration, read once from the environment at cold start and validated into a
+//! [`Config`]: the names of what the function calls are [`Name`]s, which cannot be empty, so a
+//! [`crate::aws::AwsBackend`] (built only from a `Config`) never calls AWS with an empty name.
 
 use shared::chunk::{ChunkConfig, MIN_MAX_TOKENS};
 use shared::limits::SERVERLESS_MAX_PAYLOAD;
 use shared::names::{DEFAULT_DIMENSION, DEFAULT_INDEX};
 use shared::tokenize::MODEL_MAX_TOKENS;
+use std::fmt;
+
+/// The name of an AWS resource: never empty nor only whitespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+/// Why a [`Name`] could not be made: the value was empty or only whitespace.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a name must not be empty")]
+pub struct EmptyName;
+
+impl Name {
+    /// `value`, unless it is empty or only whitespace.
+    pub fn new(value: impl Into<String>) -> Result<Self, EmptyName> {
+        let value = value.into();
+        if value.trim().is_empty() {
+            Err(EmptyName)
+        } else {
+            Ok(Self(value))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Name {
+    type Err = EmptyName;
+    fn from_str(s: &str) -> Result<Self, EmptyName> {
+        Self::new(s)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why the configuration could not be read: every missing or invalid variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    problems: Vec<String>,
+}
+
+impl ConfigError {
+    /// One problem per variable, in the order they were read.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problems.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 /// Everything the handlers need to know about their deployment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `VECTOR_BUCKET` (required).
-    pub bucket: String,
+    pub bucket: Name,
     /// `INDEX_NAME` (default `financial-research`).
-    pub index: String,
+    pub index: Name,
     /// `SAGEMAKER_ENDPOINT` (required).
-    pub endpoint: String,
+    pub endpoint: Name,
     /// `EMBEDDING_DIMENSION` (default 384): the index's dimension.
     pub dimension: usize,
     /// `CHUNK_MAX_TOKENS` (default 256, special tokens included) / `CHUNK_OVERLAP_TOKENS`
@@ -37,16 +100,21 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the configuration through `var` (the process environment in `main`).
-    /// The error names every missing or invalid variable.
-    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `var`. The error names every missing or invalid
+    /// variable.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
-        let mut required = |name: &str| match var(name).filter(|v| !v.trim().is_empty()) {
-            Some(v) => v,
-            None => {
+        let mut required = |name: &str| {
+            let value = var(name).and_then(|v| Name::new(v).ok());
+            if value.is_none() {
                 problems.push(format!("{name} is not set"));
-                String::new()
             }
+            value
         };
         let bucket = required("VECTOR_BUCKET");
         let endpoint = required("SAGEMAKER_ENDPOINT");
@@ -62,39 +130,45 @@ impl Config {
                 }
             },
         };
+        let index = var("INDEX_NAME")
+            .and_then(|v| Name::new(v).ok())
+            .unwrap_or_else(|| Name(DEFAULT_INDEX.to_string()));
         let defaults = ChunkConfig::default();
-        let config = Self {
-            bucket,
-            endpoint,
-            index: var("INDEX_NAME")
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| DEFAULT_INDEX.to_string()),
-            dimension: number("EMBEDDING_DIMENSION", DEFAULT_DIMENSION as usize, 1, 4096),
-            chunk: ChunkConfig {
-                max_tokens: number(
-                    "CHUNK_MAX_TOKENS",
-                    defaults.max_tokens,
-                    MIN_MAX_TOKENS,
-                    MODEL_MAX_TOKENS,
-                ),
-                overlap_tokens: number("CHUNK_OVERLAP_TOKENS", defaults.overlap_tokens, 0, 128),
-                max_bytes: defaults.max_bytes,
-            },
-            embed_batch_size: number("EMBED_BATCH_SIZE", 32, 1, 256),
-            embed_concurrency: number("EMBED_CONCURRENCY", 2, 1, 64),
-            embed_max_payload: number(
-                "EMBED_MAX_PAYLOAD_BYTES",
-                SERVERLESS_MAX_PAYLOAD,
-                64 * 1024,
-                64 * 1024 * 1024,
+        let dimension = number("EMBEDDING_DIMENSION", DEFAULT_DIMENSION as usize, 1, 4096);
+        let chunk = ChunkConfig {
+            max_tokens: number(
+                "CHUNK_MAX_TOKENS",
+                defaults.max_tokens,
+                MIN_MAX_TOKENS,
+                MODEL_MAX_TOKENS,
             ),
-            time_budget_ms: number("TIME_BUDGET_MS", 29_000, 1_000, 900_000) as u64,
-            deadline_margin_ms: number("DEADLINE_MARGIN_MS", 1_500, 0, 60_000) as u64,
+            overlap_tokens: number("CHUNK_OVERLAP_TOKENS", defaults.overlap_tokens, 0, 128),
+            max_bytes: defaults.max_bytes,
         };
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(problems.join("; "))
+        let embed_batch_size = number("EMBED_BATCH_SIZE", 32, 1, 256);
+        let embed_concurrency = number("EMBED_CONCURRENCY", 2, 1, 64);
+        let embed_max_payload = number(
+            "EMBED_MAX_PAYLOAD_BYTES",
+            SERVERLESS_MAX_PAYLOAD,
+            64 * 1024,
+            64 * 1024 * 1024,
+        );
+        let time_budget_ms = number("TIME_BUDGET_MS", 29_000, 1_000, 900_000) as u64;
+        let deadline_margin_ms = number("DEADLINE_MARGIN_MS", 1_500, 0, 60_000) as u64;
+        match (bucket, endpoint) {
+            (Some(bucket), Some(endpoint)) if problems.is_empty() => Ok(Self {
+                bucket,
+                index,
+                endpoint,
+                dimension,
+                chunk,
+                embed_batch_size,
+                embed_concurrency,
+                embed_max_payload,
+                time_budget_ms,
+                deadline_margin_ms,
+            }),
+            _ => Err(ConfigError { problems }),
         }
     }
 }
@@ -119,7 +193,7 @@ mod tests {
             ("SAGEMAKER_ENDPOINT", "e"),
         ]))
         .unwrap();
-        assert_eq!(c.index, "financial-research");
+        assert_eq!(c.index.as_str(), "financial-research");
         assert_eq!(c.dimension, 384);
         assert_eq!(c.embed_concurrency, 2);
         assert_eq!(c.chunk.max_tokens, 256);
@@ -133,7 +207,8 @@ mod tests {
             ("EMBED_BATCH_SIZE", "0"),
             ("CHUNK_MAX_TOKENS", "600"),
         ]))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("CHUNK_MAX_TOKENS must be an integer in 128..=512"),
             "{err}"
@@ -144,5 +219,26 @@ mod tests {
             err.contains("EMBED_BATCH_SIZE must be an integer in 1..=256"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn names_are_never_empty() {
+        assert_eq!(Name::new(""), Err(EmptyName));
+        assert_eq!(" \t".parse::<Name>(), Err(EmptyName));
+        assert_eq!(Name::new("b").unwrap().as_str(), "b");
+        let blank = Config::from_lookup(lookup(&[
+            ("VECTOR_BUCKET", " "),
+            ("SAGEMAKER_ENDPOINT", "e"),
+            ("INDEX_NAME", ""),
+        ]))
+        .unwrap_err();
+        assert_eq!(blank.problems(), ["VECTOR_BUCKET is not set"]);
+        let c = Config::from_lookup(lookup(&[
+            ("VECTOR_BUCKET", "b"),
+            ("SAGEMAKER_ENDPOINT", "e"),
+            ("INDEX_NAME", " "),
+        ]))
+        .unwrap();
+        assert_eq!(c.index.as_str(), "financial-research");
     }
 }

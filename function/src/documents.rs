@@ -6,14 +6,14 @@
 //! interrupted write left are found and deleted too ([`crate::store`]). Delete-by-filter scans
 //! the index (ListVectors with metadata) and evaluates the filter itself ([`shared::filter`]),
 //! since QueryVectors returns at most topK hits; it checks the time budget before every call,
-//! stops with a 202 and a `next_token`, and answers 200 only after a pass over the whole index
-//! that removed nothing more (a listing continued across deletions may skip vectors, so a pass
-//! that deleted is followed by another).
+//! stops with [`Outcome::Partial`] (202) and a `next_token`, and is [`Outcome::Done`] (200) only
+//! after a pass over the whole index that removed nothing more (a listing continued across
+//! deletions may skip vectors, so a pass that deleted is followed by another).
 
 use crate::answer::cut_texts_to_fit;
 use crate::backend::Backend;
-use crate::embed::Deadline;
-use crate::error::ApiError;
+use crate::domain::{Ctx, Outcome};
+use crate::error::DomainError;
 use crate::store::{self, View};
 use shared::api::{
     DeleteByFilterRequest, DeleteByFilterResponse, DeleteResponse, DocumentList, DocumentResponse,
@@ -21,7 +21,7 @@ use shared::api::{
 };
 use shared::document::{Key, parse_key};
 use shared::filter::Filter;
-use shared::limits::{MAX_SEARCH_ANSWER_BYTES, MAX_SEARCH_BODY_BYTES};
+use shared::limits::MAX_SEARCH_ANSWER_BYTES;
 use shared::metadata::ChunkView;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -34,20 +34,12 @@ const SCAN_PAGE: u32 = 100;
 /// budget, so every request gets somewhere).
 const SCAN_MARGIN: Duration = Duration::from_secs(2);
 
-fn unknown(id: &str) -> ApiError {
-    ApiError::new(404, format!("document `{id}` is not stored"))
-}
-
 /// `GET /documents/{id}`: the newest layout of the id; texts cut (and `texts_cut` set) when
 /// the answer would not fit the Lambda payload.
-pub async fn get<B: Backend>(
-    backend: &B,
-    deadline: &Deadline,
-    id: &str,
-) -> Result<DocumentResponse, ApiError> {
-    let stored = store::read(backend, deadline, id).await?;
+pub async fn get<B: Backend>(ctx: &Ctx<'_, B>, id: &str) -> Result<DocumentResponse, DomainError> {
+    let stored = store::read(ctx.backend, &ctx.deadline, id).await?;
     let (head, chunks) = match stored.view() {
-        View::Absent => return Err(unknown(id)),
+        View::Absent => return Err(DomainError::UnknownDocument(id.to_string())),
         View::Original(v) => (v, vec![v]),
         View::Chunked { count } => {
             let chunks: Vec<_> = stored.chunks.range(..count).map(|(_, v)| v).collect();
@@ -79,14 +71,10 @@ pub async fn get<B: Backend>(
 }
 
 /// `DELETE /documents/{id}`: every vector of the id, whichever layout; 404 when none.
-pub async fn delete<B: Backend>(
-    backend: &B,
-    deadline: &Deadline,
-    id: &str,
-) -> Result<DeleteResponse, ApiError> {
-    let deleted = store::delete_document(backend, deadline, id)
+pub async fn delete<B: Backend>(ctx: &Ctx<'_, B>, id: &str) -> Result<DeleteResponse, DomainError> {
+    let deleted = store::delete_document(ctx.backend, &ctx.deadline, id)
         .await?
-        .ok_or_else(|| unknown(id))?;
+        .ok_or_else(|| DomainError::UnknownDocument(id.to_string()))?;
     Ok(DeleteResponse {
         document_id: id.to_string(),
         deleted_chunks: deleted,
@@ -95,12 +83,12 @@ pub async fn delete<B: Backend>(
 
 /// `GET /documents?next_token=…`: one page of ids (chunk 0 keys, and original documents).
 pub async fn list<B: Backend>(
-    backend: &B,
-    deadline: &Deadline,
+    ctx: &Ctx<'_, B>,
     next_token: Option<String>,
-) -> Result<DocumentList, ApiError> {
-    deadline.check()?;
-    let page = backend
+) -> Result<DocumentList, DomainError> {
+    ctx.deadline.check()?;
+    let page = ctx
+        .backend
         .list_vectors(next_token, LIST_PAGE, false, None)
         .await?;
     let ids: BTreeSet<String> = page
@@ -119,11 +107,11 @@ pub async fn list<B: Backend>(
 
 /// The scan position carried by `next_token`: whether this pass deleted anything, and the
 /// ListVectors token (`None`: the start).
-fn parse_token(token: Option<&str>) -> Result<(bool, Option<String>), ApiError> {
+fn parse_token(token: Option<&str>) -> Result<(bool, Option<String>), DomainError> {
     let Some(token) = token else {
         return Ok((false, None));
     };
-    let bad = || ApiError::bad_request("`next_token` is not one this API returned");
+    let bad = || DomainError::Invalid("`next_token` is not one this API returned".into());
     let (dirty, rest) = token.split_once('.').ok_or_else(bad)?;
     let dirty = match dirty {
         "0" => false,
@@ -138,14 +126,14 @@ fn make_token(dirty: bool, list: Option<&str>) -> String {
 }
 
 /// The request's selection: a validated filter, or every document (`None`).
-fn selection(request: &DeleteByFilterRequest) -> Result<Option<Filter>, ApiError> {
+fn selection(request: &DeleteByFilterRequest) -> Result<Option<Filter>, DomainError> {
     match (&request.filter, request.all) {
-        (Some(_), true) => Err(ApiError::bad_request(
-            "give either `filter` or `\"all\": true`, not both",
+        (Some(_), true) => Err(DomainError::Invalid(
+            "give either `filter` or `\"all\": true`, not both".into(),
         )),
         (None, true) => Ok(None),
-        (None, false) => Err(ApiError::bad_request(
-            "`filter` is required (to delete every document, send `\"all\": true`)",
+        (None, false) => Err(DomainError::Invalid(
+            "`filter` is required (to delete every document, send `\"all\": true`)".into(),
         )),
         (Some(f), false) => crate::search::parse_filter(f.clone()).map(Some),
     }
@@ -153,20 +141,14 @@ fn selection(request: &DeleteByFilterRequest) -> Result<Option<Filter>, ApiError
 
 /// `POST /documents/delete`.
 pub async fn delete_by_filter<B: Backend>(
-    backend: &B,
-    dimension: usize,
-    deadline: Deadline,
-    body: &[u8],
-) -> Result<(DeleteByFilterResponse, bool), ApiError> {
-    if body.len() > MAX_SEARCH_BODY_BYTES {
-        return Err(ApiError::too_large(format!(
-            "request is {} bytes; the limit is {MAX_SEARCH_BODY_BYTES}",
-            body.len()
-        )));
-    }
-    let request: DeleteByFilterRequest = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("invalid delete request: {e}")))?;
-    let filter = selection(&request)?;
+    ctx: &Ctx<'_, B>,
+    request: &DeleteByFilterRequest,
+) -> Result<Outcome<DeleteByFilterResponse>, DomainError> {
+    let Ctx {
+        backend, deadline, ..
+    } = *ctx;
+    let dimension = ctx.config.dimension;
+    let filter = selection(request)?;
     let (mut dirty, mut list) = parse_token(request.next_token.as_deref())?;
     if let Some(filter) = &filter {
         // Let the index judge the filter first (operators its mode does not support, keys).
@@ -188,7 +170,7 @@ pub async fn delete_by_filter<B: Backend>(
     loop {
         if out_of_time() {
             out.next_token = Some(make_token(dirty, list.as_deref()));
-            return Ok((out, false));
+            return Ok(Outcome::Partial(out));
         }
         deadline.check()?;
         let page = backend
@@ -205,7 +187,7 @@ pub async fn delete_by_filter<B: Backend>(
             if out_of_time() {
                 // This page again next time: what was deleted is gone from it.
                 out.next_token = Some(make_token(true, list.as_deref()));
-                return Ok((out, false));
+                return Ok(Outcome::Partial(out));
             }
             if let Some(n) = store::delete_document(backend, &deadline, &id).await? {
                 out.deleted_chunks += n;
@@ -218,7 +200,7 @@ pub async fn delete_by_filter<B: Backend>(
             Some(token) => list = Some(token),
             // A pass that deleted may have skipped vectors: one more, from the start.
             None if dirty => (dirty, list) = (false, None),
-            None => return Ok((out, true)),
+            None => return Ok(Outcome::Done(out)),
         }
     }
 }

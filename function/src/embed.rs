@@ -3,21 +3,21 @@
 //! - **Batches sized by the answer they will produce**: a token-level answer costs
 //!   `tokens × dimension × ~21 bytes`, so inputs are grouped until the estimate
 //!   ([`shared::embedding::estimated_answer_bytes`]) reaches 90% of the endpoint's payload
-//!   limit (4 MiB serverless). Until the process has seen an answer, a request's first batch
-//!   goes alone; once an answer shows the endpoint pools (TEI), batches are
-//!   sized with the pooled estimate (~200× smaller).
+//!   limit (4 MiB serverless). Until the environment has seen an answer ([`AnswerShape`], kept
+//!   in [`crate::handler::App`]), a request's first batch goes alone; once an answer shows the
+//!   endpoint pools (TEI), batches are sized with the pooled estimate (~200× smaller).
 //! - **An oversize answer or request still splits**: the batch is halved and retried, so at
 //!   most `2n − 1` calls for `n` inputs; a single input that is too large is an error.
 //! - **Throttling and a starting endpoint back off** (exponential, capped, jittered) only while
-//!   the deadline allows; then the answer is 503 with `Retry-After` (202 for ingest progress),
-//!   and what was embedded is kept.
+//!   the deadline allows; then the error is a transient [`DomainError`] (503 with
+//!   `Retry-After`; 202 for ingest progress), and what was embedded is kept.
 //! - **Concurrency** is at most `EMBED_CONCURRENCY` (the endpoint's max concurrency).
 //! - **Deadline**: a batch starts only if the slowest call seen so far still fits, and every
 //!   call is cut at the deadline; inputs not embedded in time come back as `None`.
 
 use crate::backend::{Backend, BackendError};
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::error::DomainError;
 use futures::StreamExt;
 use serde::Serialize;
 use shared::embedding::{decode_answer, plan_batches};
@@ -60,23 +60,47 @@ impl Deadline {
         self.stop_at.saturating_duration_since(Instant::now())
     }
 
-    /// Checked before every AWS call: `Err` (503, send again) when the cut-off is too close
-    /// for one more call to finish.
-    pub fn check(&self) -> Result<(), ApiError> {
+    /// Checked before every AWS call: [`DomainError::OutOfTime`] (send again) when the
+    /// cut-off is too close for one more call to finish.
+    pub fn check(&self) -> Result<(), DomainError> {
         if self.end.saturating_duration_since(Instant::now()) < MIN_CALL_TIME {
-            Err(ApiError::deadline())
+            Err(DomainError::OutOfTime)
         } else {
             Ok(())
         }
     }
 }
 
-/// The answer shape seen last in this process: unknown, token-level or pooled. Until it is
-/// known, a request's first batch goes alone and its answer decides how the rest is sized.
-static ANSWER_SHAPE: AtomicU8 = AtomicU8::new(SHAPE_UNKNOWN);
+/// The answer shape this environment's endpoint gave last: unknown, token-level or pooled.
+/// Until it is known, a request's first batch goes alone and its answer decides how the rest
+/// is sized. Built once with the [`crate::handler::App`] and shared by its requests.
+#[derive(Debug, Default)]
+pub struct AnswerShape(AtomicU8);
+
 const SHAPE_UNKNOWN: u8 = 0;
 const SHAPE_TOKENS: u8 = 1;
 const SHAPE_POOLED: u8 = 2;
+
+impl AnswerShape {
+    /// Whether an answer has been seen.
+    pub fn is_known(&self) -> bool {
+        self.0.load(Ordering::Relaxed) != SHAPE_UNKNOWN
+    }
+
+    /// Whether the last answer was pooled (one vector per input).
+    pub fn is_pooled(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == SHAPE_POOLED
+    }
+
+    fn record(&self, token_level: bool) {
+        let shape = if token_level {
+            SHAPE_TOKENS
+        } else {
+            SHAPE_POOLED
+        };
+        self.0.store(shape, Ordering::Relaxed);
+    }
+}
 
 /// What one request's embedding did, for the log line.
 #[derive(Debug, Default, Serialize)]
@@ -98,12 +122,12 @@ pub struct Embedded {
     /// One per input, in order.
     pub vectors: Vec<Option<Vec<f32>>>,
     /// Why the rest was not embedded.
-    pub error: Option<ApiError>,
+    pub error: Option<DomainError>,
 }
 
 impl Embedded {
     /// The vectors, or the error when there was one (for callers that cannot keep part).
-    pub fn into_result(self) -> Result<Vec<Option<Vec<f32>>>, ApiError> {
+    pub fn into_result(self) -> Result<Vec<Option<Vec<f32>>>, DomainError> {
         self.error.map_or(Ok(self.vectors), Err)
     }
 }
@@ -115,6 +139,7 @@ type BatchResult = (Range<usize>, Option<Vec<Vec<f32>>>);
 pub struct Embedder<'a, B> {
     backend: &'a B,
     config: &'a Config,
+    answers: &'a AnswerShape,
     deadline: Deadline,
     slowest_ms: AtomicU64,
     calls: AtomicUsize,
@@ -123,12 +148,18 @@ pub struct Embedder<'a, B> {
     largest: AtomicUsize,
 }
 
-impl<'a, B: Backend> Embedder<'a, B> {
-    /// An embedder that stops at `deadline`.
-    pub fn new(backend: &'a B, config: &'a Config, deadline: Deadline) -> Self {
+impl<'a, B> Embedder<'a, B> {
+    /// An embedder that stops at `deadline` and sizes batches by `answers` (which it updates).
+    pub fn new(
+        backend: &'a B,
+        config: &'a Config,
+        answers: &'a AnswerShape,
+        deadline: Deadline,
+    ) -> Self {
         Self {
             backend,
             config,
+            answers,
             deadline,
             slowest_ms: AtomicU64::new(0),
             calls: AtomicUsize::new(0),
@@ -147,14 +178,16 @@ impl<'a, B: Backend> Embedder<'a, B> {
             largest_answer: self.largest.load(Ordering::Relaxed),
         }
     }
+}
 
+impl<B: Backend> Embedder<'_, B> {
     /// Embeds `texts` (with their token counts); `None` for inputs the deadline stopped. An
     /// error stops what is left, and what was finished before it is kept.
     pub async fn embed(&self, texts: &[&str], tokens: &[usize]) -> Embedded {
         let mut vectors: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
         let mut start = 0;
         let mut result = Ok(());
-        if ANSWER_SHAPE.load(Ordering::Relaxed) == SHAPE_UNKNOWN
+        if !self.answers.is_known()
             && let Some(first) = self.plan(texts, tokens, 0).into_iter().next()
         {
             start = first.end;
@@ -167,7 +200,7 @@ impl<'a, B: Backend> Embedder<'a, B> {
         // Nothing came back before the deadline: the endpoint did not answer in time (most
         // often a serverless cold start), which is not progress.
         if result.is_ok() && !texts.is_empty() && vectors.iter().all(Option::is_none) {
-            result = Err(ApiError::out_of_time());
+            result = Err(DomainError::EndpointSilent);
         }
         Embedded {
             vectors,
@@ -184,7 +217,7 @@ impl<'a, B: Backend> Embedder<'a, B> {
             &bytes,
             self.config.dimension,
             self.config.embed_max_payload,
-            ANSWER_SHAPE.load(Ordering::Relaxed) != SHAPE_POOLED,
+            !self.answers.is_pooled(),
             self.config.embed_batch_size,
         )
         .into_iter()
@@ -199,7 +232,7 @@ impl<'a, B: Backend> Embedder<'a, B> {
         batches: Vec<Range<usize>>,
         texts: &[&str],
         out: &mut [Option<Vec<f32>>],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), DomainError> {
         let mut results = futures::stream::iter(batches)
             .map(|range| async move {
                 let slowest = Duration::from_millis(self.slowest_ms.load(Ordering::Relaxed));
@@ -227,7 +260,7 @@ impl<'a, B: Backend> Embedder<'a, B> {
     fn embed_batch<'s>(
         &'s self,
         texts: &'s [&'s str],
-    ) -> futures::future::BoxFuture<'s, Result<Vec<Vec<f32>>, ApiError>>
+    ) -> futures::future::BoxFuture<'s, Result<Vec<Vec<f32>>, DomainError>>
     where
         B: Sync,
     {
@@ -242,40 +275,36 @@ impl<'a, B: Backend> Embedder<'a, B> {
                         self.slowest_ms.fetch_max(ms, Ordering::Relaxed);
                         return Ok(vectors);
                     }
-                    Err(CallError::Backend(BackendError::TooLarge(_))) if texts.len() > 1 => {
+                    Err(DomainError::Backend(BackendError::TooLarge(_))) if texts.len() > 1 => {
                         self.splits.fetch_add(1, Ordering::Relaxed);
                         let (left, right) = texts.split_at(texts.len() / 2);
                         let mut vectors = self.embed_batch(left).await?;
                         vectors.extend(self.embed_batch(right).await?);
                         return Ok(vectors);
                     }
-                    Err(CallError::Backend(BackendError::TooLarge(detail))) => {
-                        return Err(ApiError::upstream(
-                            "one chunk's embedding exceeds the endpoint's payload limit; \
-                             lower CHUNK_MAX_TOKENS or deploy the endpoint with the Text \
-                             Embeddings Inference container (pooled answers)",
-                            detail,
-                        ));
+                    Err(DomainError::Backend(BackendError::TooLarge(detail))) => {
+                        return Err(DomainError::InputTooLarge(detail));
                     }
-                    Err(CallError::Backend(
-                        e @ (BackendError::Throttled { .. } | BackendError::NotReady(_)),
-                    )) => {
+                    Err(
+                        e @ DomainError::Backend(
+                            BackendError::Throttled { .. } | BackendError::NotReady(_),
+                        ),
+                    ) => {
                         self.throttled.fetch_add(1, Ordering::Relaxed);
                         let wait = backoff(attempt);
                         if attempt >= 8 || self.deadline.remaining() <= wait {
-                            return Err(e.into());
+                            return Err(e);
                         }
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                     }
-                    Err(CallError::Backend(e)) => return Err(e.into()),
-                    Err(CallError::Api(e)) => return Err(e),
+                    Err(e) => return Err(e),
                 }
             }
         })
     }
 
-    async fn call(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, CallError> {
+    async fn call(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, DomainError> {
         // `parameters.truncation` for the HuggingFace toolkit, `truncate` for TEI; each
         // container ignores the other's.
         let body = serde_json::json!({
@@ -283,35 +312,12 @@ impl<'a, B: Backend> Embedder<'a, B> {
             "parameters": {"truncation": true},
             "truncate": true,
         });
-        let body = serde_json::to_vec(&body).map_err(|e| ApiError::internal(e.to_string()))?;
+        let body = serde_json::to_vec(&body).map_err(|e| DomainError::Internal(e.to_string()))?;
         let answer = self.backend.invoke_endpoint(body).await?;
         self.largest.fetch_max(answer.len(), Ordering::Relaxed);
-        let decoded =
-            decode_answer(&answer, texts.len(), self.config.dimension).map_err(ApiError::from)?;
-        let shape = if decoded.token_level {
-            SHAPE_TOKENS
-        } else {
-            SHAPE_POOLED
-        };
-        ANSWER_SHAPE.store(shape, Ordering::Relaxed);
+        let decoded = decode_answer(&answer, texts.len(), self.config.dimension)?;
+        self.answers.record(decoded.token_level);
         Ok(decoded.vectors)
-    }
-}
-
-enum CallError {
-    Backend(BackendError),
-    Api(ApiError),
-}
-
-impl From<BackendError> for CallError {
-    fn from(e: BackendError) -> Self {
-        Self::Backend(e)
-    }
-}
-
-impl From<ApiError> for CallError {
-    fn from(e: ApiError) -> Self {
-        Self::Api(e)
     }
 }
 

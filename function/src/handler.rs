@@ -1,25 +1,62 @@
-//! Routing and HTTP framing: the only code that sees `lambda_http` types.
+//! The edge: routing, parsing each route's body into its typed request, and framing answers.
+//! The only code that sees `lambda_http` types or HTTP statuses: domain functions take typed
+//! requests and return an [`Outcome`] (mapped to 200 / 202 in [`answer`]) or a
+//! [`DomainError`] (mapped to an error answer by `ApiError::from`, once, in [`handle`]).
 
-use crate::backend::Backend;
-use crate::config::Config;
+use crate::backend::{Backend, Unconfigured};
+use crate::config::{Config, ConfigError};
 use crate::documents;
-use crate::embed::Deadline;
-use crate::error::{ACCESS_DENIED, ApiError};
+use crate::domain::{Ctx, Outcome};
+use crate::embed::{AnswerShape, Deadline};
+use crate::error::{ApiError, DomainError};
 use crate::ingest::{IngestStats, ingest};
+use crate::reindex::reindex;
 use crate::search::{SearchStats, search};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use shared::api::{ErrorBody, IngestOutcome};
-use shared::limits::MAX_LAMBDA_PAYLOAD;
+use serde::de::DeserializeOwned;
+use shared::api::{DeleteByFilterRequest, ErrorBody, IngestRequest, ReindexRequest, SearchRequest};
+use shared::limits::{MAX_LAMBDA_PAYLOAD, MAX_SEARCH_BODY_BYTES};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
-/// What the handler runs with: the AWS calls and the configuration (or why there is none).
+/// Everything the handler runs with, built once per environment: the AWS calls, the
+/// configuration (or why there is none), and what the environment learns as it serves.
 pub struct App<B> {
     /// AWS calls.
     pub backend: B,
-    /// The configuration, or the reason it could not be read.
-    pub config: Result<Config, String>,
+    /// The configuration, or why it could not be read (every request then answers 500).
+    pub config: Result<Config, ConfigError>,
+    /// The embedding endpoint's answer shape, once an answer showed it.
+    answers: AnswerShape,
+    /// When this environment handled its first request (IAM may still be propagating then).
+    first_request: OnceLock<Instant>,
+}
+
+impl<B> App<B> {
+    /// An app calling `backend`, as `config` says.
+    pub fn new(backend: B, config: Result<Config, ConfigError>) -> Self {
+        Self {
+            backend,
+            config,
+            answers: AnswerShape::default(),
+            first_request: OnceLock::new(),
+        }
+    }
+
+    /// Time since this environment handled its first request.
+    fn age(&self) -> Duration {
+        self.first_request.get_or_init(Instant::now).elapsed()
+    }
+}
+
+impl App<Unconfigured> {
+    /// An app for a function without a valid configuration: every request answers 500
+    /// naming `problem`.
+    pub fn misconfigured(problem: ConfigError) -> Self {
+        Self::new(Unconfigured, Err(problem))
+    }
 }
 
 /// The routes.
@@ -167,75 +204,118 @@ pub fn select_route(method: &str, path: &str) -> Result<Route, ApiError> {
 /// How long after an environment starts an access denial is taken for IAM propagation.
 const YOUNG_ENVIRONMENT: Duration = Duration::from_secs(60);
 
-/// Time since this environment handled its first request.
-fn environment_age() -> Duration {
-    static FIRST: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    FIRST.get_or_init(Instant::now).elapsed()
+/// A request parsed for its route: the typed body (or the path's id, the query's token).
+enum Call {
+    Ingest(IngestRequest),
+    Search(SearchRequest),
+    ListDocuments(Option<String>),
+    GetDocument(String),
+    DeleteDocument(String),
+    DeleteByFilter(DeleteByFilterRequest),
+    Reindex(ReindexRequest),
 }
 
-/// What a route handler gets from the request.
-struct Call<'a> {
-    request_id: &'a str,
-    body: &'a [u8],
-    deadline: Deadline,
-    next_token: Option<String>,
+/// A JSON body of at most `limit` bytes, or the 413 / 400 naming `what`.
+fn json_body<T: DeserializeOwned>(
+    body: &[u8],
+    limit: usize,
+    too_large: impl FnOnce() -> String,
+    what: &str,
+) -> Result<T, ApiError> {
+    if body.len() > limit {
+        return Err(ApiError::too_large(too_large()));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid {what} request: {e}")))
 }
 
-/// Runs `route`; every outcome is an answer or an [`ApiError`].
+impl Call {
+    /// Parses what `route` takes from the request; a body that is not its route's request is
+    /// refused here, before any domain code runs.
+    fn parse(route: Route, body: &[u8], next_token: Option<String>) -> Result<Self, ApiError> {
+        Ok(match route {
+            Route::Ingest => {
+                Self::Ingest(IngestRequest::parse(body).map_err(ApiError::bad_request)?)
+            }
+            Route::Search => Self::Search(json_body(
+                body,
+                MAX_SEARCH_BODY_BYTES,
+                || {
+                    format!(
+                        "search request is {} bytes; the limit is {MAX_SEARCH_BODY_BYTES}",
+                        body.len()
+                    )
+                },
+                "search",
+            )?),
+            Route::ListDocuments => Self::ListDocuments(next_token),
+            Route::GetDocument(id) => Self::GetDocument(id),
+            Route::DeleteDocument(id) => Self::DeleteDocument(id),
+            Route::DeleteByFilter => Self::DeleteByFilter(json_body(
+                body,
+                MAX_SEARCH_BODY_BYTES,
+                || {
+                    format!(
+                        "request is {} bytes; the limit is {MAX_SEARCH_BODY_BYTES}",
+                        body.len()
+                    )
+                },
+                "delete",
+            )?),
+            Route::Reindex => Self::Reindex(json_body(
+                body,
+                MAX_SEARCH_BODY_BYTES,
+                || "reindex request too large".to_string(),
+                "reindex",
+            )?),
+        })
+    }
+}
+
+/// The one mapping of an [`Outcome`] to an answer: `Done` is 200, `Partial` 202.
+fn answer<T: Serialize, P: Serialize>(outcome: Outcome<T, P>) -> Response<Body> {
+    match outcome {
+        Outcome::Done(value) => json_response(200, &value),
+        Outcome::Partial(progress) => json_response(202, &progress),
+    }
+}
+
+/// Runs the domain function of `call`.
 async fn dispatch<B: Backend>(
-    backend: &B,
-    config: &Config,
-    route: Route,
-    call: Call<'_>,
-) -> Result<Response<Body>, ApiError> {
-    let Call {
-        request_id,
-        body,
-        deadline,
-        next_token,
-    } = call;
-    match route {
-        Route::Ingest => {
+    ctx: &Ctx<'_, B>,
+    call: &Call,
+    request_id: &str,
+    body_bytes: usize,
+) -> Result<Response<Body>, DomainError> {
+    Ok(match call {
+        Call::Ingest(request) => {
             let mut stats = IngestStats::default();
-            let result = ingest(backend, config, deadline, body, &mut stats).await;
-            log_ingest(request_id, body.len(), &stats);
-            result.map(|outcome| match outcome {
-                IngestOutcome::Done(r) => json_response(200, &r),
-                IngestOutcome::Partial(p) => json_response(202, &p),
-            })
+            let result = ingest(ctx, request, &mut stats).await;
+            log_ingest(request_id, body_bytes, &stats);
+            answer(result?)
         }
-        Route::Search => {
+        Call::Search(request) => {
             let mut stats = SearchStats::default();
-            let result = search(backend, config, deadline, body, &mut stats).await;
+            let result = search(ctx, request, &mut stats).await;
             tracing::info!(
                 request_id,
                 route = "search",
-                body_bytes = body.len(),
+                body_bytes,
                 results = stats.results,
                 embed_ms = stats.embed_ms as u64,
                 query_ms = stats.query_ms as u64,
                 "search finished"
             );
-            result.map(|r| json_response(200, &r))
+            answer(Outcome::done(result?))
         }
-        Route::ListDocuments => documents::list(backend, &deadline, next_token)
-            .await
-            .map(|r| json_response(200, &r)),
-        Route::GetDocument(id) => documents::get(backend, &deadline, &id)
-            .await
-            .map(|r| json_response(200, &r)),
-        Route::DeleteDocument(id) => documents::delete(backend, &deadline, &id)
-            .await
-            .map(|r| json_response(200, &r)),
-        Route::DeleteByFilter => {
-            documents::delete_by_filter(backend, config.dimension, deadline, body)
-                .await
-                .map(|(r, done)| json_response(if done { 200 } else { 202 }, &r))
-        }
-        Route::Reindex => crate::reindex::reindex(backend, config, deadline, body)
-            .await
-            .map(|r| json_response(if r.done { 200 } else { 202 }, &r)),
-    }
+        Call::ListDocuments(next_token) => answer(Outcome::done(
+            documents::list(ctx, next_token.clone()).await?,
+        )),
+        Call::GetDocument(id) => answer(Outcome::done(documents::get(ctx, id).await?)),
+        Call::DeleteDocument(id) => answer(Outcome::done(documents::delete(ctx, id).await?)),
+        Call::DeleteByFilter(request) => answer(documents::delete_by_filter(ctx, request).await?),
+        Call::Reindex(request) => answer(reindex(ctx, request).await?),
+    })
 }
 
 fn log_ingest(request_id: &str, body_bytes: usize, stats: &IngestStats) {
@@ -271,6 +351,7 @@ pub async fn handle<B: Backend>(
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let started = Instant::now();
+    app.first_request.get_or_init(|| started);
     let request_id = request_id(&req);
     let path = route_path(&req);
     let method = req.method().as_str().to_string();
@@ -285,48 +366,25 @@ pub async fn handle<B: Backend>(
     let route_name = route.as_ref().map_or("none", |r| r.name());
     let outcome = match (&app.config, route) {
         (_, Err(e)) => Err(e),
-        (Err(problem), Ok(_)) => Err(ApiError::misconfigured(problem)),
+        (Err(problem), Ok(_)) => Err(ApiError::misconfigured(&problem.to_string())),
         (Ok(_), Ok(_)) if body_bytes > MAX_LAMBDA_PAYLOAD => Err(ApiError::too_large(format!(
             "request body is {body_bytes} bytes; the limit is {MAX_LAMBDA_PAYLOAD}"
         ))),
         (Ok(config), Ok(route)) => {
-            let deadline = Deadline::new(started, invocation_deadline(&req), config);
             let next_token = req
                 .query_string_parameters()
                 .first("next_token")
                 .map(str::to_string);
-            let mut wait = Duration::from_millis(500);
-            loop {
-                let call = Call {
-                    request_id: &request_id,
-                    body,
-                    deadline,
-                    next_token: next_token.clone(),
-                };
-                match dispatch(&app.backend, config, route.clone(), call).await {
-                    // IAM is eventually consistent: an environment started right after `up`
-                    // may be denied for seconds. Every route is safe to run again.
-                    Err(e)
-                        if e.code == Some(ACCESS_DENIED)
-                            && environment_age() < YOUNG_ENVIRONMENT
-                            && deadline.remaining() > wait =>
-                    {
-                        tracing::warn!(
-                            request_id,
-                            route = route_name,
-                            detail = e.detail.as_deref().unwrap_or(""),
-                            "access denied in a new environment (IAM may still be propagating); retrying"
-                        );
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(Duration::from_secs(4));
-                    }
-                    Err(e)
-                        if e.code == Some(ACCESS_DENIED)
-                            && environment_age() >= YOUNG_ENVIRONMENT =>
-                    {
-                        break Err(e.not_propagating());
-                    }
-                    other => break other,
+            match Call::parse(route, body, next_token) {
+                Err(e) => Err(e),
+                Ok(call) => {
+                    let ctx = Ctx {
+                        backend: &app.backend,
+                        config,
+                        answers: &app.answers,
+                        deadline: Deadline::new(started, invocation_deadline(&req), config),
+                    };
+                    run(app, &ctx, &call, &request_id, route_name, body_bytes).await
                 }
             }
         }
@@ -359,6 +417,41 @@ pub async fn handle<B: Backend>(
             error_response(&err, &request_id)
         }
     })
+}
+
+/// Runs `call`, again while an access denial may be IAM still propagating to a new
+/// environment (every route is safe to run again); its domain error becomes an answer here.
+async fn run<B: Backend>(
+    app: &App<B>,
+    ctx: &Ctx<'_, B>,
+    call: &Call,
+    request_id: &str,
+    route_name: &str,
+    body_bytes: usize,
+) -> Result<Response<Body>, ApiError> {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match dispatch(ctx, call, request_id, body_bytes).await {
+            Err(e)
+                if e.is_access_denied()
+                    && app.age() < YOUNG_ENVIRONMENT
+                    && ctx.deadline.remaining() > wait =>
+            {
+                tracing::warn!(
+                    request_id,
+                    route = route_name,
+                    detail = e.detail().as_deref().unwrap_or(""),
+                    "access denied in a new environment (IAM may still be propagating); retrying"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(4));
+            }
+            Err(e) if e.is_access_denied() && app.age() >= YOUNG_ENVIRONMENT => {
+                break Err(ApiError::from(e).not_propagating());
+            }
+            other => break other.map_err(ApiError::from),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! `POST /ingest`: validate everything, chunk by tokens, then embed and store only what is not
+//! `POST /ingest` ([`ingest`], over a parsed [`IngestRequest`]): validate everything, chunk by tokens, then embed and store only what is not
 //! stored yet, inside the request's deadline, following the write protocol of
 //! [`shared::document`].
 //!
@@ -7,21 +7,23 @@
 //! its text. Each call first reads every stored vector of the documents, skips chunks already
 //! stored with the same content and metadata, re-writes those whose metadata alone changed
 //! (with the stored vector, no embedding), and embeds the rest until the deadline or a failed
-//! embedding call; what was embedded is written (in order, the head last) and the answer is 202
-//! with `chunks_done`/`chunks_total` while anything is left; the same request sent again
-//! continues. A complete document then loses what its version does not have (chunks beyond
-//! its count, an original-layout vector) and is read back: a concurrent writer of the same id
-//! makes the answer 202, so that a 200 always means "stored exactly as sent".
+//! embedding call; what was embedded is written (in order, the head last) and the outcome is
+//! [`Outcome::Partial`] (202, with `chunks_done`/`chunks_total`) while anything is left; the
+//! same request sent again continues. A complete document then loses what its version does not
+//! have (chunks beyond its count, an original-layout vector) and is read back: a concurrent
+//! writer of the same id makes the outcome partial, so that [`Outcome::Done`] (200) always
+//! means "stored exactly as sent".
 
 use crate::backend::{Backend, NewVector, StoredVector};
 use crate::config::Config;
-use crate::embed::{Deadline, EmbedStats, Embedded, Embedder};
-use crate::error::ApiError;
+use crate::domain::{Ctx, Outcome};
+use crate::embed::{EmbedStats, Embedded};
+use crate::error::DomainError;
 use crate::store;
 use serde_json::{Map, Value};
 use shared::api::{
-    DocumentInput, INGEST_OK_MESSAGE, INGEST_PARTIAL_MESSAGE, IngestOutcome, IngestProgress,
-    IngestRequest, IngestResponse,
+    DocumentInput, INGEST_OK_MESSAGE, INGEST_PARTIAL_MESSAGE, IngestProgress, IngestRequest,
+    IngestResponse,
 };
 use shared::chunk::{Chunk, chunk_text};
 use shared::document::vector_key;
@@ -89,8 +91,8 @@ fn content_id(doc: &DocumentInput) -> String {
     uuid::Uuid::new_v5(&CONTENT_ID_NAMESPACE, &name).to_string()
 }
 
-fn validate_id(id: &str) -> Result<(), ApiError> {
-    shared::api::document_id_problem(id).map_or(Ok(()), |why| Err(ApiError::bad_request(why)))
+fn validate_id(id: &str) -> Result<(), DomainError> {
+    shared::api::document_id_problem(id).map_or(Ok(()), |why| Err(DomainError::Invalid(why)))
 }
 
 /// Checks every chunk's stored metadata against S3 Vectors' limits as PutVectors measures
@@ -100,7 +102,7 @@ fn check_chunk_sizes(
     chunks: &[Chunk<'_>],
     user: Option<&Map<String, Value>>,
     timestamp: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     // The widest metadata apart from the text: the last chunk's number, an empty text.
     let info = ChunkInfo {
         document_id: id,
@@ -124,15 +126,15 @@ fn prepare<'a>(
     doc: &'a DocumentInput,
     config: &Config,
     timestamp: &str,
-) -> Result<Prepared<'a>, ApiError> {
+) -> Result<Prepared<'a>, DomainError> {
     if doc.text.len() > MAX_DOCUMENT_BYTES {
-        return Err(ApiError::too_large(format!(
+        return Err(DomainError::TooLarge(format!(
             "`text` is {} bytes; the limit is {MAX_DOCUMENT_BYTES} bytes per document",
             doc.text.len()
         )));
     }
     if doc.text.trim().is_empty() {
-        return Err(ApiError::bad_request("`text` must not be empty"));
+        return Err(DomainError::Invalid("`text` must not be empty".into()));
     }
     if let Some(id) = &doc.id {
         validate_id(id)?;
@@ -140,10 +142,10 @@ fn prepare<'a>(
     if let Some(user) = &doc.metadata {
         metadata::validate_user_metadata(user)?;
     }
-    let chunks = chunk_text(&doc.text, config.chunk).map_err(ApiError::internal)?;
+    let chunks = chunk_text(&doc.text, config.chunk).map_err(DomainError::Internal)?;
     if chunks.is_empty() {
-        return Err(ApiError::bad_request(
-            "`text` has nothing to embed (only whitespace or control characters)",
+        return Err(DomainError::Invalid(
+            "`text` has nothing to embed (only whitespace or control characters)".into(),
         ));
     }
     let id = doc.id.clone().unwrap_or_else(|| content_id(doc));
@@ -163,12 +165,12 @@ fn prepare_all<'a>(
     batch: bool,
     config: &Config,
     timestamp: &str,
-) -> Result<Vec<Prepared<'a>>, ApiError> {
+) -> Result<Vec<Prepared<'a>>, DomainError> {
     if count == 0 {
-        return Err(ApiError::bad_request("`documents` must not be empty"));
+        return Err(DomainError::Invalid("`documents` must not be empty".into()));
     }
     if count > MAX_BATCH_DOCUMENTS {
-        return Err(ApiError::too_large(format!(
+        return Err(DomainError::TooLarge(format!(
             "{count} documents in one request; the limit is {MAX_BATCH_DOCUMENTS}"
         )));
     }
@@ -182,7 +184,7 @@ fn prepare_all<'a>(
             } else {
                 "the same document (text and metadata) twice in the request".to_string()
             };
-            return Err(ApiError::bad_request(what).in_document(i, batch));
+            return Err(DomainError::Invalid(what).in_document(i, batch));
         }
         prepared.push(p);
     }
@@ -223,21 +225,37 @@ fn write_order(count: usize) -> impl Iterator<Item = usize> {
     (1..count).chain(std::iter::once(0))
 }
 
-/// Handles an ingest body: 200 when every document is stored, 202 when the deadline (or a
+/// The documents of a request, in request order.
+fn documents(request: &IngestRequest) -> &[DocumentInput] {
+    match request {
+        IngestRequest::Batch { documents, .. } => documents,
+        IngestRequest::Single(doc) => std::slice::from_ref(doc),
+    }
+}
+
+/// Ingests a request: `Done` when every document is stored, `Partial` when the deadline (or a
 /// throttled embedding call) left some chunks for the next, identical request.
 pub async fn ingest<B: Backend>(
-    backend: &B,
-    config: &Config,
-    deadline: Deadline,
-    body: &[u8],
+    ctx: &Ctx<'_, B>,
+    request: &IngestRequest,
     stats: &mut IngestStats,
-) -> Result<IngestOutcome, ApiError> {
-    let request = IngestRequest::parse(body).map_err(ApiError::bad_request)?;
+) -> Result<Outcome<IngestResponse, IngestProgress>, DomainError> {
+    let Ctx {
+        backend,
+        config,
+        deadline,
+        ..
+    } = *ctx;
     let batch = matches!(request, IngestRequest::Batch { .. });
     stats.documents = request.count();
-    let documents = request.into_documents();
     let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let prepared = prepare_all(&documents, stats.documents, batch, config, &timestamp)?;
+    let prepared = prepare_all(
+        documents(request),
+        stats.documents,
+        batch,
+        config,
+        &timestamp,
+    )?;
     stats.chunks = prepared.iter().map(|p| p.chunks.len()).sum();
 
     // Per chunk, in write order: its document and its number.
@@ -254,7 +272,7 @@ pub async fn ingest<B: Backend>(
         .iter()
         .map(|p| (p.id.as_str(), p.chunks.len()))
         .collect();
-    let embedder = Embedder::new(backend, config, deadline);
+    let embedder = ctx.embedder();
     let started = Instant::now();
     // A request that fits one embedding call embeds while its resume read runs, which takes a
     // round trip off its critical path; the vectors of chunks the read finds stored are
@@ -410,32 +428,32 @@ pub async fn ingest<B: Backend>(
     outcome(prepared, &missing, stats, embed_error)
 }
 
-/// 200 when nothing is missing; else 202 — unless an embedding error stopped the round before
-/// anything was embedded, or is not one a retry can get past.
+/// `Done` when nothing is missing; else `Partial` — unless an embedding error stopped the
+/// round before anything was embedded, or is not one a retry can get past.
 fn outcome(
     prepared: Vec<Prepared<'_>>,
     missing: &[usize],
     stats: &IngestStats,
-    error: Option<ApiError>,
-) -> Result<IngestOutcome, ApiError> {
+    error: Option<DomainError>,
+) -> Result<Outcome<IngestResponse, IngestProgress>, DomainError> {
     let left: usize = missing.iter().sum();
     if let Some(e) = error
         && left > 0
-        && (stats.embedded == 0 || e.retry_after.is_none())
+        && (stats.embedded == 0 || !e.is_transient())
     {
         return Err(e);
     }
     let document_ids: Vec<String> = prepared.into_iter().map(|p| p.id).collect();
     let document_id = document_ids.first().cloned().unwrap_or_default();
     Ok(if left == 0 {
-        IngestOutcome::Done(IngestResponse {
+        Outcome::Done(IngestResponse {
             message: INGEST_OK_MESSAGE.to_string(),
             document_id,
             document_ids,
             chunks: stats.chunks,
         })
     } else {
-        IngestOutcome::Partial(IngestProgress {
+        Outcome::Partial(IngestProgress {
             message: INGEST_PARTIAL_MESSAGE.to_string(),
             document_id,
             document_ids,

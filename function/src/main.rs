@@ -1,6 +1,8 @@
-//! Lambda entry point: JSON logs, configuration and SDK clients built once, then the runtime.
+//! Lambda entry point: JSON logs, then the configuration and SDK clients built once into the
+//! [`App`] the runtime hands every request.
 
 use function::aws::AwsBackend;
+use function::backend::Backend;
 use function::config::Config;
 use function::handler::{App, handle};
 use lambda_http::{Error, service_fn};
@@ -19,10 +21,13 @@ async fn main() -> Result<(), Error> {
         .with_current_span(false)
         .with_target(false)
         .init();
-    let config = Config::from_lookup(|k| std::env::var(k).ok());
-    if let Err(problem) = &config {
-        tracing::error!(problem = %problem, "function is misconfigured; every request will answer 500");
-    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(problem) => {
+            tracing::error!(problem = %problem, "function is misconfigured; every request will answer 500");
+            return serve(App::misconfigured(problem)).await;
+        }
+    };
     // Every call is bounded: a connection in 3 s, an attempt in 20 s (a serverless endpoint's
     // cold start), the whole call with retries in 26 s (API Gateway cuts at 29 s); handlers
     // also cut work at the request's own deadline.
@@ -31,14 +36,24 @@ async fn main() -> Result<(), Error> {
         .operation_attempt_timeout(std::time::Duration::from_secs(20))
         .operation_timeout(std::time::Duration::from_secs(26))
         .build();
+    // TLS is rustls on *ring* (no aws-lc-sys C build; a smaller binary).
+    let https = {
+        use aws_smithy_http_client::tls;
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https()
+    };
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
         .timeout_config(timeouts)
         .load()
         .await;
-    let app = App {
-        backend: AwsBackend::new(&sdk, config.as_ref().ok()),
-        config,
-    };
+    serve(App::new(AwsBackend::new(&sdk, &config), Ok(config))).await
+}
+
+async fn serve<B: Backend>(app: App<B>) -> Result<(), Error> {
     let app = &app;
     lambda_http::run(service_fn(move |req| handle(app, req))).await
 }

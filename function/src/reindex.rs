@@ -11,20 +11,20 @@
 //!   — chunked, mean-pooled, resumable like any ingest, which deletes the old vector once every
 //!   chunk is stored.
 //!
-//! A round that ran out of time answers the same `next_token` again (what it finished now
-//! carries the marker and is skipped), so the caller just keeps sending until `done`; running
-//! the whole reindex again is safe and re-embeds nothing twice.
+//! A round that ran out of time is [`Outcome::Partial`] (202) with the same `next_token` again
+//! (what it finished now carries the marker and is skipped), and so is a finished page with
+//! more after it; only the segment's last page is [`Outcome::Done`] (200). The answer's `done`
+//! field says the same, set from the outcome, so the caller just keeps sending until `done`;
+//! running the whole reindex again is safe and re-embeds nothing twice.
 
 use crate::backend::{Backend, NewVector};
-use crate::config::Config;
-use crate::embed::{Deadline, Embedder};
-use crate::error::ApiError;
+use crate::domain::{Ctx, Outcome};
+use crate::error::DomainError;
 use crate::ingest::{IngestStats, ingest};
 use crate::store::{self, View};
 use serde_json::{Map, Value, json};
-use shared::api::{IngestOutcome, ReindexRequest, ReindexResponse};
+use shared::api::{IngestRequest, ReindexRequest, ReindexResponse};
 use shared::document::{Key, parse_key};
-use shared::limits::MAX_SEARCH_BODY_BYTES;
 use shared::metadata::{
     CONTENT_HASH_KEY, ChunkView, EMBEDDING_KEY, EMBEDDING_MARKER, TEXT_KEY, TIMESTAMP_KEY,
     content_hash,
@@ -42,24 +42,18 @@ fn text_of(meta: &Map<String, Value>) -> Option<&str> {
 
 /// `POST /documents/reindex`.
 pub async fn reindex<B: Backend>(
-    backend: &B,
-    config: &Config,
-    deadline: Deadline,
-    body: &[u8],
-) -> Result<ReindexResponse, ApiError> {
-    if body.len() > MAX_SEARCH_BODY_BYTES {
-        return Err(ApiError::too_large("reindex request too large"));
-    }
-    let request: ReindexRequest = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("invalid reindex request: {e}")))?;
+    ctx: &Ctx<'_, B>,
+    request: &ReindexRequest,
+) -> Result<Outcome<ReindexResponse>, DomainError> {
     if !(1..=16).contains(&request.segments) || request.segment >= request.segments {
-        return Err(ApiError::bad_request(
-            "`segments` must be 1..=16 and `segment` below it",
+        return Err(DomainError::Invalid(
+            "`segments` must be 1..=16 and `segment` below it".into(),
         ));
     }
     let segment = Some((request.segment, request.segments));
-    deadline.check()?;
-    let page = backend
+    ctx.deadline.check()?;
+    let page = ctx
+        .backend
         .list_vectors(request.next_token.clone(), PAGE, true, segment)
         .await?;
     let mut out = ReindexResponse {
@@ -75,25 +69,27 @@ pub async fn reindex<B: Backend>(
         .into_iter()
         .filter(|(_, meta)| !ChunkView(meta).is_current())
         .partition(|(key, _)| matches!(parse_key(key), Key::Chunk { .. }));
-    let complete = reembed(backend, config, deadline, chunks, &mut out).await?
-        && migrate(backend, config, deadline, originals, &mut out).await?;
-    if complete {
-        out.done = page.next_token.is_none();
-        out.next_token = page.next_token;
+    let complete =
+        reembed(ctx, chunks, &mut out).await? && migrate(ctx, originals, &mut out).await?;
+    out.next_token = if complete {
+        page.next_token
     } else {
-        out.next_token = request.next_token;
-    }
-    Ok(out)
+        request.next_token.clone()
+    };
+    let done = complete && out.next_token.is_none();
+    out.done = done;
+    Ok(Outcome::new(done, out))
 }
 
 /// Re-embeds stale chunks from their text; `false` when the deadline stopped part of it.
 async fn reembed<B: Backend>(
-    backend: &B,
-    config: &Config,
-    deadline: Deadline,
+    ctx: &Ctx<'_, B>,
     chunks: Vec<(String, Map<String, Value>)>,
     out: &mut ReindexResponse,
-) -> Result<bool, ApiError> {
+) -> Result<bool, DomainError> {
+    let Ctx {
+        backend, deadline, ..
+    } = *ctx;
     let mut todo = Vec::new();
     for (key, meta) in chunks {
         match text_of(&meta).map(shared::tokenize::count_tokens) {
@@ -104,10 +100,7 @@ async fn reembed<B: Backend>(
     }
     let texts: Vec<&str> = todo.iter().filter_map(|(_, m, _)| text_of(m)).collect();
     let tokens: Vec<usize> = todo.iter().map(|(.., t)| *t).collect();
-    let vectors = Embedder::new(backend, config, deadline)
-        .embed(&texts, &tokens)
-        .await
-        .into_result()?;
+    let vectors = ctx.embedder().embed(&texts, &tokens).await.into_result()?;
     let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut complete = true;
     let mut writes = Vec::new();
@@ -144,12 +137,13 @@ async fn reembed<B: Backend>(
 /// Re-ingests documents of the original stack under their ids, then deletes their old vector;
 /// `false` when the deadline stopped one (its stored chunks are kept for the next round).
 async fn migrate<B: Backend>(
-    backend: &B,
-    config: &Config,
-    deadline: Deadline,
+    ctx: &Ctx<'_, B>,
     originals: Vec<(String, Map<String, Value>)>,
     out: &mut ReindexResponse,
-) -> Result<bool, ApiError> {
+) -> Result<bool, DomainError> {
+    let Ctx {
+        backend, deadline, ..
+    } = *ctx;
     for (id, _) in originals {
         let stored = store::read(backend, &deadline, &id).await?;
         let original = match stored.view() {
@@ -166,12 +160,16 @@ async fn migrate<B: Backend>(
             out.problems.push(format!("{id}: no stored text to embed"));
             continue;
         };
+        // Through the same parser as a request, so stored metadata meets the same bounds.
         let body = json!({"id": id, "text": text, "metadata": view.user()}).to_string();
-        let mut stats = IngestStats::default();
-        match ingest(backend, config, deadline, body.as_bytes(), &mut stats).await {
-            Ok(IngestOutcome::Done(_)) => out.migrated += 1,
-            Ok(IngestOutcome::Partial(_)) => return Ok(false),
-            Err(e) if e.status < 500 => out.problems.push(format!("{id}: {}", e.message)),
+        let ingested = match IngestRequest::parse(body.as_bytes()) {
+            Ok(request) => ingest(ctx, &request, &mut IngestStats::default()).await,
+            Err(why) => Err(DomainError::Invalid(why)),
+        };
+        match ingested {
+            Ok(Outcome::Done(_)) => out.migrated += 1,
+            Ok(Outcome::Partial(_)) => return Ok(false),
+            Err(e) if e.is_refusal() => out.problems.push(format!("{id}: {e}")),
             Err(e) => return Err(e),
         }
     }

@@ -1,19 +1,16 @@
-//! `POST /search`: embed the query, QueryVectors (every page up to `k`), and shape the hits;
+//! `POST /search` ([`search`], over a parsed [`SearchRequest`]): embed the query, QueryVectors (every page up to `k`), and shape the hits;
 //! with a large `k` the answer is kept under the Lambda payload limit by cutting texts, then
 //! the last results, and says so (`texts_cut`, `results_cut`).
 
 use crate::answer::{carried_len, cut_texts_to_fit};
 use crate::backend::Backend;
-use crate::config::Config;
-use crate::embed::{Deadline, Embedder};
-use crate::error::ApiError;
+use crate::domain::Ctx;
+use crate::error::DomainError;
 use serde_json::Value;
 use shared::api::{SearchRequest, SearchResponse, SearchResult};
 use shared::document::parse_key;
 use shared::filter::Filter;
-use shared::limits::{
-    DEFAULT_TOP_K, MAX_QUERY_BYTES, MAX_SEARCH_ANSWER_BYTES, MAX_SEARCH_BODY_BYTES, MAX_TOP_K,
-};
+use shared::limits::{DEFAULT_TOP_K, MAX_QUERY_BYTES, MAX_SEARCH_ANSWER_BYTES, MAX_TOP_K};
 use shared::metadata::{ChunkView, NON_FILTERABLE_KEYS, TEXT_KEY};
 use std::time::Instant;
 
@@ -29,60 +26,56 @@ pub struct SearchStats {
 }
 
 /// Validates a filter with [`shared::filter`] (the index's non-filterable keys refused).
-pub(crate) fn parse_filter(filter: Value) -> Result<Filter, ApiError> {
+pub(crate) fn parse_filter(filter: Value) -> Result<Filter, DomainError> {
     Filter::parse(filter, &NON_FILTERABLE_KEYS)
-        .map_err(|why| ApiError::bad_request(format!("invalid `filter`: {why}")))
+        .map_err(|why| DomainError::Invalid(format!("invalid `filter`: {why}")))
 }
 
-/// Handles a search body.
+/// Runs a search.
 pub async fn search<B: Backend>(
-    backend: &B,
-    config: &Config,
-    deadline: Deadline,
-    body: &[u8],
+    ctx: &Ctx<'_, B>,
+    request: &SearchRequest,
     stats: &mut SearchStats,
-) -> Result<SearchResponse, ApiError> {
-    if body.len() > MAX_SEARCH_BODY_BYTES {
-        return Err(ApiError::too_large(format!(
-            "search request is {} bytes; the limit is {MAX_SEARCH_BODY_BYTES}",
-            body.len()
-        )));
-    }
-    let request: SearchRequest = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("invalid search request: {e}")))?;
+) -> Result<SearchResponse, DomainError> {
+    let Ctx {
+        backend,
+        config,
+        deadline,
+        ..
+    } = *ctx;
     if request.query.trim().is_empty() {
-        return Err(ApiError::bad_request("`query` must not be empty"));
+        return Err(DomainError::Invalid("`query` must not be empty".into()));
     }
     if request.query.len() > MAX_QUERY_BYTES {
-        return Err(ApiError::too_large(format!(
+        return Err(DomainError::TooLarge(format!(
             "`query` is {} bytes; the limit is {MAX_QUERY_BYTES}",
             request.query.len()
         )));
     }
     let k = request.k.unwrap_or(DEFAULT_TOP_K);
     if !(1..=MAX_TOP_K).contains(&k) {
-        return Err(ApiError::bad_request(format!(
+        return Err(DomainError::Invalid(format!(
             "`k` must be in 1..={MAX_TOP_K}, got {k}"
         )));
     }
-    let filter = match request.filter {
+    let filter = match &request.filter {
         None | Some(Value::Null) => None,
-        Some(f) => Some(parse_filter(f)?.into_value()),
+        Some(f) => Some(parse_filter(f.clone())?.into_value()),
     };
 
     let started = Instant::now();
     // The model reads at most `max_tokens` word pieces (sentence-transformers truncates at
     // 256); a longer query would also make a token-level answer exceed the payload limit.
     let (query, tokens) = shared::tokenize::truncate(&request.query, config.chunk.max_tokens)
-        .map_err(ApiError::internal)?;
-    let embedder = Embedder::new(backend, config, deadline);
-    let vector = embedder
+        .map_err(DomainError::Internal)?;
+    let vector = ctx
+        .embedder()
         .embed(&[query], &[tokens])
         .await
         .into_result()?
         .pop()
         .flatten()
-        .ok_or_else(ApiError::out_of_time)?;
+        .ok_or(DomainError::EndpointSilent)?;
     stats.embed_ms = started.elapsed().as_millis();
 
     let started = Instant::now();

@@ -4,7 +4,7 @@
 
 use crate::backend::{Backend, NewVector, StoredVector};
 use crate::embed::Deadline;
-use crate::error::ApiError;
+use crate::error::DomainError;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 use shared::document::{Key, PROBE_WINDOW, original_is_newer, parse_key, probe_extent, vector_key};
@@ -93,7 +93,7 @@ pub async fn read_many<B: Backend>(
     backend: &B,
     deadline: &Deadline,
     docs: &[(&str, usize)],
-) -> Result<Vec<Stored>, ApiError> {
+) -> Result<Vec<Stored>, DomainError> {
     let mut out = vec![Stored::default(); docs.len()];
     // Chunk keys `0..fetched[d]` of document `d` have been read.
     let mut fetched = vec![0usize; docs.len()];
@@ -134,7 +134,7 @@ pub async fn read<B: Backend>(
     backend: &B,
     deadline: &Deadline,
     id: &str,
-) -> Result<Stored, ApiError> {
+) -> Result<Stored, DomainError> {
     let mut all = read_many(backend, deadline, &[(id, 0)]).await?;
     Ok(all.pop().unwrap_or_default())
 }
@@ -144,7 +144,7 @@ pub async fn get_all<B: Backend>(
     backend: &B,
     deadline: &Deadline,
     keys: Vec<String>,
-) -> Result<Vec<StoredVector>, ApiError> {
+) -> Result<Vec<StoredVector>, DomainError> {
     let pages: Vec<Vec<String>> = keys
         .chunks(MAX_GET_VECTORS)
         .map(<[String]>::to_vec)
@@ -152,7 +152,7 @@ pub async fn get_all<B: Backend>(
     let pages: Vec<Vec<StoredVector>> = futures::stream::iter(pages)
         .map(|page| async move {
             deadline.check()?;
-            Ok::<_, ApiError>(backend.get_vectors(page).await?)
+            Ok::<_, DomainError>(backend.get_vectors(page).await?)
         })
         .buffer_unordered(4)
         .try_collect()
@@ -165,7 +165,7 @@ pub async fn put_all<B: Backend>(
     backend: &B,
     deadline: &Deadline,
     mut vectors: Vec<NewVector>,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     while !vectors.is_empty() {
         let rest = vectors.split_off(vectors.len().min(MAX_PUT_VECTORS));
         deadline.check()?;
@@ -181,7 +181,7 @@ pub async fn delete_keys<B: Backend>(
     backend: &B,
     deadline: &Deadline,
     keys: &[String],
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     for batch in keys.chunks(MAX_DELETE_VECTORS) {
         deadline.check()?;
         backend.delete_vectors(batch.to_vec()).await?;
@@ -195,7 +195,7 @@ pub async fn delete_document<B: Backend>(
     backend: &B,
     deadline: &Deadline,
     id: &str,
-) -> Result<Option<usize>, ApiError> {
+) -> Result<Option<usize>, DomainError> {
     let mut deleted = None;
     loop {
         let stored = read(backend, deadline, id).await?;

@@ -316,10 +316,10 @@ async fn search_ranks_and_filters() {
 
 #[tokio::test]
 async fn missing_configuration_answers_500_naming_it() {
-    let app = App {
-        backend: Stub::default(),
-        config: Err("VECTOR_BUCKET is not set".into()),
-    };
+    let config = function::config::Config::from_lookup(|name| {
+        (name == "SAGEMAKER_ENDPOINT").then(|| "e".to_string())
+    });
+    let app = App::new(Stub::default(), config);
     let (s, body) = post(&app, "/ingest", json!({"text": "t"})).await;
     assert_eq!(s, 500);
     assert!(

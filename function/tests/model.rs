@@ -331,15 +331,15 @@ fn chunk_meta(v: &Version) -> Map<String, Value> {
 impl Harness {
     fn new() -> Self {
         Self {
-            app: App {
-                backend: Faulty {
+            app: App::new(
+                Faulty {
                     inner: Stub::default(),
                     fault: Mutex::new(Fault::None),
                     calls: Mutex::new(0),
                     yields: Mutex::new(Vec::new()),
                 },
-                config: Ok(config()),
-            },
+                Ok(config()),
+            ),
             reference: Stub::default(),
             docs: vec![Doc::default(); IDS.len()],
             unacked: Vec::new(),

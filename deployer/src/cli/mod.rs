@@ -75,7 +75,7 @@ pub enum Command {
     Package(PackageArgs),
 }
 
-fn kms_key_arn(arn: &str) -> Result<String, String> {
+pub(crate) fn kms_key_arn(arn: &str) -> Result<String, String> {
     if crate::model::is_kms_key_arn(arn) {
         Ok(arn.to_string())
     } else {
@@ -83,21 +83,21 @@ fn kms_key_arn(arn: &str) -> Result<String, String> {
     }
 }
 
-fn stack_name(name: &str) -> Result<String, String> {
+pub(crate) fn stack_name(name: &str) -> Result<String, String> {
     match shared::names::stack_name_problem(name) {
         Some(rule) => Err(rule),
         None => Ok(name.to_string()),
     }
 }
 
-fn index_name(name: &str) -> Result<String, String> {
+pub(crate) fn index_name(name: &str) -> Result<String, String> {
     match shared::names::index_name_problem(name) {
         Some(rule) => Err(rule),
         None => Ok(name.to_string()),
     }
 }
 
-fn log_retention_days(days: &str) -> Result<i32, String> {
+pub(crate) fn log_retention_days(days: &str) -> Result<i32, String> {
     use shared::names::LOG_RETENTION_DAYS;
     days.parse::<i32>()
         .ok()
@@ -109,6 +109,29 @@ fn log_retention_days(days: &str) -> Result<i32, String> {
                 allowed.join(", ")
             )
         })
+}
+
+/// Embedding dimension: 1 to 4,096 (S3 Vectors' range).
+pub(crate) fn dimension() -> impl clap::builder::TypedValueParser<Value = u32> {
+    clap::value_parser!(u32).range(1..=4096)
+}
+
+/// Lambda memory in MB: 128 to 10,240.
+pub(crate) fn memory_mb() -> impl clap::builder::TypedValueParser<Value = u32> {
+    clap::value_parser!(u32).range(128..=10240)
+}
+
+/// Lambda timeout in seconds: 1 to 29 (API Gateway's integration timeout).
+pub(crate) fn timeout_s() -> impl clap::builder::TypedValueParser<Value = u32> {
+    clap::value_parser!(u32).range(1..=29)
+}
+
+/// A usage plan's steady-state rate: a number.
+pub(crate) fn rate(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r >= 0.0)
+        .ok_or_else(|| "not a number of requests per second".to_string())
 }
 
 /// `package`.
@@ -132,7 +155,7 @@ pub struct StackArgs {
     #[arg(long, default_value = shared::names::DEFAULT_INDEX, value_parser = index_name)]
     pub index_name: String,
     /// Embedding dimension of the index
-    #[arg(long, default_value_t = shared::names::DEFAULT_DIMENSION, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, default_value_t = shared::names::DEFAULT_DIMENSION, value_parser = dimension())]
     pub dimension: u32,
     /// Distance metric of the index
     #[arg(long, value_enum, default_value_t = Metric::Cosine)]
@@ -146,11 +169,11 @@ pub struct StackArgs {
     #[arg(long, value_name = "KEY_ARN", value_parser = kms_key_arn)]
     pub kms_key: Option<String>,
     /// Lambda memory in MB
-    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(128..=10240))]
+    #[arg(long, default_value_t = 128, value_parser = memory_mb())]
     pub memory: u32,
     /// Lambda timeout in seconds (at most 29: API Gateway cuts a REST integration at 29 s, and
     /// the function stops in time to answer; long documents finish over several requests)
-    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(1..=29))]
+    #[arg(long, default_value_t = 28, value_parser = timeout_s())]
     pub timeout: u32,
     /// How the embedding endpoint is deployed: serverless (4 MiB answers) or realtime
     /// (6 MiB); sizes the function's embedding calls; sticks for later `up`s [default: read
@@ -173,13 +196,13 @@ pub struct StackArgs {
     #[arg(long, default_value_t = 7, value_parser = log_retention_days)]
     pub log_retention_days: i32,
     /// Usage plan quota: requests per month
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i32))]
     pub quota: i32,
     /// Usage plan steady-state rate (requests per second)
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = 100.0, value_parser = rate)]
     pub rate: f64,
     /// Usage plan burst
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(i32))]
     pub burst: i32,
     /// Upload this prebuilt zip instead of building the function
     #[arg(long)]
@@ -195,6 +218,9 @@ pub struct StackArgs {
 pub struct UpArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Show the plan `up` would apply (what `plan` prints) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `plan`.

@@ -1,13 +1,14 @@
-//! `down`: removes the stack in dependency order, keeping the vector bucket and index unless
-//! `--delete-data`. Works with nothing local and after a partial `up`; safe to repeat. Only
-//! what carries the stack's tags is deleted ([`crate::ownership`]); same-named resources
-//! without them are listed as left alone.
+//! `down`: removes the stack in dependency order ([`crate::stack::teardown`], then
+//! [`crate::stack::destroy`]), keeping the vector bucket and index unless `--delete-data`.
+//! Works with nothing local and after a partial `up`; safe to repeat. Only what carries the
+//! stack's tags is deleted ([`crate::ownership`]); same-named resources without them are
+//! listed as left alone.
 
 use crate::cli::DownArgs;
 use crate::context::Ctx;
-use crate::ownership::{self, Kind};
+use crate::ownership::Seen;
 use crate::resources::Change;
-use crate::resources::{api_key, function, log_group, rest_api, role, usage_plan, vector_store};
+use crate::stack;
 use anyhow::bail;
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal, Write};
@@ -70,43 +71,9 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> anyhow::Result<DownReport> {
     if args.delete_data && !args.yes {
         confirm(ctx)?;
     }
-    let seen = ownership::for_down(ctx).await?;
-    let owns = |kind: Kind| seen.iter().any(|s| s.kind == kind && s.owned);
-    // Usage plans hold API stages and keys: first.
-    for plan in usage_plan::find_owned(ctx).await? {
-        usage_plan::delete_one(ctx, &plan, "").await?;
-    }
-    for key in api_key::find(ctx).await?.iter().filter(|k| k.managed) {
-        api_key::delete_one(ctx, &key.id, "").await?;
-    }
-    for api in rest_api::find(ctx).await?.iter().filter(|a| a.managed) {
-        rest_api::delete_one(ctx, &api.id, "").await?;
-    }
-    if owns(Kind::Function) {
-        function::delete(ctx).await?;
-    }
-    tokio::try_join!(
-        async {
-            match owns(Kind::LogGroup) {
-                true => log_group::delete(ctx).await,
-                false => Ok(()),
-            }
-        },
-        async {
-            match owns(Kind::Role) {
-                true => role::delete(ctx).await,
-                false => Ok(()),
-            }
-        }
-    )?;
-    if args.delete_data {
-        if owns(Kind::Index) {
-            vector_store::delete_index(ctx).await?;
-        }
-        if owns(Kind::Bucket) {
-            vector_store::delete_bucket(ctx).await?;
-        }
-    } else {
+    let teardown = stack::teardown(ctx, args.delete_data).await?;
+    let changes = stack::destroy(ctx, &teardown).await?;
+    if !args.delete_data {
         ctx.progress.step(&format!(
             "kept    vector bucket {} and index {} (pass `--delete-data` to remove them)",
             ctx.names.bucket, ctx.names.index
@@ -114,12 +81,8 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> anyhow::Result<DownReport> {
     }
     Ok(DownReport {
         stack: ctx.names.stack.clone(),
-        changes: ctx.changes(),
+        changes,
         data_kept: !args.delete_data,
-        left_alone: seen
-            .iter()
-            .filter(|s| !s.owned)
-            .map(ownership::Seen::describe)
-            .collect(),
+        left_alone: teardown.left_alone.iter().map(Seen::describe).collect(),
     })
 }

@@ -10,6 +10,8 @@ use shared::routes::Operation;
 /// The stack's outputs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outputs {
+    /// The stack.
+    pub stack: String,
     /// `…/prod/ingest`.
     pub api_endpoint: String,
     /// `…/prod/search`.
@@ -33,13 +35,20 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// The `.env` lines.
-    pub fn env_lines(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("VECTOR_BUCKET", self.vector_bucket.clone()),
-            ("ALEX_API_ENDPOINT", self.api_endpoint.clone()),
-            ("ALEX_API_KEY", self.api_key.clone()),
-        ]
+    /// The `.env` lines: the original three, and `ALEX_STACK` when the stack is not the
+    /// default one or `with_stack` (a `.env` names the stack its endpoint and key belong to;
+    /// one without `ALEX_STACK` is the default stack's).
+    pub fn env_lines(&self, with_stack: bool) -> Vec<(&'static str, String)> {
+        let stack = (with_stack || self.stack != shared::names::DEFAULT_STACK)
+            .then(|| ("ALEX_STACK", self.stack.clone()));
+        stack
+            .into_iter()
+            .chain([
+                ("VECTOR_BUCKET", self.vector_bucket.clone()),
+                ("ALEX_API_ENDPOINT", self.api_endpoint.clone()),
+                ("ALEX_API_KEY", self.api_key.clone()),
+            ])
+            .collect()
     }
 }
 
@@ -75,28 +84,32 @@ impl Outputs {
     }
 }
 
-/// Reads the outputs; an error with a hint when the stack is not deployed.
+/// The stack has no REST API or no API key of its own in this account and region.
+#[derive(Debug, thiserror::Error)]
+#[error("stack `{stack}` is not deployed in {region} ({what})\nhint: run `deployer up` first")]
+pub struct NotDeployed {
+    /// The stack.
+    pub stack: String,
+    /// The region.
+    pub region: String,
+    /// What is missing.
+    pub what: String,
+}
+
+/// Reads the outputs; [`NotDeployed`] when the stack is not deployed.
 pub async fn read(ctx: &Ctx) -> anyhow::Result<Outputs> {
-    let not_deployed = |what: &str| {
-        anyhow::anyhow!(
-            "stack `{}` is not deployed in {} ({what})\nhint: run `deployer up` first",
-            ctx.names.stack,
-            ctx.region
-        )
+    let not_deployed = |what: &str| NotDeployed {
+        stack: ctx.names.stack.clone(),
+        region: ctx.region.clone(),
+        what: what.to_string(),
     };
     let api = rest_api::find(ctx).await?;
     let Some(api) = api.iter().find(|a| a.managed) else {
-        return Err(not_deployed(&format!(
-            "no REST API named `{}`",
-            ctx.names.api
-        )));
+        return Err(not_deployed(&format!("no REST API named `{}`", ctx.names.api)).into());
     };
     let keys = api_key::find(ctx).await?;
     let Some(key) = keys.iter().find(|k| k.managed) else {
-        return Err(not_deployed(&format!(
-            "no API key named `{}`",
-            ctx.names.api_key
-        )));
+        return Err(not_deployed(&format!("no API key named `{}`", ctx.names.api_key)).into());
     };
     let (function_arn, role_arn, value) = tokio::try_join!(
         function::arn(ctx),
@@ -104,6 +117,7 @@ pub async fn read(ctx: &Ctx) -> anyhow::Result<Outputs> {
         api_key::value(ctx, &key.id)
     )?;
     Ok(Outputs {
+        stack: ctx.names.stack.clone(),
         api_endpoint: ctx.invoke_url(&api.id, &Operation::Ingest.path(None)),
         search_endpoint: ctx.invoke_url(&api.id, &Operation::Search.path(None)),
         rest_api_id: api.id.clone(),
@@ -136,6 +150,8 @@ pub enum OutputReport {
     Written {
         /// The `.env` file.
         written: String,
+        /// The keys written.
+        keys: Vec<&'static str>,
     },
 }
 
@@ -164,9 +180,9 @@ impl std::fmt::Display for OutputReport {
 impl crate::report::Report for OutputReport {
     fn summary(&self) -> Option<String> {
         match self {
-            OutputReport::Written { written } => Some(format!(
-                "wrote   VECTOR_BUCKET, ALEX_API_ENDPOINT, ALEX_API_KEY to {written}"
-            )),
+            OutputReport::Written { written, keys } => {
+                Some(format!("wrote   {} to {written}", keys.join(", ")))
+            }
             _ => None,
         }
     }
@@ -176,13 +192,19 @@ impl crate::report::Report for OutputReport {
 pub async fn run(ctx: &Ctx, args: &OutputArgs, json: bool) -> anyhow::Result<OutputReport> {
     let outputs = read(ctx).await?;
     if let Some(path) = &args.write_env {
-        crate::dotenv::upsert(path, &outputs.env_lines())?;
+        // A file that names a stack keeps naming the one it now holds.
+        let names_stack = crate::settings::DotEnv::read(path)?
+            .get("ALEX_STACK")
+            .is_some();
+        let lines = outputs.env_lines(names_stack);
+        crate::dotenv::upsert(path, &lines)?;
         return Ok(OutputReport::Written {
             written: path.display().to_string(),
+            keys: lines.iter().map(|(k, _)| *k).collect(),
         });
     }
     if args.env {
-        return Ok(OutputReport::Env(EnvLines(outputs.env_lines())));
+        return Ok(OutputReport::Env(EnvLines(outputs.env_lines(false))));
     }
     Ok(OutputReport::Outputs {
         outputs: Box::new(outputs),
@@ -197,6 +219,7 @@ mod tests {
     #[test]
     fn the_text_output_masks_the_key_unless_asked() {
         let outputs = Outputs {
+            stack: "alex".into(),
             api_endpoint: "https://a/prod/ingest".into(),
             search_endpoint: "https://a/prod/search".into(),
             rest_api_id: "a".into(),

@@ -1,16 +1,17 @@
-//! `plan`: what `up` would change, field by field, without changing anything.
+//! `plan`: what `up` would change, field by field ([`crate::stack::plan`]: it cannot change
+//! anything).
 
 use crate::cli::PlanArgs;
-use crate::commands::up;
 use crate::context::Ctx;
-use crate::resources::Change;
+use crate::resources::function::Code;
+use crate::stack::{self, Changes, Spec};
 use serde::Serialize;
 
 /// The plan.
 #[derive(Debug, Serialize)]
 pub struct PlanReport {
     /// Changes `up` would make.
-    pub changes: Vec<Change>,
+    pub changes: Changes,
     /// `--detailed-exitcode`: exit 2 when there are changes.
     #[serde(skip)]
     pub detailed_exitcode: bool,
@@ -18,7 +19,7 @@ pub struct PlanReport {
 
 impl crate::report::Report for PlanReport {
     fn status(&self) -> std::process::ExitCode {
-        if self.detailed_exitcode && !self.changes.is_empty() {
+        if self.detailed_exitcode && !self.changes.0.is_empty() {
             std::process::ExitCode::from(2)
         } else {
             std::process::ExitCode::SUCCESS
@@ -28,23 +29,18 @@ impl crate::report::Report for PlanReport {
 
 impl std::fmt::Display for PlanReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.changes.is_empty() {
-            return writeln!(f, "No changes: the stack matches the configuration.");
-        }
-        for c in &self.changes {
-            writeln!(f, "{c}")?;
-        }
-        writeln!(f, "{} change(s).", self.changes.len())
+        std::fmt::Display::fmt(&self.changes, f)
     }
 }
 
-/// `plan` (the context is in dry-run mode).
+/// `plan`.
 pub async fn run(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<PlanReport> {
-    let code = up::artifact(ctx, &args.stack)?;
+    let code = stack::artifact(ctx, &args.stack)?;
     let endpoint = crate::endpoint::settings(ctx, &args.stack).await;
-    up::converge(ctx, &args.stack, &code, endpoint).await?;
+    let spec = Spec::new(ctx, &args.stack, endpoint, Code::Artifact(code));
+    let plan = stack::plan(ctx, spec).await?;
     Ok(PlanReport {
-        changes: ctx.changes(),
+        changes: Changes(plan.changes().to_vec()),
         detailed_exitcode: args.detailed_exitcode,
     })
 }

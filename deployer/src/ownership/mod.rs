@@ -3,7 +3,7 @@
 //!
 //! An AWS account holds other things, some with the stack's names (the original Terraform
 //! stack, a colleague's test, another tool). Before `up` changes anything it reads every
-//! same-named resource ([`survey`]) and [`decide`]s:
+//! same-named resource (the survey in [`crate::stack`]) and [`decide`]s:
 //! - a unique name (role, function, log group, bucket, index) held by an untagged resource:
 //!   refused — every such resource is named in one error, with a hint — unless `--adopt`,
 //!   which tags it and so takes it over (users migrating from the original stack need this);
@@ -14,9 +14,6 @@
 //! `down` deletes only what the stack owns and lists the same-named resources it left alone.
 
 use crate::context::Ctx;
-use crate::resources::Action;
-use crate::resources::{api_key, function, log_group, rest_api, role, usage_plan, vector_store};
-use anyhow::bail;
 use std::collections::HashMap;
 
 /// Value of the `managed-by` tag on everything the deployer creates.
@@ -168,27 +165,8 @@ pub fn decide(seen: &[Seen], adopt: bool) -> Result<Decision, Vec<Seen>> {
     }
 }
 
-/// Reads every resource that has one of the stack's names.
-pub async fn survey(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
-    let (bucket, role, log_group, function) = tokio::try_join!(
-        vector_store::seen(ctx),
-        role::seen(ctx),
-        log_group::seen(ctx),
-        function::seen(ctx),
-    )?;
-    let (apis, keys, plans) = tokio::try_join!(
-        rest_api::seen(ctx),
-        api_key::seen(ctx),
-        usage_plan::seen(ctx),
-    )?;
-    Ok([bucket, role, log_group, function, apis, keys, plans]
-        .into_iter()
-        .flatten()
-        .collect())
-}
-
 /// The refusal of `up` for `refused`.
-fn refusal(refused: &[Seen]) -> anyhow::Error {
+pub fn refusal(refused: &[Seen]) -> anyhow::Error {
     let mut lines = vec![format!(
         "refusing to change {} resource(s) this stack did not create (they lack the tags managed-by={MANAGED_BY}, stack=<name>):",
         refused.len()
@@ -203,56 +181,6 @@ fn refusal(refused: &[Seen]) -> anyhow::Error {
         "hint: if they are yours (e.g. made by the original Terraform setup), run `deployer up --adopt` to take them over; otherwise pick other names with `--name`, or remove them yourself".to_string(),
     );
     anyhow::anyhow!(lines.join("\n"))
-}
-
-/// `up`'s first step: surveys, refuses or tags the resources to adopt (recorded as changes,
-/// so `plan` shows them); returns the decision.
-pub async fn settle(ctx: &Ctx, adopt: bool) -> anyhow::Result<Decision> {
-    let seen = survey(ctx).await?;
-    let decision = decide(&seen, adopt).map_err(|refused| refusal(&refused))?;
-    for s in &decision.left_alone {
-        ctx.progress.warn(&format!(
-            "leaving {} alone: it has the stack's name but not its tags",
-            s.describe()
-        ));
-    }
-    for s in &decision.adopt {
-        if !ctx.change(
-            Action::Update,
-            s.describe(),
-            "tags: adopt into the stack (--adopt)",
-        ) {
-            continue;
-        }
-        let id = s.id.as_deref().unwrap_or(&s.name);
-        let result = match s.kind {
-            Kind::Bucket => vector_store::tag_bucket(ctx).await,
-            Kind::Index => vector_store::tag_index(ctx).await,
-            Kind::Role => role::tag(ctx).await,
-            Kind::LogGroup => log_group::tag(ctx).await,
-            Kind::Function => function::tag(ctx).await,
-            Kind::RestApi => rest_api::tag(ctx, id).await,
-            Kind::ApiKey => api_key::tag(ctx, id).await,
-            Kind::UsagePlan => usage_plan::tag(ctx, id).await,
-        };
-        if let Err(e) = result {
-            bail!("failed to adopt {}: {e:#}", s.describe());
-        }
-    }
-    Ok(decision)
-}
-
-/// `down`'s first step: the resources it must leave alone (reported), and whether it owns
-/// each kind it would delete.
-pub async fn for_down(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
-    let seen = survey(ctx).await?;
-    for s in seen.iter().filter(|s| !s.owned) {
-        ctx.progress.warn(&format!(
-            "left alone: {} (not created by this stack: no managed-by/stack tags)",
-            s.describe()
-        ));
-    }
-    Ok(seen)
 }
 
 #[cfg(test)]

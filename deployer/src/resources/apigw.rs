@@ -4,7 +4,7 @@
 
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
-use crate::resources::tags;
+use crate::resources::{Applier, tags};
 use anyhow::anyhow;
 use std::collections::HashMap;
 
@@ -57,11 +57,11 @@ pub fn seen(ctx: &Ctx, kind: Kind, name: &str, found: &[Named]) -> Vec<Seen> {
 }
 
 /// Tags the API Gateway resource at `path` (`/restapis/{id}`, `/apikeys/{id}`, ...).
-pub async fn tag_path(ctx: &Ctx, path: &str) -> anyhow::Result<()> {
-    ctx.apigw
+pub async fn tag_path(a: &Applier<'_>, path: &str) -> anyhow::Result<()> {
+    a.apigw
         .tag_resource()
-        .resource_arn(ctx.apigateway_arn(path))
-        .set_tags(Some(tags(ctx)))
+        .resource_arn(a.apigateway_arn(path))
+        .set_tags(Some(tags(a)))
         .send()
         .await
         .map_err(|e| anyhow!(crate::aws_error::describe(&e)))?;

@@ -1,10 +1,38 @@
-//! The function's CloudWatch log group, with its retention.
+//! The function's CloudWatch log group, with its retention: read → [`diff`] → apply.
 
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
-use crate::resources::{Action, tags};
+use crate::resources::{Action, Applier, Change, Resource, tags};
 use anyhow::{anyhow, bail};
+
+/// The log group's entry in the stack's table.
+pub const RESOURCE: Resource = Resource {
+    kind: Kind::LogGroup,
+    holds_data: false,
+    seen: |ctx| Box::pin(seen(ctx)),
+    tag: |a, _| Box::pin(tag(a)),
+    delete: |a, _| Box::pin(delete(a)),
+};
+
+/// What the log group needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edit {
+    /// Create it with this retention (days).
+    Create(i32),
+    /// Set its retention: from (`None`: never expire) to days.
+    Retention(Option<i32>, i32),
+}
+
+/// What makes the log group as read (`None`: missing; `Some(None)`: never expires) keep its
+/// events `days` days.
+pub fn diff(current: Option<Option<i32>>, days: i32) -> Option<Edit> {
+    match current {
+        None => Some(Edit::Create(days)),
+        Some(retention) if retention != Some(days) => Some(Edit::Retention(retention, days)),
+        Some(_) => None,
+    }
+}
 
 async fn current_retention(ctx: &Ctx) -> anyhow::Result<Option<Option<i32>>> {
     let name = &ctx.names.log_group;
@@ -22,48 +50,54 @@ async fn current_retention(ctx: &Ctx) -> anyhow::Result<Option<Option<i32>>> {
         .map(|g| g.retention_in_days()))
 }
 
-/// Creates the log group or repairs its retention.
-pub async fn ensure(ctx: &Ctx, retention_days: i32) -> anyhow::Result<()> {
-    let name = &ctx.names.log_group;
+/// Reads the log group and diffs it with a retention of `days`.
+pub async fn plan(ctx: &Ctx, days: i32) -> anyhow::Result<Option<Edit>> {
+    Ok(diff(current_retention(ctx).await?, days))
+}
+
+/// How the plan shows `edit`.
+pub fn change(ctx: &Ctx, edit: Edit) -> Change {
+    let resource = format!("log group {}", ctx.names.log_group);
+    match edit {
+        Edit::Create(days) => {
+            Change::new(Action::Create, resource, format!("(retention {days} d)"))
+        }
+        Edit::Retention(from, to) => {
+            let from = from.map_or("never expire".to_string(), |d| format!("{d} d"));
+            Change::new(
+                Action::Update,
+                resource,
+                format!("retention: {from} -> {to} d"),
+            )
+        }
+    }
+}
+
+/// Makes `edit`.
+pub async fn apply(a: &Applier<'_>, edit: Edit) -> anyhow::Result<()> {
+    let name = &a.names.log_group;
     let label = format!("log group {name}");
-    let retention = match current_retention(ctx).await? {
-        Some(r) => r,
-        None => {
-            if !ctx.change(
-                Action::Create,
-                &label,
-                format!("(retention {retention_days} d)"),
-            ) {
-                return Ok(());
-            }
-            let mut req = ctx.logs.create_log_group().log_group_name(name);
-            req = req.set_tags(Some(tags(ctx)));
+    a.made_now(change(a, edit));
+    match edit {
+        Edit::Create(days) => {
+            let mut req = a.logs.create_log_group().log_group_name(name);
+            req = req.set_tags(Some(tags(a)));
             match req.send().await {
                 Ok(_) => {}
                 Err(e) if is(&e, &["ResourceAlreadyExistsException"]) => {}
                 Err(e) => bail!("failed to create {label}: {}", describe(&e)),
             }
             // Part of the creation just reported, not a change of its own.
-            return set_retention(ctx, &label, retention_days).await;
+            set_retention(a, &label, days).await
         }
-    };
-    if retention != Some(retention_days) {
-        let from = retention.map_or("never expire".to_string(), |d| format!("{d} d"));
-        if ctx.change(
-            Action::Update,
-            &label,
-            format!("retention: {from} -> {retention_days} d"),
-        ) {
-            set_retention(ctx, &label, retention_days).await?;
-        }
+        Edit::Retention(_, days) => set_retention(a, &label, days).await,
     }
-    Ok(())
 }
 
-async fn set_retention(ctx: &Ctx, label: &str, days: i32) -> anyhow::Result<()> {
-    ctx.logs
+async fn set_retention(a: &Applier<'_>, label: &str, days: i32) -> anyhow::Result<()> {
+    a.logs
         .put_retention_policy()
-        .log_group_name(&ctx.names.log_group)
+        .log_group_name(&a.names.log_group)
         .retention_in_days(days)
         .send()
         .await
@@ -99,29 +133,36 @@ pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
 }
 
 /// Tags the log group as the stack's.
-pub async fn tag(ctx: &Ctx) -> anyhow::Result<()> {
-    let mut req = ctx.logs.tag_resource().resource_arn(ctx.log_group_arn());
-    req = req.set_tags(Some(tags(ctx)));
+pub async fn tag(a: &Applier<'_>) -> anyhow::Result<()> {
+    let mut req = a.logs.tag_resource().resource_arn(a.log_group_arn());
+    req = req.set_tags(Some(tags(a)));
     req.send().await.map_err(|e| anyhow!(describe(&e)))?;
     Ok(())
 }
 
 /// Deletes the log group.
-pub async fn delete(ctx: &Ctx) -> anyhow::Result<()> {
-    let name = &ctx.names.log_group;
-    if current_retention(ctx).await?.is_none() {
+pub async fn delete(a: &Applier<'_>) -> anyhow::Result<()> {
+    let name = &a.names.log_group;
+    if current_retention(a).await?.is_none() {
         return Ok(());
     }
-    ctx.change(Action::Delete, format!("log group {name}"), "");
-    match ctx
-        .logs
-        .delete_log_group()
-        .log_group_name(name)
-        .send()
-        .await
-    {
+    a.record(Action::Delete, format!("log group {name}"), "");
+    match a.logs.delete_log_group().log_group_name(name).send().await {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => bail!("failed to delete log group {name}: {}", describe(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_group_is_created_or_its_retention_repaired() {
+        assert_eq!(diff(None, 7), Some(Edit::Create(7)));
+        assert_eq!(diff(Some(Some(7)), 7), None);
+        assert_eq!(diff(Some(None), 7), Some(Edit::Retention(None, 7)));
+        assert_eq!(diff(Some(Some(30)), 7), Some(Edit::Retention(Some(30), 7)));
     }
 }

@@ -1,11 +1,14 @@
 //! One module per AWS resource, each in three steps: **read** the current state, compute a
-//! **pure diff** against the desired state (typed changes, unit-tested without AWS), then
-//! **apply** it. Every change is first recorded on the context ([`Ctx::change`]), which says
-//! whether to make it: `plan` runs the very same code and only records. `delete` treats
-//! not-found as success.
+//! **pure diff** against the desired state (typed edits, unit-tested without AWS) — together
+//! its `plan`, which takes only the [`Ctx`] and so cannot change anything — then **apply** the
+//! edits, which takes an [`Applier`]: only [`crate::stack`]'s `apply` and `destroy` make one.
+//! `delete` treats not-found as success.
+//!
+//! Each module also declares its [`Resource`] (kind, seen, tag, delete), which
+//! [`crate::stack`] lists once and iterates for the ownership survey, `--adopt` and `down`.
 //!
 //! Shared vocabulary: [`Change`] (what `up`, `plan` and `down` report), [`Action`], [`Planned`]
-//! (an id that exists, or a resource `plan` would create), [`tags`] (the stack's tags).
+//! (an id that exists, or a resource the plan creates), [`tags`] (the stack's tags).
 
 pub mod api_key;
 pub mod apigw;
@@ -18,8 +21,75 @@ pub mod usage_plan;
 pub mod vector_store;
 
 use crate::context::Ctx;
+use crate::ownership::{Kind, Seen};
+use futures::future::BoxFuture;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The capability to change AWS, and the log of the changes made with it. Only
+/// [`crate::stack`]'s `apply` and `destroy` make one; everything a resource module does with
+/// a plain [`Ctx`] only reads.
+pub struct Applier<'a> {
+    ctx: &'a Ctx,
+    made: Mutex<Vec<Change>>,
+}
+
+impl<'a> Applier<'a> {
+    /// For [`crate::stack`] only: the one place that applies a plan.
+    pub(crate) fn for_stack(ctx: &'a Ctx) -> Self {
+        Self {
+            ctx,
+            made: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Shows and records a change about to be made.
+    pub fn record(&self, action: Action, resource: impl Into<String>, detail: impl Into<String>) {
+        self.made_now(Change::new(action, resource, detail));
+    }
+
+    /// Shows and records `change`, about to be made.
+    pub fn made_now(&self, change: Change) {
+        self.ctx.progress.step(&change.to_string());
+        if let Ok(mut made) = self.made.lock() {
+            made.push(change);
+        }
+    }
+
+    /// The changes made so far, in order.
+    pub fn made(&self) -> Vec<Change> {
+        self.made.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for Applier<'_> {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        self.ctx
+    }
+}
+
+/// Reads the resources of a kind that have the stack's names.
+pub type SeenFn = for<'a> fn(&'a Ctx) -> BoxFuture<'a, anyhow::Result<Vec<Seen>>>;
+/// Acts on one resource (by id; the name for kinds whose names are unique).
+pub type ActFn = for<'a> fn(&'a Applier<'a>, &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+
+/// The contract every kind of resource of the stack declares once, in its own module; the
+/// stack's table of them ([`crate::stack::RESOURCES`]) is the one list of what the stack has,
+/// in creation order (`down` goes backwards).
+pub struct Resource {
+    /// Its kind (label, whether names are unique).
+    pub kind: Kind,
+    /// Whether it holds the user's data (`down` keeps it unless `--delete-data`).
+    pub holds_data: bool,
+    /// The same-named resources, judged by their tags.
+    pub seen: SeenFn,
+    /// Tags one as the stack's (`--adopt`).
+    pub tag: ActFn,
+    /// Deletes one the stack owns (not-found is success).
+    pub delete: ActFn,
+}
 
 /// What a change does to a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,6 +122,17 @@ pub struct Change {
     pub resource: String,
     /// What differs, field by field (`memory: 256 -> 128 MB`).
     pub detail: String,
+}
+
+impl Change {
+    /// A change to `resource`.
+    pub fn new(action: Action, resource: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            action,
+            resource: resource.into(),
+            detail: detail.into(),
+        }
+    }
 }
 
 impl std::fmt::Display for Change {

@@ -4,7 +4,7 @@
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
 use crate::resources::rest_api::Route;
-use crate::resources::{Action, Planned};
+use crate::resources::{Action, Applier, Change, Planned};
 use anyhow::{anyhow, bail};
 use serde_json::Value;
 
@@ -72,41 +72,97 @@ pub fn diff(statements: &[Value], sid: &str, want: &str) -> Option<Edit> {
     }
 }
 
-/// Ensures one statement per route with the right SourceArn (nothing to read while the API
-/// is still to be created).
-pub async fn ensure(ctx: &Ctx, api_id: &Planned<String>, routes: &[Route]) -> anyhow::Result<()> {
-    let current = match api_id {
+/// The statements to add or replace so that API `api` may invoke the function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The API the statements name (to be created: every statement is added).
+    pub api: Planned<String>,
+    /// The routes that need a statement.
+    pub routes: Vec<Route>,
+    /// Per route, what its statement needs.
+    pub edits: Vec<(Route, Edit)>,
+}
+
+/// Reads the function's policy (nothing to read while the API is still to be created) and
+/// diffs it with one statement per route of `routes` for API `api`.
+pub async fn plan(ctx: &Ctx, api: &Planned<String>, routes: &[Route]) -> anyhow::Result<Plan> {
+    let current = match api {
         Planned::Existing(_) => statements(ctx).await?,
         Planned::ToCreate => Vec::new(),
     };
-    let api = api_id.existing().map_or("(new)", String::as_str);
-    for route in routes {
-        let sid = statement_id(ctx, route);
-        let want = source_arn(ctx, api, route);
-        let label = format!("lambda permission {sid}");
-        let Some(edit) = diff(&current, &sid, &want) else {
-            continue;
-        };
-        let (action, detail) = match &edit {
-            Edit::Add => (
-                Action::Create,
-                format!("(apigateway.amazonaws.com from {want})"),
-            ),
-            Edit::Replace(from) => (
-                Action::Update,
-                format!("source: {} -> {want}", from.as_deref().unwrap_or("any")),
-            ),
-        };
-        if ctx.change(action, &label, detail) {
-            apply(ctx, &sid, &want, &edit)
-                .await
-                .map_err(|e| anyhow!("failed to set {label}: {e:#}"))?;
-        }
+    let id = api.existing().map_or("(new)", String::as_str);
+    let edits = routes
+        .iter()
+        .filter_map(|route| {
+            let edit = diff(
+                &current,
+                &statement_id(ctx, route),
+                &source_arn(ctx, id, route),
+            )?;
+            Some((*route, edit))
+        })
+        .collect();
+    Ok(Plan {
+        api: api.clone(),
+        routes: routes.to_vec(),
+        edits,
+    })
+}
+
+fn change(ctx: &Ctx, api_id: &str, route: &Route, edit: &Edit) -> Change {
+    let label = format!("lambda permission {}", statement_id(ctx, route));
+    let want = source_arn(ctx, api_id, route);
+    match edit {
+        Edit::Add => Change::new(
+            Action::Create,
+            label,
+            format!("(apigateway.amazonaws.com from {want})"),
+        ),
+        Edit::Replace(from) => Change::new(
+            Action::Update,
+            label,
+            format!("source: {} -> {want}", from.as_deref().unwrap_or("any")),
+        ),
+    }
+}
+
+/// How the plan shows `plan`.
+pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
+    let id = plan.api.existing().map_or("(new)", String::as_str);
+    plan.edits
+        .iter()
+        .map(|(route, edit)| change(ctx, id, route, edit))
+        .collect()
+}
+
+/// Makes the plan for API `api_id`: planned for another API (or one still to be created), the
+/// statements are read and diffed again first.
+pub async fn apply(a: &Applier<'_>, plan: &Plan, api_id: &str) -> anyhow::Result<()> {
+    let replanned;
+    let plan = if plan.api.existing().map(String::as_str) == Some(api_id) {
+        plan
+    } else {
+        replanned = self::plan(a, &Planned::Existing(api_id.to_string()), &plan.routes).await?;
+        &replanned
+    };
+    for (route, edit) in &plan.edits {
+        let change = change(a, api_id, route, edit);
+        let label = change.resource.clone();
+        a.made_now(change);
+        apply_edit(
+            a,
+            &statement_id(a, route),
+            &source_arn(a, api_id, route),
+            edit,
+        )
+        .await
+        .map_err(|e| anyhow!("failed to set {label}: {e:#}"))?;
     }
     Ok(())
 }
 
-async fn apply(ctx: &Ctx, sid: &str, want: &str, edit: &Edit) -> anyhow::Result<()> {
+async fn apply_edit(a: &Applier<'_>, sid: &str, want: &str, edit: &Edit) -> anyhow::Result<()> {
+    let ctx: &Ctx = a;
     let function = &ctx.names.function;
     if let Edit::Replace(_) = edit {
         let removed = ctx

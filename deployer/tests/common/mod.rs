@@ -180,6 +180,7 @@ impl Env {
             .unwrap();
         rt.block_on(
             aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(aws_smithy_http_client::Builder::new().build_http())
                 .endpoint_url(&self.aws.url)
                 .region(aws_config::Region::new("us-east-1"))
                 .credentials_provider(aws_sdk_iam::config::Credentials::new(

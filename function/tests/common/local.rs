@@ -22,6 +22,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 pub async fn sdk(aws: &LocalAws) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .endpoint_url(&aws.url)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_s3vectors::config::Credentials::new(
@@ -60,9 +61,9 @@ pub async fn setup(aws: &LocalAws) -> (App<AwsBackend>, aws_sdk_s3vectors::Clien
         .await
         .unwrap();
     let config = Config {
-        bucket: BUCKET.into(),
-        index: INDEX.into(),
-        endpoint: "alex-embedding-endpoint".into(),
+        bucket: BUCKET.parse().unwrap(),
+        index: INDEX.parse().unwrap(),
+        endpoint: "alex-embedding-endpoint".parse().unwrap(),
         dimension: 384,
         chunk: ChunkConfig::default(),
         embed_batch_size: 32,
@@ -71,10 +72,7 @@ pub async fn setup(aws: &LocalAws) -> (App<AwsBackend>, aws_sdk_s3vectors::Clien
         time_budget_ms: 29_000,
         deadline_margin_ms: 2_500,
     };
-    let app = App {
-        backend: AwsBackend::new(&sdk, Some(&config)),
-        config: Ok(config),
-    };
+    let app = App::new(AwsBackend::new(&sdk, &config), Ok(config));
     (app, s3v)
 }
 

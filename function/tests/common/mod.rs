@@ -230,9 +230,9 @@ impl Backend for Stub {
 
 pub fn config() -> Config {
     Config {
-        bucket: "b".into(),
-        index: "i".into(),
-        endpoint: "e".into(),
+        bucket: "b".parse().unwrap(),
+        index: "i".parse().unwrap(),
+        endpoint: "e".parse().unwrap(),
         dimension: DIM,
         chunk: ChunkConfig {
             max_tokens: 128,
@@ -253,10 +253,7 @@ pub fn app() -> App<Stub> {
 }
 
 pub fn app_with(config: Config) -> App<Stub> {
-    App {
-        backend: Stub::default(),
-        config: Ok(config),
-    }
+    App::new(Stub::default(), Ok(config))
 }
 
 /// A REST v1 proxy event (stage `prod`) with the given method, path and body.

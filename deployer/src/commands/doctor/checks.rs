@@ -1,9 +1,9 @@
 //! The stack's checks: endpoint, index, drift.
 
 use super::{Check, Status, check};
-use crate::commands::up;
 use crate::context::Ctx;
-use crate::package::Artifact;
+use crate::resources::function::Code;
+use crate::stack::Spec;
 
 async fn read_index(
     ctx: &Ctx,
@@ -112,28 +112,17 @@ pub(super) async fn index(ctx: &Ctx, stack: &crate::cli::StackArgs) -> Check {
     check("index", Status::Ok, detail)
 }
 
-/// `plan` in record mode with the deployed code as the artifact (so code is not compared).
+/// The stack's plan with the deployed code (so code is not compared).
 pub(super) async fn drift(
     ctx: &Ctx,
     stack: &crate::cli::StackArgs,
     settings: crate::endpoint::EndpointSettings,
 ) -> Check {
-    let deployed = ctx
-        .lambda
-        .get_function_configuration()
-        .function_name(&ctx.names.function)
-        .send()
-        .await
-        .ok()
-        .and_then(|c| c.code_sha256);
-    let artifact = Artifact {
-        zip: Vec::new(),
-        sha256: deployed.unwrap_or_default(),
-    };
-    match up::converge(ctx, stack, &artifact, settings).await {
+    let spec = Spec::new(ctx, stack, settings, Code::Deployed);
+    match crate::stack::plan(ctx, spec).await {
         Err(e) => check("drift", Status::Fail, format!("{e:#}")),
-        Ok(()) => {
-            let changes = ctx.changes();
+        Ok(plan) => {
+            let changes = plan.changes();
             if changes.is_empty() {
                 return check(
                     "drift",

@@ -1,6 +1,7 @@
 //! `doctor`: checks what the stack depends on, each problem with a hint, and exits 0 only when
-//! nothing failed. Read-only: it invokes the embedding endpoint once and runs `plan`'s code
-//! in record mode (the function's code is not compared: `plan` builds it for that).
+//! nothing failed. Read-only: it invokes the embedding endpoint once and makes the stack's
+//! plan ([`crate::stack::plan`], which cannot change anything) with the deployed code (the
+//! function's code is not compared: `plan` builds it for that).
 //!
 //! Checks: credentials and partition; region; the embedding endpoint (status, profile, the
 //! answer's shape and size for a maximum chunk); the index (dimension, metric, mode,
@@ -11,9 +12,9 @@ mod checks;
 mod permissions;
 
 use crate::cli::DoctorArgs;
-use crate::commands::up::{self, Probe};
 use crate::context::Ctx;
 use crate::report::Report;
+use crate::stack::Probe;
 use serde::Serialize;
 use std::process::ExitCode;
 
@@ -98,7 +99,7 @@ pub(super) fn check(name: &'static str, status: Status, detail: impl Into<String
     }
 }
 
-/// `doctor` (the context is in record mode: nothing is changed).
+/// `doctor`.
 pub async fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<DoctorReport> {
     let stack = &args.stack;
     let mut checks = vec![
@@ -114,7 +115,7 @@ pub async fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<DoctorReport> {
     ];
     let settings = crate::endpoint::settings(ctx, stack).await;
     checks.push(checks::endpoint(ctx, stack).await);
-    checks.push(match up::probe(ctx, stack, settings).await? {
+    checks.push(match crate::stack::probe(ctx, stack, settings).await? {
         Probe::Fits { bytes } => check(
             "embedding",
             Status::Ok,
@@ -125,7 +126,7 @@ pub async fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<DoctorReport> {
             ),
         ),
         Probe::Starting(why) => check("embedding", Status::Warn, why),
-        Probe::Problem(_, why) => check("embedding", Status::Fail, why),
+        Probe::Unfit(why) | Probe::Unchecked(why) => check("embedding", Status::Fail, why),
     });
     checks.push(checks::index(ctx, stack).await);
     checks.push(checks::drift(ctx, stack, settings).await);

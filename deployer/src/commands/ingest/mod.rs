@@ -48,6 +48,13 @@ pub struct IngestReport {
     pub seconds: f64,
 }
 
+impl IngestReport {
+    /// Nothing was stored and something failed: the endpoint itself may be wrong.
+    pub fn failed_entirely(&self) -> bool {
+        self.documents == 0 && !self.failures.is_empty()
+    }
+}
+
 impl std::fmt::Display for IngestReport {
     /// Nothing on stdout: progress and the summary go to stderr.
     fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,9 +68,13 @@ impl crate::report::Report for IngestReport {
             0 => String::new(),
             n => format!("; {n} failure(s)"),
         };
+        let chunks = match self.chunks {
+            1 => "1 chunk".to_string(),
+            n => format!("{n} chunks"),
+        };
         Some(format!(
-            "ingested {} document(s) ({} chunks) in {:.1} s{failed}",
-            self.documents, self.chunks, self.seconds
+            "ingested {} document(s) ({chunks}) in {:.1} s{failed}",
+            self.documents, self.seconds
         ))
     }
 

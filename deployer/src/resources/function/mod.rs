@@ -12,12 +12,14 @@ use crate::context::Ctx;
 use crate::model::Arch;
 use crate::ownership::{Kind, Seen};
 use crate::package::Artifact;
-use crate::resources::{Action, joined, tags};
+use crate::resources::{Action, Applier, Change, Resource, joined, tags};
 use anyhow::{anyhow, bail};
 use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
 use aws_smithy_types::Blob;
-use diff::{Current, Diff, HANDLER};
+use diff::{Current, HANDLER};
+
+pub use diff::Diff;
 use settle::{failed, is_settled, retry_transient};
 use std::collections::BTreeMap;
 
@@ -35,6 +37,15 @@ pub struct FunctionSpec {
     /// Environment variables.
     pub env: BTreeMap<String, String>,
 }
+
+/// The function's entry in the stack's table.
+pub const RESOURCE: Resource = Resource {
+    kind: Kind::Function,
+    holds_data: false,
+    seen: |ctx| Box::pin(seen(ctx)),
+    tag: |a, _| Box::pin(tag(a)),
+    delete: |a, _| Box::pin(delete(a)),
+};
 
 fn architecture(arch: Arch) -> Architecture {
     match arch {
@@ -89,27 +100,65 @@ fn environment(spec: &FunctionSpec) -> Environment {
         .build()
 }
 
-/// Creates or converges the function; returns its ARN.
-pub async fn ensure(ctx: &Ctx, spec: &FunctionSpec, code: &Artifact) -> anyhow::Result<String> {
+/// The code the function should run.
+#[derive(Debug, Clone)]
+pub enum Code {
+    /// This artifact (its sha256 is compared with the deployed code's).
+    Artifact(Artifact),
+    /// Whatever is deployed (`doctor`: the code is not compared; cannot create the function).
+    Deployed,
+}
+
+/// What the function needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// It is missing: create it.
+    Create,
+    /// Repair its configuration and/or upload its code.
+    Update(Diff),
+}
+
+/// The function's plan: the spec it is compared with, its ARN, and its edit.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The desired configuration.
+    pub spec: FunctionSpec,
+    /// Its ARN (as read, or the one it gets).
+    pub arn: String,
+    /// What to do, if anything.
+    pub edit: Option<Edit>,
+}
+
+/// Reads the function (waiting for an update in progress to settle) and diffs it with `spec`
+/// and `code`.
+pub async fn plan(ctx: &Ctx, spec: FunctionSpec, code: &Code) -> anyhow::Result<Plan> {
     let Some(first) = read(ctx).await? else {
-        return create(ctx, spec, code).await;
+        return Ok(Plan {
+            spec,
+            arn: ctx.function_arn(),
+            edit: Some(Edit::Create),
+        });
     };
     let config = if is_settled(&first) {
         first
     } else {
         wait_settled(ctx).await?
     };
-    apply(
-        ctx,
+    let current = current(&config);
+    let sha256 = match code {
+        Code::Artifact(artifact) => artifact.sha256.clone(),
+        Code::Deployed => current.code_sha256.clone().unwrap_or_default(),
+    };
+    let diff = diff::diff(&current, &spec, &sha256);
+    let edit = (diff != Diff::default()).then_some(Edit::Update(diff));
+    Ok(Plan {
         spec,
-        code,
-        diff::diff(&current(&config), spec, &code.sha256),
-    )
-    .await?;
-    Ok(config.function_arn.unwrap_or_else(|| ctx.function_arn()))
+        arn: config.function_arn.unwrap_or_else(|| ctx.function_arn()),
+        edit,
+    })
 }
 
-async fn create(ctx: &Ctx, spec: &FunctionSpec, code: &Artifact) -> anyhow::Result<String> {
+fn create_change(ctx: &Ctx, spec: &FunctionSpec) -> Change {
     let detail = format!(
         "({}, {} MB, {} s, {})",
         diff::RUNTIME,
@@ -117,13 +166,59 @@ async fn create(ctx: &Ctx, spec: &FunctionSpec, code: &Artifact) -> anyhow::Resu
         spec.timeout,
         spec.arch.as_str()
     );
-    if !ctx.change(Action::Create, label(ctx), detail) {
-        return Ok(ctx.function_arn());
+    Change::new(Action::Create, label(ctx), detail)
+}
+
+fn configuration_change(ctx: &Ctx, diff: &Diff) -> Option<Change> {
+    (!diff.configuration.is_empty())
+        .then(|| Change::new(Action::Update, label(ctx), joined(&diff.configuration)))
+}
+
+fn code_change(ctx: &Ctx, diff: &Diff) -> Option<Change> {
+    diff.code.as_ref().map(|(from, to)| {
+        let detail = format!("code: {} -> {to}", from.as_deref().unwrap_or("none"));
+        Change::new(Action::Update, label(ctx), detail)
+    })
+}
+
+/// How the plan shows `plan`.
+pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
+    match &plan.edit {
+        None => vec![],
+        Some(Edit::Create) => vec![create_change(ctx, &plan.spec)],
+        Some(Edit::Update(diff)) => configuration_change(ctx, diff)
+            .into_iter()
+            .chain(code_change(ctx, diff))
+            .collect(),
     }
+}
+
+/// Makes the plan's edit with `code`; returns the function's ARN.
+pub async fn apply(a: &Applier<'_>, plan: &Plan, code: &Code) -> anyhow::Result<String> {
+    match &plan.edit {
+        None => Ok(plan.arn.clone()),
+        Some(Edit::Create) => create(a, &plan.spec, code).await,
+        Some(Edit::Update(diff)) => {
+            update(a, &plan.spec, code, diff).await?;
+            Ok(plan.arn.clone())
+        }
+    }
+}
+
+fn artifact(code: &Code) -> anyhow::Result<&Artifact> {
+    match code {
+        Code::Artifact(artifact) => Ok(artifact),
+        Code::Deployed => bail!("no code to deploy: the function's code was not built"),
+    }
+}
+
+async fn create(a: &Applier<'_>, spec: &FunctionSpec, code: &Code) -> anyhow::Result<String> {
+    let zip = artifact(code)?.zip.clone();
+    a.made_now(create_change(a, spec));
     let created = retry_transient(false, || {
-        ctx.lambda
+        a.lambda
             .create_function()
-            .function_name(&ctx.names.function)
+            .function_name(&a.names.function)
             .runtime(Runtime::Providedal2023)
             .handler(HANDLER)
             .role(&spec.role_arn)
@@ -134,34 +229,41 @@ async fn create(ctx: &Ctx, spec: &FunctionSpec, code: &Artifact) -> anyhow::Resu
             .description("alex document ingest and search")
             .code(
                 FunctionCode::builder()
-                    .zip_file(Blob::new(code.zip.clone()))
+                    .zip_file(Blob::new(zip.clone()))
                     .build(),
             )
-            .set_tags(Some(tags(ctx)))
+            .set_tags(Some(tags(a)))
             .send()
     })
     .await;
     match created {
         Ok(out) => {
-            wait_settled(ctx).await?;
-            Ok(out.function_arn.unwrap_or_else(|| ctx.function_arn()))
+            wait_settled(a).await?;
+            Ok(out.function_arn.unwrap_or_else(|| a.function_arn()))
         }
         // Created meanwhile by another run, or a retried create whose first attempt
         // succeeded: converge the existing function instead.
-        Err(e) if is(&e, &["ResourceConflictException"]) => Box::pin(ensure(ctx, spec, code)).await,
-        Err(e) => Err(failed(&format!("create {}", label(ctx)), &e)),
+        Err(e) if is(&e, &["ResourceConflictException"]) => {
+            let again = plan(a, spec.clone(), code).await?;
+            Box::pin(apply(a, &again, code)).await
+        }
+        Err(e) => Err(failed(&format!("create {}", label(a)), &e)),
     }
 }
 
 /// Makes the changes of `diff`: the configuration first, then the code.
-async fn apply(ctx: &Ctx, spec: &FunctionSpec, code: &Artifact, diff: Diff) -> anyhow::Result<()> {
-    let label = label(ctx);
-    let name = &ctx.names.function;
-    if !diff.configuration.is_empty()
-        && ctx.change(Action::Update, &label, joined(&diff.configuration))
-    {
+async fn update(
+    a: &Applier<'_>,
+    spec: &FunctionSpec,
+    code: &Code,
+    diff: &Diff,
+) -> anyhow::Result<()> {
+    let label = label(a);
+    let name = &a.names.function;
+    if let Some(change) = configuration_change(a, diff) {
+        a.made_now(change);
         retry_transient(true, || {
-            ctx.lambda
+            a.lambda
                 .update_function_configuration()
                 .function_name(name)
                 .runtime(Runtime::Providedal2023)
@@ -174,25 +276,24 @@ async fn apply(ctx: &Ctx, spec: &FunctionSpec, code: &Artifact, diff: Diff) -> a
         })
         .await
         .map_err(|e| failed(&format!("update the configuration of {label}"), &e))?;
-        wait_settled(ctx).await?;
+        wait_settled(a).await?;
     }
-    let Some((from, to)) = diff.code else {
+    let Some(change) = code_change(a, diff) else {
         return Ok(());
     };
-    let detail = format!("code: {} -> {to}", from.as_deref().unwrap_or("none"));
-    if ctx.change(Action::Update, &label, detail) {
-        retry_transient(true, || {
-            ctx.lambda
-                .update_function_code()
-                .function_name(name)
-                .zip_file(Blob::new(code.zip.clone()))
-                .architectures(architecture(spec.arch))
-                .send()
-        })
-        .await
-        .map_err(|e| failed(&format!("upload the code of {label}"), &e))?;
-        wait_settled(ctx).await?;
-    }
+    let zip = artifact(code)?.zip.clone();
+    a.made_now(change);
+    retry_transient(true, || {
+        a.lambda
+            .update_function_code()
+            .function_name(name)
+            .zip_file(Blob::new(zip.clone()))
+            .architectures(architecture(spec.arch))
+            .send()
+    })
+    .await
+    .map_err(|e| failed(&format!("upload the code of {label}"), &e))?;
+    wait_settled(a).await?;
     Ok(())
 }
 
@@ -216,11 +317,11 @@ pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
 }
 
 /// Tags the function as the stack's.
-pub async fn tag(ctx: &Ctx) -> anyhow::Result<()> {
-    ctx.lambda
+pub async fn tag(a: &Applier<'_>) -> anyhow::Result<()> {
+    a.lambda
         .tag_resource()
-        .resource(ctx.function_arn())
-        .set_tags(Some(tags(ctx)))
+        .resource(a.function_arn())
+        .set_tags(Some(tags(a)))
         .send()
         .await
         .map_err(|e| anyhow!(describe(&e)))?;
@@ -235,11 +336,12 @@ pub async fn arn(ctx: &Ctx) -> anyhow::Result<Option<String>> {
 }
 
 /// Deletes the function.
-pub async fn delete(ctx: &Ctx) -> anyhow::Result<()> {
+pub async fn delete(a: &Applier<'_>) -> anyhow::Result<()> {
+    let ctx: &Ctx = a;
     if read(ctx).await?.is_none() {
         return Ok(());
     }
-    ctx.change(Action::Delete, label(ctx), "");
+    a.record(Action::Delete, label(ctx), "");
     match ctx
         .lambda
         .delete_function()

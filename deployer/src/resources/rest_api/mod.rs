@@ -1,4 +1,4 @@
-//! The REST API: POST /ingest and POST /search, `apiKeyRequired`, AWS_PROXY integrations, and
+//! The REST API: the routes of [`ROUTES`], `apiKeyRequired`, AWS_PROXY integrations, and
 //! the `prod` stage. REST API names are not unique in AWS, so the API is found by name; when
 //! races or lost responses left duplicates, every run keeps the same one (oldest, then lowest
 //! id) and deletes the others it manages. The stage is redeployed only when the definition's
@@ -9,7 +9,9 @@ use crate::aws_error::{describe, is, is_not_found, with_quota_retry};
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
 use crate::resources::apigw::{self, Named};
-use crate::resources::{Action, Planned, QUOTA_BUDGET, is_gone, is_incomplete, tags};
+use crate::resources::{
+    Action, Applier, Change, Planned, QUOTA_BUDGET, Resource, is_gone, is_incomplete, tags,
+};
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType};
 use sha2::{Digest, Sha256};
@@ -21,6 +23,15 @@ mod routes;
 mod stage;
 
 const DEPLOYMENT_PREFIX: &str = "alex-deployer definition ";
+
+/// The REST API's entry in the stack's table.
+pub const RESOURCE: Resource = Resource {
+    kind: Kind::RestApi,
+    holds_data: false,
+    seen: |ctx| Box::pin(seen(ctx)),
+    tag: |a, id| Box::pin(tag(a, id)),
+    delete: |a, id| Box::pin(delete_one(a, id, "")),
+};
 
 /// Every REST API named like the stack's, in keep-order (oldest first, then id).
 pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Named>> {
@@ -79,21 +90,19 @@ pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
 }
 
 /// Tags REST API `id` as the stack's.
-pub async fn tag(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
-    apigw::tag_path(ctx, &format!("/restapis/{id}")).await
+pub async fn tag(a: &Applier<'_>, id: &str) -> anyhow::Result<()> {
+    apigw::tag_path(a, &format!("/restapis/{id}")).await
 }
 
 /// Deletes one REST API (quota: 1 per 30 s).
-pub async fn delete_one(ctx: &Ctx, id: &str, why: &str) -> anyhow::Result<()> {
-    if !ctx.change(
+pub async fn delete_one(a: &Applier<'_>, id: &str, why: &str) -> anyhow::Result<()> {
+    a.record(
         Action::Delete,
-        format!("rest api {} ({id})", ctx.names.api),
+        format!("rest api {} ({id})", a.names.api),
         why,
-    ) {
-        return Ok(());
-    }
+    );
     match with_quota_retry(QUOTA_BUDGET, || {
-        ctx.apigw.delete_rest_api().rest_api_id(id).send()
+        a.apigw.delete_rest_api().rest_api_id(id).send()
     })
     .await
     {
@@ -103,18 +112,209 @@ pub async fn delete_one(ctx: &Ctx, id: &str, why: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Finds or creates the API and removes the stack's duplicates; returns its id. Same-named
-/// APIs without the stack's tags are never used or changed ([`crate::ownership`]).
-async fn ensure_api(ctx: &Ctx) -> anyhow::Result<Planned<String>> {
+/// What to do about the API itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Api {
+    /// Keep this one (the oldest the stack owns) and delete the stack's other ones.
+    Keep {
+        /// The keeper.
+        id: String,
+        /// The stack's duplicates.
+        duplicates: Vec<String>,
+    },
+    /// The stack has none: create it.
+    Create,
+}
+
+/// The API's plan: the API, its routes and its stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The function the routes invoke.
+    pub function_arn: String,
+    /// The API itself.
+    pub api: Api,
+    /// Its definition (`None` while the API is to be created: everything is).
+    pub definition: Option<Definition>,
+}
+
+impl Plan {
+    /// The API's id, or that the plan creates it.
+    pub fn id(&self) -> Planned<String> {
+        match &self.api {
+            Api::Keep { id, .. } => Planned::Existing(id.clone()),
+            Api::Create => Planned::ToCreate,
+        }
+    }
+}
+
+/// The routes and stage of an existing API, as edits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Definition {
+    /// Per route: the resource paths to create, and the method's edits.
+    pub routes: Vec<(Route, Vec<String>, Vec<routes::Edit>)>,
+    /// The stage's edits.
+    pub stage: stage::Plan,
+}
+
+/// Reads the API (the oldest the stack owns, or one being adopted: `adopting` ids), its
+/// routes and stage, and diffs them with the definition that invokes `function_arn`. A
+/// same-named API without the stack's tags is never used or changed
+/// ([`crate::ownership`]).
+pub async fn plan(ctx: &Ctx, function_arn: &str, adopting: &[String]) -> anyhow::Result<Plan> {
     let label = format!("rest api {}", ctx.names.api);
+    let found = find(ctx).await?;
+    let mut owned = found
+        .iter()
+        .filter(|f| f.managed || adopting.contains(&f.id));
+    let api = match owned.next() {
+        Some(keep) => Api::Keep {
+            id: keep.id.clone(),
+            duplicates: owned.map(|f| f.id.clone()).collect(),
+        },
+        None => {
+            if let Some(foreign) = found.first() {
+                bail!(
+                    "{label} ({}) exists without this stack's tags\nhint: run `deployer up --adopt` to take it over",
+                    foreign.id
+                );
+            }
+            Api::Create
+        }
+    };
+    let definition = match &api {
+        Api::Keep { id, .. } => Some(plan_definition(ctx, id, function_arn).await?),
+        Api::Create => None,
+    };
+    Ok(Plan {
+        function_arn: function_arn.to_string(),
+        api,
+        definition,
+    })
+}
+
+/// Reads the routes and stage of API `api_id` and diffs them.
+async fn plan_definition(
+    ctx: &Ctx,
+    api_id: &str,
+    function_arn: &str,
+) -> anyhow::Result<Definition> {
+    let uri = integration_uri(ctx, function_arn);
+    let resources = routes::resources(ctx, api_id).await?;
+    let mut planned: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for route in ROUTES {
+        let missing: Vec<String> = routes::missing_paths(&resources, &route)
+            .into_iter()
+            .filter(|p| !planned.contains(p))
+            .collect();
+        planned.extend(missing.iter().cloned());
+        let method = match resources.get(route.path) {
+            Some(resource_id) => routes::read(ctx, api_id, resource_id, &route).await?,
+            None => None,
+        };
+        out.push((route, missing, routes::diff(method.as_ref(), &uri)));
+    }
+    let stage = stage::plan(ctx, api_id, &definition_hash(ctx, function_arn)).await?;
+    Ok(Definition { routes: out, stage })
+}
+
+/// How the plan shows `plan`.
+pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
+    let name = &ctx.names.api;
+    let mut out = Vec::new();
+    match &plan.api {
+        Api::Create => {
+            out.push(Change::new(
+                Action::Create,
+                format!("rest api {name}"),
+                "(REGIONAL)",
+            ));
+            for route in ROUTES {
+                out.push(Change::new(
+                    Action::Create,
+                    route.label(),
+                    "(api key required, AWS_PROXY)",
+                ));
+            }
+            let hash = definition_hash(ctx, &plan.function_arn);
+            out.push(Change::new(
+                Action::Create,
+                format!("api stage {}", ctx.names.stage),
+                format!("(deployment {hash})"),
+            ));
+        }
+        Api::Keep { duplicates, .. } => {
+            for id in duplicates {
+                out.push(Change::new(
+                    Action::Delete,
+                    format!("rest api {name} ({id})"),
+                    "(duplicate)",
+                ));
+            }
+        }
+    }
+    if let Some(definition) = &plan.definition {
+        for (route, missing, edits) in &definition.routes {
+            for path in missing {
+                out.push(Change::new(
+                    Action::Create,
+                    format!("api resource {path}"),
+                    "",
+                ));
+            }
+            out.extend(edits.iter().map(|e| routes::change(route, *e)));
+        }
+        out.extend(stage::changes(ctx, &definition.stage));
+    }
+    out
+}
+
+/// Makes the plan: creates the API (or keeps the planned one, deleting the stack's
+/// duplicates), then its routes and stage; returns the API's id. The routes of an API created
+/// here are read once it exists; an API that vanishes (a concurrent run settled on another
+/// duplicate) or a definition a concurrent run has not finished is planned again.
+pub async fn apply(a: &Applier<'_>, plan: &Plan) -> anyhow::Result<String> {
+    let mut plan = plan.clone();
+    let mut last = None;
+    for attempt in 0..5 {
+        let id = apply_api(a, &plan.api).await?;
+        let definition = match &plan.definition {
+            Some(definition) if plan.id().existing() == Some(&id) => definition.clone(),
+            _ => plan_definition(a, &id, &plan.function_arn).await?,
+        };
+        match apply_definition(a, &id, &plan.function_arn, &definition).await {
+            Ok(()) => return Ok(id),
+            Err(e) if is_gone(&e) && attempt < 3 => last = Some(e),
+            Err(e) if is_incomplete(&e) => {
+                last = Some(e);
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e),
+        }
+        plan = self::plan(a, &plan.function_arn, &[]).await?;
+    }
+    Err(last.unwrap_or_else(|| anyhow!("rest api {} kept disappearing", a.names.api)))
+}
+
+/// The API's id: the planned keeper (its duplicates deleted), or one created now.
+async fn apply_api(a: &Applier<'_>, api: &Api) -> anyhow::Result<String> {
+    if let Api::Keep { id, duplicates } = api {
+        for extra in duplicates {
+            delete_one(a, extra, "(duplicate)").await?;
+        }
+        return Ok(id.clone());
+    }
+    let label = format!("rest api {}", a.names.api);
     loop {
-        let found = find(ctx).await?;
+        // A concurrent run may have created one since the plan, and every run must settle on
+        // the same keeper: list first, and again after creating.
+        let found = find(a).await?;
         let mut owned = found.iter().filter(|f| f.managed);
         if let Some(keep) = owned.next() {
             for extra in owned {
-                delete_one(ctx, &extra.id, "(duplicate)").await?;
+                delete_one(a, &extra.id, "(duplicate)").await?;
             }
-            return Ok(Planned::Existing(keep.id.clone()));
+            return Ok(keep.id.clone());
         }
         if let Some(foreign) = found.first() {
             bail!(
@@ -122,26 +322,22 @@ async fn ensure_api(ctx: &Ctx) -> anyhow::Result<Planned<String>> {
                 foreign.id
             );
         }
-        if !ctx.change(Action::Create, &label, "(REGIONAL)") {
-            return Ok(Planned::ToCreate);
-        }
-        let created = ctx
+        a.record(Action::Create, &label, "(REGIONAL)");
+        let created = a
             .apigw
             .create_rest_api()
-            .name(&ctx.names.api)
+            .name(&a.names.api)
             .description("alex document ingestion and search")
             .endpoint_configuration(
                 EndpointConfiguration::builder()
                     .types(EndpointType::Regional)
                     .build(),
             )
-            .set_tags(Some(tags(ctx)))
+            .set_tags(Some(tags(a)))
             .send()
             .await;
         match created {
-            // List again: a concurrent run may have created one too, and every run must
-            // settle on the same keeper.
-            Ok(_) => continue,
+            Ok(_) => {}
             // CreateRestApi is 1 per 3 s per account: another run may have just created it.
             Err(e) if is(&e, &["TooManyRequestsException"]) => {
                 tokio::time::sleep(std::time::Duration::from_secs(3)).await;
@@ -151,53 +347,17 @@ async fn ensure_api(ctx: &Ctx) -> anyhow::Result<Planned<String>> {
     }
 }
 
-/// Converges the API, its routes and its stage; returns the API id.
-pub async fn ensure(ctx: &Ctx, function_arn: &str) -> anyhow::Result<Planned<String>> {
-    // A concurrent run may delete the duplicate this run picked before it saw the other one:
-    // start again from the listing when the API vanishes under us.
-    // A deployment refused because a concurrent run has not finished defining a method: define
-    // it again (its integration included) and deploy after a moment.
-    let mut last = None;
-    for attempt in 0..5 {
-        let id = ensure_api(ctx).await?;
-        match ensure_definition(ctx, &id, function_arn).await {
-            Ok(()) => return Ok(id),
-            Err(e) if is_gone(&e) && attempt < 3 => last = Some(e),
-            Err(e) if is_incomplete(&e) => {
-                last = Some(e);
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| anyhow!("rest api {} kept disappearing", ctx.names.api)))
-}
-
-async fn ensure_definition(
-    ctx: &Ctx,
-    api_id: &Planned<String>,
+async fn apply_definition(
+    a: &Applier<'_>,
+    api_id: &str,
     function_arn: &str,
+    definition: &Definition,
 ) -> anyhow::Result<()> {
-    let hash = definition_hash(ctx, function_arn);
-    let Planned::Existing(api_id) = api_id else {
-        for route in ROUTES {
-            ctx.change(
-                Action::Create,
-                route.label(),
-                "(api key required, AWS_PROXY)",
-            );
-        }
-        let label = format!("api stage {}", ctx.names.stage);
-        ctx.change(Action::Create, label, format!("(deployment {hash})"));
-        return Ok(());
-    };
-    let uri = integration_uri(ctx, function_arn);
-    let mut resources = routes::resources(ctx, api_id).await?;
-    for route in &ROUTES {
-        let found = routes::ensure_resource(ctx, api_id, &mut resources, route).await?;
-        if let Some(resource_id) = found {
-            routes::ensure(ctx, api_id, &resource_id, route, &uri).await?;
-        }
+    let uri = integration_uri(a, function_arn);
+    let mut resources = routes::resources(a, api_id).await?;
+    for (route, _, edits) in &definition.routes {
+        let resource_id = routes::ensure_resource(a, api_id, &mut resources, route).await?;
+        routes::apply(a, (api_id, &resource_id), route, &uri, edits).await?;
     }
-    stage::ensure(ctx, api_id, &hash).await
+    stage::apply(a, api_id, &definition.stage).await
 }

@@ -5,7 +5,7 @@
 use super::Route;
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
-use crate::resources::{Action, Gone};
+use crate::resources::{Action, Applier, Change, Gone};
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::operation::get_method::GetMethodOutput;
 use aws_sdk_apigateway::types::{IntegrationType, Op, PatchOperation};
@@ -84,16 +84,24 @@ pub async fn resources(ctx: &Ctx, api_id: &str) -> anyhow::Result<HashMap<String
     }
 }
 
-/// The id of `route`'s resource, created (with any missing parent) when missing; `None`
-/// when `plan` would create it.
+/// The paths of `route`'s resource and its parents that `by_path` lacks, parents first.
+pub fn missing_paths(by_path: &HashMap<String, String>, route: &Route) -> Vec<String> {
+    let segments: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
+    (1..=segments.len())
+        .map(|depth| format!("/{}", segments[..depth].join("/")))
+        .filter(|path| !by_path.contains_key(path))
+        .collect()
+}
+
+/// The id of `route`'s resource, created (with any missing parent) when missing.
 pub async fn ensure_resource(
-    ctx: &Ctx,
+    a: &Applier<'_>,
     api_id: &str,
     by_path: &mut HashMap<String, String>,
     route: &Route,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<String> {
     if let Some(id) = by_path.get(route.path) {
-        return Ok(Some(id.clone()));
+        return Ok(id.clone());
     }
     let segments: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
     let mut parent = by_path
@@ -106,24 +114,22 @@ pub async fn ensure_resource(
             parent = id.clone();
             continue;
         }
-        if !ctx.change(Action::Create, format!("api resource {path}"), "") {
-            return Ok(None);
-        }
-        let id = create_resource(ctx, api_id, &parent, segments[depth - 1], &path).await?;
+        a.record(Action::Create, format!("api resource {path}"), "");
+        let id = create_resource(a, api_id, &parent, segments[depth - 1], &path).await?;
         by_path.insert(path, id.clone());
         parent = id;
     }
-    Ok(Some(parent))
+    Ok(parent)
 }
 
 async fn create_resource(
-    ctx: &Ctx,
+    a: &Applier<'_>,
     api_id: &str,
     parent: &str,
     part: &str,
     path: &str,
 ) -> anyhow::Result<String> {
-    let created = ctx
+    let created = a
         .apigw
         .create_resource()
         .rest_api_id(api_id)
@@ -139,7 +145,7 @@ async fn create_resource(
             Err(anyhow!(Gone(format!("rest api {api_id}"))).context(describe(&e)))
         }
         // Created meanwhile by another run: use that one.
-        Err(e) if is(&e, &["ConflictException"]) => resources(ctx, api_id)
+        Err(e) if is(&e, &["ConflictException"]) => resources(a, api_id)
             .await?
             .remove(path)
             .ok_or_else(|| anyhow!("resource {path} conflicted but cannot be found")),
@@ -147,15 +153,13 @@ async fn create_resource(
     }
 }
 
-/// Converges the method of `route` (resource `resource_id`) on API `api_id`.
-pub async fn ensure(
+/// Reads the method of `route` (resource `resource_id`) on API `api_id`; `None` when missing.
+pub async fn read(
     ctx: &Ctx,
     api_id: &str,
     resource_id: &str,
     route: &Route,
-    uri: &str,
-) -> anyhow::Result<()> {
-    let label = route.label();
+) -> anyhow::Result<Option<Method>> {
     let read = ctx
         .apigw
         .get_method()
@@ -164,44 +168,55 @@ pub async fn ensure(
         .http_method(route.method)
         .send()
         .await;
-    let current = match read {
-        Ok(m) => Some(method(&m)),
-        Err(e) if is_not_found(&e) => None,
-        Err(e) => bail!("failed to read {label}: {}", describe(&e)),
-    };
-    for edit in diff(current.as_ref(), uri) {
-        let (action, resource, detail) = match edit {
-            Edit::CreateMethod => (
-                Action::Create,
-                format!("{label} method"),
-                "(authorization NONE, api key required)",
-            ),
-            Edit::RequireApiKey => (
-                Action::Update,
-                label.clone(),
-                "apiKeyRequired: false -> true",
-            ),
-            Edit::Integration(action) => (
-                action,
-                format!("{label} integration"),
-                "(AWS_PROXY -> the function)",
-            ),
-        };
-        if ctx.change(action, resource, detail) {
-            apply(ctx, (api_id, resource_id, route.method), uri, edit)
-                .await
-                .map_err(|e| anyhow!("failed to configure {label}: {e}"))?;
-        }
+    match read {
+        Ok(m) => Ok(Some(method(&m))),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => bail!("failed to read {}: {}", route.label(), describe(&e)),
+    }
+}
+
+/// How the plan shows `edit` of `route`.
+pub fn change(route: &Route, edit: Edit) -> Change {
+    let label = route.label();
+    match edit {
+        Edit::CreateMethod => Change::new(
+            Action::Create,
+            format!("{label} method"),
+            "(authorization NONE, api key required)",
+        ),
+        Edit::RequireApiKey => Change::new(Action::Update, label, "apiKeyRequired: false -> true"),
+        Edit::Integration(action) => Change::new(
+            action,
+            format!("{label} integration"),
+            "(AWS_PROXY -> the function)",
+        ),
+    }
+}
+
+/// Makes `edits` of `route`'s method (resource `resource_id` of API `api_id`).
+pub async fn apply(
+    a: &Applier<'_>,
+    (api_id, resource_id): (&str, &str),
+    route: &Route,
+    uri: &str,
+    edits: &[Edit],
+) -> anyhow::Result<()> {
+    for edit in edits {
+        a.made_now(change(route, *edit));
+        apply_edit(a, (api_id, resource_id, route.method), uri, *edit)
+            .await
+            .map_err(|e| anyhow!("failed to configure {}: {e}", route.label()))?;
     }
     Ok(())
 }
 
-async fn apply(
-    ctx: &Ctx,
+async fn apply_edit(
+    a: &Applier<'_>,
     (api_id, resource_id, method): (&str, &str, &str),
     uri: &str,
     edit: Edit,
 ) -> Result<(), String> {
+    let ctx: &Ctx = a;
     match edit {
         Edit::CreateMethod => match ctx
             .apigw
@@ -258,6 +273,23 @@ mod tests {
     use super::*;
 
     const URI: &str = "arn:aws:apigateway:us-east-1:lambda:path/f/invocations";
+
+    #[test]
+    fn missing_resources_are_listed_parents_first() {
+        let by_path: HashMap<String, String> =
+            [("/".to_string(), "r".to_string())].into_iter().collect();
+        let nested = shared::routes::ROUTES
+            .iter()
+            .find(|r| r.path.matches('/').count() == 2)
+            .unwrap();
+        let missing = missing_paths(&by_path, nested);
+        assert_eq!(missing.len(), 2, "{missing:?}");
+        assert_eq!(missing[1], nested.path);
+        assert!(nested.path.starts_with(&missing[0]));
+        let mut by_path = by_path;
+        by_path.insert(missing[0].clone(), "p".into());
+        assert_eq!(missing_paths(&by_path, nested), [nested.path]);
+    }
 
     #[test]
     fn a_missing_route_is_created_whole() {

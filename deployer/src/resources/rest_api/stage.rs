@@ -5,7 +5,7 @@
 use super::DEPLOYMENT_PREFIX;
 use crate::aws_error::{describe, is_not_found, with_quota_retry};
 use crate::context::Ctx;
-use crate::resources::{Action, QUOTA_BUDGET};
+use crate::resources::{Action, Applier, Change, QUOTA_BUDGET};
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
 use aws_sdk_apigateway::types::{Op, PatchOperation};
@@ -82,63 +82,100 @@ async fn read(ctx: &Ctx, api_id: &str) -> anyhow::Result<(Option<GetStageOutput>
     Ok((Some(stage), served))
 }
 
-/// Deploys the definition `hash` to the stage when it serves another one, then removes drift.
-pub async fn ensure(ctx: &Ctx, api_id: &str, hash: &str) -> anyhow::Result<()> {
-    let stage = &ctx.names.stage;
-    let label = format!("api stage {stage}");
+/// What the stage needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The definition it should serve.
+    pub hash: String,
+    /// Deploy it: create the stage, or update the one serving another (`from`).
+    pub deploy: Option<(Action, Option<String>)>,
+    /// Settings set by hand to remove: descriptions and patch operations.
+    pub drift: (Vec<String>, Vec<Patch>),
+}
+
+/// Reads the stage of API `api_id` and diffs it with one serving definition `hash`.
+pub async fn plan(ctx: &Ctx, api_id: &str, hash: &str) -> anyhow::Result<Plan> {
     let (current, served) = read(ctx, api_id).await?;
-    if served.as_deref() != Some(hash) {
-        // A stage that exists but serves another (or a foreign) deployment is updated.
+    // A stage that exists but serves another (or a foreign) deployment is updated.
+    let deploy = (served.as_deref() != Some(hash)).then(|| {
         let action = if current.is_some() {
             Action::Update
         } else {
             Action::Create
         };
-        let detail = format!(
-            "deployment: {} -> {hash}",
-            served.as_deref().unwrap_or("none")
-        );
-        if ctx.change(action, &label, detail) {
-            with_quota_retry(QUOTA_BUDGET, || {
-                ctx.apigw
-                    .create_deployment()
-                    .rest_api_id(api_id)
-                    .stage_name(stage)
-                    .description(format!("{DEPLOYMENT_PREFIX}{hash}"))
-                    .send()
-            })
-            .await
-            .map_err(|e| match crate::aws_error::code(&e) {
-                Some("BadRequestException") => {
-                    anyhow!("failed to deploy {label}: {}", describe(&e))
-                        .context(super::super::Incomplete(format!("rest api {api_id}")))
-                }
-                _ => anyhow!("failed to deploy {label}: {}", describe(&e)),
-            })?;
+        (action, served)
+    });
+    let drift = match &current {
+        Some(current) => {
+            let variables: Vec<&str> = current
+                .variables()
+                .map(|v| v.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            let methods: Vec<&str> = current
+                .method_settings()
+                .map(|m| m.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            stage_drift(&variables, &methods, current.tracing_enabled())
         }
-    }
-    match current {
-        Some(current) => remove_drift(ctx, api_id, &current).await,
-        None => Ok(()),
-    }
+        None => (vec![], vec![]),
+    };
+    Ok(Plan {
+        hash: hash.to_string(),
+        deploy,
+        drift,
+    })
 }
 
-async fn remove_drift(ctx: &Ctx, api_id: &str, current: &GetStageOutput) -> anyhow::Result<()> {
+/// How the plan shows `plan`.
+pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
     let label = format!("api stage {}", ctx.names.stage);
-    let variables: Vec<&str> = current
-        .variables()
-        .map(|v| v.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    let methods: Vec<&str> = current
-        .method_settings()
-        .map(|m| m.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    let (details, ops) = stage_drift(&variables, &methods, current.tracing_enabled());
-    if ops.is_empty() || !ctx.change(Action::Update, &label, details.join("; ")) {
-        return Ok(());
+    let deploy = plan.deploy.as_ref().map(|(action, served)| {
+        let detail = format!(
+            "deployment: {} -> {}",
+            served.as_deref().unwrap_or("none"),
+            plan.hash
+        );
+        Change::new(*action, &label, detail)
+    });
+    let drift = (!plan.drift.1.is_empty())
+        .then(|| Change::new(Action::Update, &label, plan.drift.0.join("; ")));
+    deploy.into_iter().chain(drift).collect()
+}
+
+/// Deploys the definition when the stage serves another one, then removes drift.
+pub async fn apply(a: &Applier<'_>, api_id: &str, plan: &Plan) -> anyhow::Result<()> {
+    let stage = &a.names.stage;
+    let label = format!("api stage {stage}");
+    let mut changes = changes(a, plan).into_iter();
+    if plan.deploy.is_some() {
+        if let Some(change) = changes.next() {
+            a.made_now(change);
+        }
+        let hash = &plan.hash;
+        with_quota_retry(QUOTA_BUDGET, || {
+            a.apigw
+                .create_deployment()
+                .rest_api_id(api_id)
+                .stage_name(stage)
+                .description(format!("{DEPLOYMENT_PREFIX}{hash}"))
+                .send()
+        })
+        .await
+        .map_err(|e| match crate::aws_error::code(&e) {
+            Some("BadRequestException") => anyhow!("failed to deploy {label}: {}", describe(&e))
+                .context(super::super::Incomplete(format!("rest api {api_id}"))),
+            _ => anyhow!("failed to deploy {label}: {}", describe(&e)),
+        })?;
     }
-    let ops: Vec<PatchOperation> = ops
-        .into_iter()
+    let Some(change) = changes.next() else {
+        return Ok(());
+    };
+    a.made_now(change);
+    let ops: Vec<PatchOperation> = plan
+        .drift
+        .1
+        .iter()
+        .cloned()
         .map(|(op, path, value)| {
             PatchOperation::builder()
                 .op(op)
@@ -147,10 +184,10 @@ async fn remove_drift(ctx: &Ctx, api_id: &str, current: &GetStageOutput) -> anyh
                 .build()
         })
         .collect();
-    ctx.apigw
+    a.apigw
         .update_stage()
         .rest_api_id(api_id)
-        .stage_name(&ctx.names.stage)
+        .stage_name(stage)
         .set_patch_operations(Some(ops))
         .send()
         .await

@@ -4,7 +4,7 @@
 
 use crate::aws_error::{describe, is};
 use crate::context::Ctx;
-use crate::resources::{Action, iam_tags};
+use crate::resources::{Action, Applier, Change, iam_tags};
 use anyhow::bail;
 
 /// The permissions boundary document (`deployer/boundary-policy.json`) for this stack: its
@@ -21,40 +21,49 @@ pub fn boundary_document(ctx: &Ctx, endpoint: &str) -> String {
         .replace("PARTITION", &ctx.partition)
 }
 
-/// Makes sure the permissions boundary exists before a role is made with it. An identity
-/// allowed `iam:CreatePolicy` (an administrator) creates it; the least-privileged deploying
-/// identity cannot, and is told who must. An existing boundary is never changed.
-pub async fn ensure_boundary_policy(ctx: &Ctx, endpoint: &str) -> anyhow::Result<()> {
+/// Whether the permissions boundary is missing: it must exist before a role is made with it.
+pub async fn boundary_missing(ctx: &Ctx) -> anyhow::Result<bool> {
     let arn = ctx.boundary_arn();
     match ctx.iam.get_policy().policy_arn(&arn).send().await {
-        Ok(_) => return Ok(()),
-        Err(e) if is(&e, &["NoSuchEntity"]) => {}
+        Ok(_) => Ok(false),
+        Err(e) if is(&e, &["NoSuchEntity"]) => Ok(true),
         Err(e) => bail!(
             "failed to read the permissions boundary {arn}: {}",
             describe(&e)
         ),
     }
-    let label = format!("iam policy {}", ctx.names.boundary);
-    if !ctx.change(
+}
+
+/// How the plan shows the boundary's creation.
+pub fn boundary_change(ctx: &Ctx) -> Change {
+    Change::new(
         Action::Create,
-        &label,
+        format!("iam policy {}", ctx.names.boundary),
         "(permissions boundary of the function role)",
-    ) {
-        return Ok(());
-    }
-    let mut req = ctx
+    )
+}
+
+/// Creates the missing permissions boundary. An identity allowed `iam:CreatePolicy` (an
+/// administrator) creates it; the least-privileged deploying identity cannot, and is told who
+/// must. An existing boundary is never changed.
+pub async fn apply_boundary(a: &Applier<'_>, endpoint: &str) -> anyhow::Result<()> {
+    let arn = a.boundary_arn();
+    let change = boundary_change(a);
+    let label = change.resource.clone();
+    a.made_now(change);
+    let mut req = a
         .iam
         .create_policy()
-        .policy_name(&ctx.names.boundary)
+        .policy_name(&a.names.boundary)
         .description("Permissions boundary of the alex function role: the most it may ever do")
-        .policy_document(boundary_document(ctx, endpoint));
-    req = req.set_tags(Some(iam_tags(ctx)?));
+        .policy_document(boundary_document(a, endpoint));
+    req = req.set_tags(Some(iam_tags(a)?));
     match req.send().await {
         Ok(_) => Ok(()),
         Err(e) if is(&e, &["EntityAlreadyExists"]) => Ok(()),
         Err(e) if is(&e, &["AccessDenied", "AccessDeniedException"]) => bail!(
             "the permissions boundary {arn} does not exist, and this identity may not create it; every role the stack creates must carry it\nhint: an administrator creates it once: `aws iam create-policy --policy-name {} --policy-document file://deployer/boundary-policy.json` (replace PARTITION and ACCOUNT_ID in the file first; see README, \"Deploying with least privilege\")",
-            ctx.names.boundary
+            a.names.boundary
         ),
         Err(e) => bail!("failed to create {label}: {}", describe(&e)),
     }

@@ -9,14 +9,23 @@ mod boundary;
 mod diff;
 mod policy;
 
-pub use boundary::ensure_boundary_policy;
+pub use boundary::{apply_boundary, boundary_change, boundary_missing};
 pub use diff::{Current, Edit, diff};
 pub use policy::{decode_policy, function_policy, trust_policy};
 
 use crate::ownership::{Kind, Seen, tag_map};
-use crate::resources::{Action, iam_tags};
+use crate::resources::{Action, Applier, Change, Resource, iam_tags};
 use anyhow::{anyhow, bail};
 use serde_json::Value;
+
+/// The role's entry in the stack's table.
+pub const RESOURCE: Resource = Resource {
+    kind: Kind::Role,
+    holds_data: false,
+    seen: |ctx| Box::pin(seen(ctx)),
+    tag: |a, _| Box::pin(tag(a)),
+    delete: |a, _| Box::pin(delete(a)),
+};
 
 /// Reads the role; `None` when it does not exist.
 async fn read(ctx: &Ctx) -> anyhow::Result<Option<(String, Current)>> {
@@ -55,87 +64,128 @@ async fn read(ctx: &Ctx) -> anyhow::Result<Option<(String, Current)>> {
     Ok(Some((role.arn, current)))
 }
 
-/// Creates or repairs the role and its policy; returns the role ARN.
-pub async fn ensure(ctx: &Ctx, endpoint: &str) -> anyhow::Result<String> {
+/// What the role needs: created (with its boundary and trust) or not, then its edits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Its ARN (as read, or the one it gets).
+    pub arn: String,
+    /// It is missing.
+    pub create: bool,
+    /// Edits to the role as read (or as created: only the policy is missing).
+    pub edits: Vec<Edit>,
+    /// The inline policy it should have.
+    pub policy: Value,
+}
+
+/// Reads the role and diffs it with the one the function needs (`endpoint`: the embedding
+/// endpoint it may invoke).
+pub async fn plan(ctx: &Ctx, endpoint: &str) -> anyhow::Result<Plan> {
     let policy = function_policy(ctx, endpoint);
-    let (arn, current) = match read(ctx).await? {
-        Some(found) => found,
-        None => {
-            let arn = create(ctx).await?.unwrap_or_else(|| ctx.role_arn());
-            // Created (or to be) with its boundary and trust: only the policy is missing.
-            let current = Current {
+    let (arn, create, current) = match read(ctx).await? {
+        Some((arn, current)) => (arn, false, current),
+        // Created with its boundary and trust: only the policy is missing.
+        None => (
+            ctx.role_arn(),
+            true,
+            Current {
                 trust: Some(trust_policy()),
                 boundary: Some(ctx.boundary_arn()),
                 policy: None,
-            };
-            (arn, current)
-        }
+            },
+        ),
     };
-    for edit in diff(&current, &ctx.boundary_arn(), &policy) {
-        apply(ctx, &edit, &policy).await?;
-    }
-    Ok(arn)
+    let edits = diff(&current, &ctx.boundary_arn(), &policy);
+    Ok(Plan {
+        arn,
+        create,
+        edits,
+        policy,
+    })
 }
 
-/// Creates the role with its boundary; `None` under `plan`.
-async fn create(ctx: &Ctx) -> anyhow::Result<Option<String>> {
-    let name = &ctx.names.role;
-    let label = format!("iam role {name}");
-    if !ctx.change(Action::Create, &label, "(trust: lambda.amazonaws.com)") {
-        return Ok(None);
-    }
-    let created = ctx
-        .iam
-        .create_role()
-        .role_name(name)
-        .permissions_boundary(ctx.boundary_arn())
-        .assume_role_policy_document(trust_policy().to_string())
-        .description(format!(
-            "Execution role of the {} function",
-            ctx.names.function
-        ))
-        .set_tags(Some(iam_tags(ctx)?))
-        .send()
-        .await;
-    match created {
-        Ok(out) => Ok(Some(
-            out.role.map(|r| r.arn).unwrap_or_else(|| ctx.role_arn()),
-        )),
-        Err(e) if is(&e, &["EntityAlreadyExists"]) => Ok(Some(ctx.role_arn())),
-        Err(e) => bail!("failed to create {label}: {}", describe(&e)),
-    }
-}
-
-async fn apply(ctx: &Ctx, edit: &Edit, policy: &Value) -> anyhow::Result<()> {
-    let name = &ctx.names.role;
-    let role = format!("iam role {name}");
+fn edit_change(ctx: &Ctx, edit: &Edit) -> Change {
+    let role = format!("iam role {}", ctx.names.role);
     let policy_label = format!("iam role policy {}", ctx.names.policy);
     let want = ctx.boundary_arn();
-    let (action, label, detail) = match edit {
-        Edit::Boundary(from) => (
+    match edit {
+        Edit::Boundary(from) => Change::new(
             Action::Update,
-            &role,
+            role,
             format!(
                 "permissions boundary: {} -> {want}",
                 from.as_deref().unwrap_or("none")
             ),
         ),
-        Edit::Trust => (
-            Action::Update,
-            &role,
-            "trust policy -> lambda.amazonaws.com".into(),
-        ),
-        Edit::Policy(action) => (
+        Edit::Trust => Change::new(Action::Update, role, "trust policy -> lambda.amazonaws.com"),
+        Edit::Policy(action) => Change::new(
             *action,
-            &policy_label,
-            "(logs, vectors, embeddings on exact ARNs)".into(),
+            policy_label,
+            "(logs, vectors, embeddings on exact ARNs)",
         ),
-    };
-    if !ctx.change(action, label, detail) {
-        return Ok(());
     }
+}
+
+/// How the plan shows `plan`.
+pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
+    let create = plan.create.then(|| {
+        Change::new(
+            Action::Create,
+            format!("iam role {}", ctx.names.role),
+            "(trust: lambda.amazonaws.com)",
+        )
+    });
+    create
+        .into_iter()
+        .chain(plan.edits.iter().map(|e| edit_change(ctx, e)))
+        .collect()
+}
+
+/// Creates or repairs the role and its policy as planned; returns the role ARN.
+pub async fn apply(a: &Applier<'_>, plan: &Plan) -> anyhow::Result<String> {
+    let arn = if plan.create {
+        create(a).await?
+    } else {
+        plan.arn.clone()
+    };
+    for edit in &plan.edits {
+        apply_edit(a, edit, &plan.policy).await?;
+    }
+    Ok(arn)
+}
+
+/// Creates the role with its boundary.
+async fn create(a: &Applier<'_>) -> anyhow::Result<String> {
+    let name = &a.names.role;
+    let label = format!("iam role {name}");
+    a.record(Action::Create, &label, "(trust: lambda.amazonaws.com)");
+    let created = a
+        .iam
+        .create_role()
+        .role_name(name)
+        .permissions_boundary(a.boundary_arn())
+        .assume_role_policy_document(trust_policy().to_string())
+        .description(format!(
+            "Execution role of the {} function",
+            a.names.function
+        ))
+        .set_tags(Some(iam_tags(a)?))
+        .send()
+        .await;
+    match created {
+        Ok(out) => Ok(out.role.map(|r| r.arn).unwrap_or_else(|| a.role_arn())),
+        Err(e) if is(&e, &["EntityAlreadyExists"]) => Ok(a.role_arn()),
+        Err(e) => bail!("failed to create {label}: {}", describe(&e)),
+    }
+}
+
+async fn apply_edit(a: &Applier<'_>, edit: &Edit, policy: &Value) -> anyhow::Result<()> {
+    let name = &a.names.role;
+    let change = edit_change(a, edit);
+    let label = change.resource.clone();
+    a.made_now(change);
+    let want = a.boundary_arn();
     let result = match edit {
-        Edit::Boundary(_) => ctx
+        Edit::Boundary(_) => a
             .iam
             .put_role_permissions_boundary()
             .role_name(name)
@@ -144,7 +194,7 @@ async fn apply(ctx: &Ctx, edit: &Edit, policy: &Value) -> anyhow::Result<()> {
             .await
             .map(drop)
             .map_err(|e| describe(&e)),
-        Edit::Trust => ctx
+        Edit::Trust => a
             .iam
             .update_assume_role_policy()
             .role_name(name)
@@ -153,11 +203,11 @@ async fn apply(ctx: &Ctx, edit: &Edit, policy: &Value) -> anyhow::Result<()> {
             .await
             .map(drop)
             .map_err(|e| describe(&e)),
-        Edit::Policy(_) => ctx
+        Edit::Policy(_) => a
             .iam
             .put_role_policy()
             .role_name(name)
-            .policy_name(&ctx.names.policy)
+            .policy_name(&a.names.policy)
             .policy_document(policy.to_string())
             .send()
             .await
@@ -184,9 +234,9 @@ pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
 }
 
 /// Tags the role as the stack's.
-pub async fn tag(ctx: &Ctx) -> anyhow::Result<()> {
-    let mut req = ctx.iam.tag_role().role_name(&ctx.names.role);
-    req = req.set_tags(Some(iam_tags(ctx)?));
+pub async fn tag(a: &Applier<'_>) -> anyhow::Result<()> {
+    let mut req = a.iam.tag_role().role_name(&a.names.role);
+    req = req.set_tags(Some(iam_tags(a)?));
     req.send().await.map_err(|e| anyhow!(describe(&e)))?;
     Ok(())
 }
@@ -205,7 +255,8 @@ pub async fn arn(ctx: &Ctx) -> anyhow::Result<Option<String>> {
 }
 
 /// Deletes the inline policies and the role.
-pub async fn delete(ctx: &Ctx) -> anyhow::Result<()> {
+pub async fn delete(a: &Applier<'_>) -> anyhow::Result<()> {
+    let ctx: &Ctx = a;
     let name = &ctx.names.role;
     let policies = match ctx.iam.list_role_policies().role_name(name).send().await {
         Ok(out) => out.policy_names,
@@ -215,7 +266,7 @@ pub async fn delete(ctx: &Ctx) -> anyhow::Result<()> {
             describe(&e)
         ),
     };
-    ctx.change(Action::Delete, format!("iam role {name}"), "");
+    a.record(Action::Delete, format!("iam role {name}"), "");
     for policy in policies {
         match ctx
             .iam

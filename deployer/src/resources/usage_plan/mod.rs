@@ -5,7 +5,9 @@
 use crate::aws_error::{describe, is, is_not_found, with_quota_retry};
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
-use crate::resources::{Action, Gone, Planned, QUOTA_BUDGET, joined, tags};
+use crate::resources::{
+    Action, Applier, Change, Gone, Planned, QUOTA_BUDGET, Resource, joined, tags,
+};
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{
     ApiStage, PatchOperation, QuotaPeriodType, QuotaSettings, ThrottleSettings, UsagePlan,
@@ -13,6 +15,15 @@ use aws_sdk_apigateway::types::{
 
 mod diff;
 pub use diff::{Current, Edit, Limits, diff};
+
+/// The usage plan's entry in the stack's table.
+pub const RESOURCE: Resource = Resource {
+    kind: Kind::UsagePlan,
+    holds_data: false,
+    seen: |ctx| Box::pin(seen(ctx)),
+    tag: |a, id| Box::pin(tag(a, id)),
+    delete: |a, id| Box::pin(delete_by_id(a, id)),
+};
 
 fn stage_value(s: &ApiStage) -> String {
     format!("{}:{}", s.api_id().unwrap_or(""), s.stage().unwrap_or(""))
@@ -69,13 +80,13 @@ pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
 }
 
 /// Tags plan `id` as the stack's.
-pub async fn tag(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
-    crate::resources::apigw::tag_path(ctx, &format!("/usageplans/{id}")).await
+pub async fn tag(a: &Applier<'_>, id: &str) -> anyhow::Result<()> {
+    crate::resources::apigw::tag_path(a, &format!("/usageplans/{id}")).await
 }
 
-async fn update(ctx: &Ctx, id: &str, ops: Vec<PatchOperation>) -> anyhow::Result<()> {
+async fn update(a: &Applier<'_>, id: &str, ops: Vec<PatchOperation>) -> anyhow::Result<()> {
     let updated = with_quota_retry(QUOTA_BUDGET, || {
-        ctx.apigw
+        a.apigw
             .update_usage_plan()
             .usage_plan_id(id)
             .set_patch_operations(Some(ops.clone()))
@@ -89,101 +100,232 @@ async fn update(ctx: &Ctx, id: &str, ops: Vec<PatchOperation>) -> anyhow::Result
     }
 }
 
-/// Deletes one plan: its stages first.
-pub async fn delete_one(ctx: &Ctx, plan: &UsagePlan, why: &str) -> anyhow::Result<()> {
-    let Some(id) = plan.id() else { return Ok(()) };
-    let label = format!("usage plan {} ({id})", ctx.names.usage_plan);
-    if !ctx.change(Action::Delete, label, why) {
-        return Ok(());
+/// Deletes plan `id` (`down`): read for its stages, which go first.
+pub async fn delete_by_id(a: &Applier<'_>, id: &str) -> anyhow::Result<()> {
+    match a.apigw.get_usage_plan().usage_plan_id(id).send().await {
+        Ok(out) => {
+            let plan = UsagePlan::builder()
+                .id(id)
+                .set_api_stages(out.api_stages)
+                .build();
+            delete_one(a, &plan, "").await
+        }
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => bail!("failed to read usage plan {id}: {}", describe(&e)),
     }
+}
+
+/// Deletes one plan: its stages first.
+pub async fn delete_one(a: &Applier<'_>, plan: &UsagePlan, why: &str) -> anyhow::Result<()> {
+    let Some(id) = plan.id() else { return Ok(()) };
+    let label = format!("usage plan {} ({id})", a.names.usage_plan);
+    a.record(Action::Delete, label, why);
     let ops: Vec<PatchOperation> = current(plan)
         .stages
         .into_iter()
         .flat_map(|s| Edit::RemoveStage(s).patches())
         .collect();
     if !ops.is_empty() {
-        match update(ctx, id, ops).await {
+        match update(a, id, ops).await {
             Err(e) if crate::resources::is_gone(&e) => return Ok(()),
             other => other?,
         }
     }
-    match ctx.apigw.delete_usage_plan().usage_plan_id(id).send().await {
+    match a.apigw.delete_usage_plan().usage_plan_id(id).send().await {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => bail!("failed to delete usage plan {id}: {}", describe(&e)),
     }
 }
 
-/// Converges the plan and its key.
-pub async fn ensure(
-    ctx: &Ctx,
-    api_id: &Planned<String>,
-    key_id: &Planned<String>,
-    limits: Limits,
-) -> anyhow::Result<()> {
-    let plan_id = ensure_plan(ctx, api_id, limits).await?;
-    ensure_key(ctx, &plan_id, key_id).await
+/// What the usage plan itself needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// The stack has none: create it.
+    Create,
+    /// Keep this one (the oldest the stack owns), delete the stack's others, make `edits`.
+    Keep {
+        /// The keeper's id.
+        id: String,
+        /// The stack's duplicates.
+        duplicates: Vec<UsagePlan>,
+        /// Its edits.
+        edits: Vec<Edit>,
+    },
 }
 
-async fn ensure_plan(
+/// The usage plan's plan: for API `api`'s stage and key `key`, with `limits`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The API whose stage it serves.
+    pub api: Planned<String>,
+    /// The key it holds.
+    pub key: Planned<String>,
+    /// Its limits.
+    pub limits: Limits,
+    /// The plan itself.
+    pub step: Step,
+    /// The key must be added (known only when plan and key both exist).
+    pub add_key: bool,
+}
+
+/// Reads the stack's plans (those being adopted, `adopting`, count as its own) and its keys,
+/// and diffs them with one serving `api`'s stage with `limits` and holding `key`.
+pub async fn plan(
     ctx: &Ctx,
-    api_id: &Planned<String>,
+    api: &Planned<String>,
+    key: &Planned<String>,
     limits: Limits,
-) -> anyhow::Result<Planned<String>> {
+    adopting: &[String],
+) -> anyhow::Result<Plan> {
     let label = format!("usage plan {}", ctx.names.usage_plan);
     let all = find(ctx).await?;
     let foreign = all.first().and_then(|p| p.id()).map(str::to_string);
-    let owned: Vec<UsagePlan> = all
+    let mut owned: Vec<UsagePlan> = all
         .into_iter()
-        .filter(|p| crate::ownership::owned(ctx, p.tags()))
+        .filter(|p| {
+            crate::ownership::owned(ctx, p.tags())
+                || p.id().is_some_and(|id| adopting.iter().any(|a| a == id))
+        })
         .collect();
-    let Some(plan) = owned.first() else {
+    let step = if owned.is_empty() {
         if let Some(foreign) = foreign {
             bail!(
                 "{label} ({foreign}) exists without this stack's tags\nhint: run `deployer up --adopt` to take it over"
             );
         }
-        return create(ctx, api_id, limits).await;
+        Step::Create
+    } else {
+        let keep = owned.remove(0);
+        let stage = api
+            .existing()
+            .map(|api| format!("{api}:{}", ctx.names.stage));
+        Step::Keep {
+            id: keep.id().unwrap_or_default().to_string(),
+            edits: diff(&current(&keep), stage.as_deref(), limits),
+            duplicates: owned,
+        }
     };
-    for extra in owned.iter().skip(1) {
-        delete_one(ctx, extra, "(duplicate)").await?;
-    }
-    let id = plan.id().unwrap_or_default().to_string();
-    let stage = api_id
-        .existing()
-        .map(|api| format!("{api}:{}", ctx.names.stage));
-    let edits = diff(&current(plan), stage.as_deref(), limits);
-    if !edits.is_empty() && ctx.change(Action::Update, &label, joined(&edits)) {
-        update(ctx, &id, edits.iter().flat_map(Edit::patches).collect()).await?;
-    }
-    Ok(Planned::Existing(id))
+    let add_key = match (&step, key) {
+        (Step::Keep { id, .. }, Planned::Existing(key_id)) => !has_key(ctx, id, key_id).await?,
+        _ => true,
+    };
+    Ok(Plan {
+        api: api.clone(),
+        key: key.clone(),
+        limits,
+        step,
+        add_key,
+    })
 }
 
-async fn create(
-    ctx: &Ctx,
-    api_id: &Planned<String>,
-    limits: Limits,
-) -> anyhow::Result<Planned<String>> {
-    let label = format!("usage plan {}", ctx.names.usage_plan);
+/// How the plan shows `plan`.
+pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
+    let name = &ctx.names.usage_plan;
+    let label = format!("usage plan {name}");
+    let mut out = Vec::new();
+    let plan_id = match &plan.step {
+        Step::Create => {
+            let limits = plan.limits;
+            out.push(Change::new(
+                Action::Create,
+                &label,
+                format!(
+                    "(stage {}, {}/MONTH, rate {}, burst {})",
+                    ctx.names.stage, limits.quota, limits.rate, limits.burst
+                ),
+            ));
+            None
+        }
+        Step::Keep {
+            id,
+            duplicates,
+            edits,
+        } => {
+            for extra in duplicates {
+                let extra = extra.id().unwrap_or_default();
+                out.push(Change::new(
+                    Action::Delete,
+                    format!("usage plan {name} ({extra})"),
+                    "(duplicate)",
+                ));
+            }
+            if !edits.is_empty() {
+                out.push(Change::new(Action::Update, &label, joined(edits)));
+            }
+            Some(id)
+        }
+    };
+    if plan.add_key {
+        out.push(key_change(
+            ctx,
+            plan_id.map(String::as_str),
+            plan.key.existing().map(String::as_str),
+        ));
+    }
+    out
+}
+
+fn key_change(ctx: &Ctx, plan_id: Option<&str>, key_id: Option<&str>) -> Change {
+    let label = format!("usage plan key {}", ctx.names.api_key);
+    let detail = match (plan_id, key_id) {
+        (Some(plan_id), Some(key_id)) => format!("({key_id} in {plan_id})"),
+        _ => String::new(),
+    };
+    Change::new(Action::Create, label, detail)
+}
+
+/// Makes the plan for API `api_id` and key `key_id`: planned for others (or for ones still to
+/// be created), the plans are read and diffed again first.
+pub async fn apply(a: &Applier<'_>, plan: &Plan, api_id: &str, key_id: &str) -> anyhow::Result<()> {
+    let (api, key) = (
+        Planned::Existing(api_id.to_string()),
+        Planned::Existing(key_id.to_string()),
+    );
+    let replanned;
+    let plan = if plan.api == api && plan.key == key {
+        plan
+    } else {
+        replanned = self::plan(a, &api, &key, plan.limits, &[]).await?;
+        &replanned
+    };
+    let plan_id = match &plan.step {
+        Step::Create => create(a, api_id, plan.limits).await?,
+        Step::Keep {
+            id,
+            duplicates,
+            edits,
+        } => {
+            for extra in duplicates {
+                delete_one(a, extra, "(duplicate)").await?;
+            }
+            if !edits.is_empty() {
+                let label = format!("usage plan {}", a.names.usage_plan);
+                a.record(Action::Update, &label, joined(edits));
+                update(a, id, edits.iter().flat_map(Edit::patches).collect()).await?;
+            }
+            id.clone()
+        }
+    };
+    add_key(a, &plan_id, key_id).await
+}
+
+async fn create(a: &Applier<'_>, api_id: &str, limits: Limits) -> anyhow::Result<String> {
+    let label = format!("usage plan {}", a.names.usage_plan);
     let detail = format!(
         "(stage {}, {}/MONTH, rate {}, burst {})",
-        ctx.names.stage, limits.quota, limits.rate, limits.burst
+        a.names.stage, limits.quota, limits.rate, limits.burst
     );
-    if !ctx.change(Action::Create, &label, detail) {
-        return Ok(Planned::ToCreate);
-    }
-    let stages = api_id.existing().map(|api| {
-        vec![
-            ApiStage::builder()
-                .api_id(api)
-                .stage(&ctx.names.stage)
-                .build(),
-        ]
-    });
-    ctx.apigw
+    a.record(Action::Create, &label, detail);
+    a.apigw
         .create_usage_plan()
-        .name(&ctx.names.usage_plan)
-        .set_api_stages(stages)
+        .name(&a.names.usage_plan)
+        .api_stages(
+            ApiStage::builder()
+                .api_id(api_id)
+                .stage(&a.names.stage)
+                .build(),
+        )
         .throttle(
             ThrottleSettings::builder()
                 .rate_limit(limits.rate)
@@ -196,33 +338,24 @@ async fn create(
                 .period(QuotaPeriodType::Month)
                 .build(),
         )
-        .set_tags(Some(tags(ctx)))
+        .set_tags(Some(tags(a)))
         .send()
         .await
         .map_err(|e| anyhow!("failed to create {label}: {}", describe(&e)))?;
     // List again so concurrent runs settle on the same keeper.
-    let found = find_owned(ctx).await?;
+    let found = find_owned(a).await?;
     for extra in found.iter().skip(1) {
-        delete_one(ctx, extra, "(duplicate)").await?;
+        delete_one(a, extra, "(duplicate)").await?;
     }
     found
         .first()
         .and_then(|p| p.id())
-        .map(|id| Planned::Existing(id.to_string()))
+        .map(str::to_string)
         .ok_or_else(|| anyhow!(Gone(label)))
 }
 
-async fn ensure_key(
-    ctx: &Ctx,
-    plan_id: &Planned<String>,
-    key_id: &Planned<String>,
-) -> anyhow::Result<()> {
-    let label = format!("usage plan key {}", ctx.names.api_key);
-    let (Planned::Existing(plan_id), Planned::Existing(key_id)) = (plan_id, key_id) else {
-        ctx.change(Action::Create, label, "");
-        return Ok(());
-    };
-    let gone = || anyhow!(Gone(format!("usage plan {plan_id}")));
+/// Whether plan `plan_id` holds key `key_id`. A plan that vanished is [`Gone`].
+async fn has_key(ctx: &Ctx, plan_id: &str, key_id: &str) -> anyhow::Result<bool> {
     let keys = match ctx
         .apigw
         .get_usage_plan_keys()
@@ -232,18 +365,22 @@ async fn ensure_key(
         .await
     {
         Ok(out) => out.items.unwrap_or_default(),
-        Err(e) if is_not_found(&e) => return Err(gone()),
+        Err(e) if is_not_found(&e) => return Err(anyhow!(Gone(format!("usage plan {plan_id}")))),
         Err(e) => bail!(
             "failed to read the keys of usage plan {plan_id}: {}",
             describe(&e)
         ),
     };
-    if keys.iter().any(|k| k.id() == Some(key_id))
-        || !ctx.change(Action::Create, label, format!("({key_id} in {plan_id})"))
-    {
+    Ok(keys.iter().any(|k| k.id() == Some(key_id)))
+}
+
+/// Adds key `key_id` to plan `plan_id` unless it holds it.
+async fn add_key(a: &Applier<'_>, plan_id: &str, key_id: &str) -> anyhow::Result<()> {
+    if has_key(a, plan_id, key_id).await? {
         return Ok(());
     }
-    match ctx
+    a.made_now(key_change(a, Some(plan_id), Some(key_id)));
+    match a
         .apigw
         .create_usage_plan_key()
         .usage_plan_id(plan_id)
@@ -254,7 +391,7 @@ async fn ensure_key(
     {
         Ok(_) => Ok(()),
         Err(e) if is(&e, &["ConflictException"]) => Ok(()),
-        Err(e) if is_not_found(&e) => Err(gone()),
+        Err(e) if is_not_found(&e) => Err(anyhow!(Gone(format!("usage plan {plan_id}")))),
         Err(e) => bail!(
             "failed to add the api key to usage plan {plan_id}: {}",
             describe(&e)

@@ -5,13 +5,13 @@ use super::access_hint;
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
 use crate::model::{IndexMode, Metric};
-use crate::resources::{Action, tags};
+use crate::resources::{Action, Applier, Change, tags};
 use anyhow::{anyhow, bail};
 use aws_sdk_s3vectors::types::{DataType, DistanceMetric, MetadataConfiguration};
 use shared::metadata::NON_FILTERABLE_KEYS;
 
 /// The desired index.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct IndexSpec {
     /// Vector dimension.
     pub dimension: u32,
@@ -102,65 +102,103 @@ async fn read(ctx: &Ctx, label: &str) -> anyhow::Result<Option<Current>> {
     }))
 }
 
-/// Refuses an existing index `spec` cannot use (see [`check`]).
-pub async fn precheck(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
+/// What the index needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// It is missing: create it.
+    Create(IndexSpec),
+    /// Switch its mode (`from` as read).
+    Mode(Option<String>, IndexMode),
+}
+
+/// How the plan shows `edit`.
+pub fn change(ctx: &Ctx, edit: &Edit) -> Change {
+    let label = format!("vector index {}", ctx.names.index);
+    match edit {
+        Edit::Create(spec) => Change::new(Action::Create, label, detail(*spec)),
+        Edit::Mode(from, to) => Change::new(
+            Action::Update,
+            label,
+            format!(
+                "mode: {} -> {}",
+                from.as_deref().unwrap_or("unknown"),
+                to.as_str()
+            ),
+        ),
+    }
+}
+
+/// Reads the index (in an existing bucket) and diffs it with `spec`: an index `spec` cannot
+/// use is an error (see [`check`]); what is worth knowing about it is warned about.
+pub async fn plan(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<Option<Edit>> {
     let label = format!("vector index {}", ctx.names.index);
     match read(ctx, &label).await? {
-        Some(current) => check(&current, spec)
-            .map(drop)
-            .map_err(|e| anyhow!("{label} {e}")),
-        None => Ok(()),
+        Some(current) => {
+            let to = inspect(ctx, &label, &current, spec).await?;
+            Ok(to.map(|to| Edit::Mode(current.mode.clone(), to)))
+        }
+        None => Ok(Some(Edit::Create(spec))),
     }
 }
 
-/// Creates the index when missing, else checks it matches `spec`.
-pub async fn ensure(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
-    let label = format!("vector index {}", ctx.names.index);
-    for _ in 0..3 {
-        if let Some(current) = read(ctx, &label).await? {
-            let missing = check(&current, spec).map_err(|e| anyhow!("{label} {e}"))?;
-            for key in missing {
-                ctx.progress.warn(&format!(
-                    "{label} does not declare `{key}` non-filterable (it cannot be changed after creation): chunks whose metadata exceeds 2 KB will be refused"
-                ));
-            }
-            ensure_mode(ctx, &label, &current, spec).await?;
-            super::warn_unmarked(ctx, &label).await;
-            return Ok(());
-        }
-        if !ctx.change(Action::Create, &label, detail(spec)) {
-            return Ok(());
-        }
-        // Created (or created meanwhile by another run): read it again, set its mode.
-        create(ctx, spec).await?;
-    }
-    bail!("{label} changed while it was being created; run the command again")
-}
-
-/// Switches the index to the mode `spec` asks for; warns about a CLASSIC index nobody chose.
-async fn ensure_mode(
+/// Checks an existing index against `spec`, warns about what cannot be changed, and returns
+/// the mode to switch it to.
+async fn inspect(
     ctx: &Ctx,
     label: &str,
     current: &Current,
     spec: IndexSpec,
-) -> anyhow::Result<()> {
-    let Some(mode) = mode_change(current, spec) else {
-        if spec.mode.is_none() && current.mode.as_deref() == Some("CLASSIC") {
-            ctx.progress.warn(&format!(
-                "{label} is CLASSIC: filters apply during the search (fewer than k hits with a selective filter) and `$startsWith` is refused\nhint: `deployer up --index-mode enhanced` switches it in place (no re-ingestion, no charge)"
-            ));
-        }
-        return Ok(());
-    };
-    let from = current.mode.as_deref().unwrap_or("unknown");
-    let detail = format!("mode: {from} -> {}", mode.as_str());
-    if !ctx.change(Action::Update, label, detail) {
-        return Ok(());
+) -> anyhow::Result<Option<IndexMode>> {
+    let missing = check(current, spec).map_err(|e| anyhow!("{label} {e}"))?;
+    for key in missing {
+        ctx.progress.warn(&format!(
+            "{label} does not declare `{key}` non-filterable (it cannot be changed after creation): chunks whose metadata exceeds 2 KB will be refused"
+        ));
     }
-    ctx.s3v
+    let change = mode_change(current, spec);
+    if change.is_none() && spec.mode.is_none() && current.mode.as_deref() == Some("CLASSIC") {
+        ctx.progress.warn(&format!(
+            "{label} is CLASSIC: filters apply during the search (fewer than k hits with a selective filter) and `$startsWith` is refused\nhint: `deployer up --index-mode enhanced` switches it in place (no re-ingestion, no charge)"
+        ));
+    }
+    super::warn_unmarked(ctx, label).await;
+    Ok(change)
+}
+
+/// Makes `edit`: a created index is read again (another run may have created it with other
+/// settings) and switched to the mode `spec` asks for.
+pub async fn apply(a: &Applier<'_>, edit: &Edit) -> anyhow::Result<()> {
+    let label = format!("vector index {}", a.names.index);
+    let spec = match edit {
+        Edit::Mode(from, to) => return switch_mode(a, &label, from.clone(), *to).await,
+        Edit::Create(spec) => *spec,
+    };
+    for _ in 0..3 {
+        if let Some(current) = read(a, &label).await? {
+            if let Some(to) = inspect(a, &label, &current, spec).await? {
+                switch_mode(a, &label, current.mode.clone(), to).await?;
+            }
+            return Ok(());
+        }
+        a.made_now(change(a, edit));
+        // Created (or created meanwhile by another run): read it again, set its mode.
+        create(a, spec).await?;
+    }
+    bail!("{label} changed while it was being created; run the command again")
+}
+
+/// Switches the index to `mode`.
+async fn switch_mode(
+    a: &Applier<'_>,
+    label: &str,
+    from: Option<String>,
+    mode: IndexMode,
+) -> anyhow::Result<()> {
+    a.made_now(change(a, &Edit::Mode(from, mode)));
+    a.s3v
         .update_index_mode()
-        .vector_bucket_name(&ctx.names.bucket)
-        .index_name(&ctx.names.index)
+        .vector_bucket_name(&a.names.bucket)
+        .index_name(&a.names.index)
         .index_mode(aws_sdk_s3vectors::types::IndexMode::from(mode.as_str()))
         .send()
         .await
@@ -175,7 +213,8 @@ async fn ensure_mode(
 }
 
 /// Creates the index (another run creating it meanwhile is fine).
-async fn create(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<()> {
+async fn create(a: &Applier<'_>, spec: IndexSpec) -> anyhow::Result<()> {
+    let ctx: &Ctx = a;
     let metric = match spec.metric {
         Metric::Cosine => DistanceMetric::Cosine,
         Metric::Euclidean => DistanceMetric::Euclidean,

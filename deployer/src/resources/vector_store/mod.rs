@@ -11,38 +11,23 @@ pub use index::IndexSpec;
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
-use crate::resources::{Action, tags};
+use crate::resources::{Action, Applier, Change, Resource, tags};
 use anyhow::{anyhow, bail};
 use shared::metadata::{EMBEDDING_KEY, EMBEDDING_MARKER};
 
-/// Refuses, before anything changes, a stack an existing bucket or index cannot serve
-/// (another encryption, dimension or metric: none of them can be changed).
-pub async fn precheck(ctx: &Ctx, spec: IndexSpec, kms_key: Option<&str>) -> anyhow::Result<()> {
-    let bucket = &ctx.names.bucket;
-    let read = ctx
-        .s3v
-        .get_vector_bucket()
-        .vector_bucket_name(bucket)
-        .send()
-        .await;
-    let current = match read {
-        Ok(out) => out.vector_bucket,
-        Err(e) if is_not_found(&e) => return Ok(()),
-        Err(e) => bail!(
-            "failed to read vector bucket {bucket}: {}{}",
-            describe(&e),
-            access_hint(&e)
-        ),
-    };
-    let encryption = current.as_ref().and_then(|b| b.encryption_configuration());
-    if let Some(why) = encryption_conflict(encryption, kms_key) {
-        bail!("vector bucket {bucket} {why}");
-    }
-    index::precheck(ctx, spec).await
+/// What the bucket and index need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The bucket is missing: create it (with this KMS key, else SSE-S3).
+    pub create_bucket: Option<Option<String>>,
+    /// The index's edit, if any.
+    pub index: Option<index::Edit>,
 }
 
-/// Creates the bucket and index if missing; checks an existing bucket and index match.
-pub async fn ensure(ctx: &Ctx, spec: IndexSpec, kms_key: Option<&str>) -> anyhow::Result<()> {
+/// Reads the bucket and index and diffs them with `spec`; an existing bucket or index the
+/// stack cannot use (another encryption, dimension or metric: none can be changed) is an
+/// error, so bad input changes nothing.
+pub async fn plan(ctx: &Ctx, spec: IndexSpec, kms_key: Option<&str>) -> anyhow::Result<Plan> {
     let bucket = &ctx.names.bucket;
     let label = format!("vector bucket {bucket}");
     let read = ctx
@@ -59,39 +44,72 @@ pub async fn ensure(ctx: &Ctx, spec: IndexSpec, kms_key: Option<&str>) -> anyhow
             if let Some(why) = encryption_conflict(current, kms_key) {
                 bail!("{label} {why}");
             }
+            Ok(Plan {
+                create_bucket: None,
+                index: index::plan(ctx, spec).await?,
+            })
         }
-        Err(e) if is_not_found(&e) => {
-            let detail = kms_key.map_or("(SSE-S3)".to_string(), |k| format!("(SSE-KMS {k})"));
-            if !ctx.change(Action::Create, &label, detail) {
-                let index = format!("vector index {}", ctx.names.index);
-                ctx.change(Action::Create, index, index::detail(spec));
-                return Ok(());
-            }
-            let created = ctx
-                .s3v
-                .create_vector_bucket()
-                .vector_bucket_name(bucket)
-                .encryption_configuration(encryption(kms_key))
-                .set_tags(Some(tags(ctx)))
-                .send()
-                .await;
-            match created {
-                Ok(_) => {}
-                Err(e) if is(&e, &["ConflictException"]) => {}
-                Err(e) => bail!(
-                    "failed to create {label}: {}{}",
-                    describe(&e),
-                    access_hint(&e)
-                ),
-            }
-        }
+        Err(e) if is_not_found(&e) => Ok(Plan {
+            create_bucket: Some(kms_key.map(str::to_string)),
+            index: Some(index::Edit::Create(spec)),
+        }),
         Err(e) => bail!(
             "failed to read {label}: {}{}",
             describe(&e),
             access_hint(&e)
         ),
     }
-    index::ensure(ctx, spec).await
+}
+
+/// How the plan shows `plan`.
+pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
+    let bucket = plan.create_bucket.as_ref().map(|kms_key| {
+        let detail = kms_key
+            .as_ref()
+            .map_or("(SSE-S3)".to_string(), |k| format!("(SSE-KMS {k})"));
+        Change::new(
+            Action::Create,
+            format!("vector bucket {}", ctx.names.bucket),
+            detail,
+        )
+    });
+    bucket
+        .into_iter()
+        .chain(plan.index.as_ref().map(|e| index::change(ctx, e)))
+        .collect()
+}
+
+/// Creates the bucket and index as planned, or changes the index's mode.
+pub async fn apply(a: &Applier<'_>, plan: &Plan) -> anyhow::Result<()> {
+    let bucket = &a.names.bucket;
+    let label = format!("vector bucket {bucket}");
+    if let Some(kms_key) = &plan.create_bucket {
+        let detail = kms_key
+            .as_ref()
+            .map_or("(SSE-S3)".to_string(), |k| format!("(SSE-KMS {k})"));
+        a.record(Action::Create, &label, detail);
+        let created = a
+            .s3v
+            .create_vector_bucket()
+            .vector_bucket_name(bucket)
+            .encryption_configuration(encryption(kms_key.as_deref()))
+            .set_tags(Some(tags(a)))
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if is(&e, &["ConflictException"]) => {}
+            Err(e) => bail!(
+                "failed to create {label}: {}{}",
+                describe(&e),
+                access_hint(&e)
+            ),
+        }
+    }
+    match &plan.index {
+        Some(edit) => index::apply(a, edit).await,
+        None => Ok(()),
+    }
 }
 
 /// The tags of an S3 Vectors resource; `None` when it does not exist.
@@ -116,45 +134,60 @@ async fn tags_of(
     }
 }
 
-/// The bucket and index with the stack's names, if any, judged by their tags.
-pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
-    let mut seen = Vec::new();
-    if let Some(tags) = tags_of(ctx, &ctx.bucket_arn()).await? {
-        seen.push(Seen::new(
-            ctx,
-            Kind::Bucket,
-            &ctx.names.bucket,
-            None,
-            Some(&tags),
-        ));
-        if let Some(tags) = tags_of(ctx, &ctx.index_arn()).await? {
-            seen.push(Seen::new(
-                ctx,
-                Kind::Index,
-                &ctx.names.index,
-                None,
-                Some(&tags),
-            ));
-        }
-    }
-    Ok(seen)
+/// The bucket's entry in the stack's table.
+pub const BUCKET: Resource = Resource {
+    kind: Kind::Bucket,
+    holds_data: true,
+    seen: |ctx| Box::pin(seen_bucket(ctx)),
+    tag: |a, _| Box::pin(tag_bucket(a)),
+    delete: |a, _| Box::pin(delete_bucket(a)),
+};
+
+/// The index's entry in the stack's table.
+pub const INDEX: Resource = Resource {
+    kind: Kind::Index,
+    holds_data: true,
+    seen: |ctx| Box::pin(seen_index(ctx)),
+    tag: |a, _| Box::pin(tag_index(a)),
+    delete: |a, _| Box::pin(delete_index(a)),
+};
+
+/// The bucket with the stack's name, if any, judged by its tags.
+pub async fn seen_bucket(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
+    let tags = tags_of(ctx, &ctx.bucket_arn()).await?;
+    Ok(tags
+        .map(|tags| Seen::new(ctx, Kind::Bucket, &ctx.names.bucket, None, Some(&tags)))
+        .into_iter()
+        .collect())
 }
 
-async fn tag(ctx: &Ctx, arn: String) -> anyhow::Result<()> {
-    let mut req = ctx.s3v.tag_resource().resource_arn(arn);
-    req = req.set_tags(Some(tags(ctx)));
+/// The index with the stack's name (in the stack's bucket), if any, judged by its tags.
+pub async fn seen_index(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
+    if tags_of(ctx, &ctx.bucket_arn()).await?.is_none() {
+        return Ok(vec![]);
+    }
+    let tags = tags_of(ctx, &ctx.index_arn()).await?;
+    Ok(tags
+        .map(|tags| Seen::new(ctx, Kind::Index, &ctx.names.index, None, Some(&tags)))
+        .into_iter()
+        .collect())
+}
+
+async fn tag(a: &Applier<'_>, arn: String) -> anyhow::Result<()> {
+    let mut req = a.s3v.tag_resource().resource_arn(arn);
+    req = req.set_tags(Some(tags(a)));
     req.send().await.map_err(|e| anyhow!(describe(&e)))?;
     Ok(())
 }
 
 /// Tags the bucket as the stack's.
-pub async fn tag_bucket(ctx: &Ctx) -> anyhow::Result<()> {
-    tag(ctx, ctx.bucket_arn()).await
+pub async fn tag_bucket(a: &Applier<'_>) -> anyhow::Result<()> {
+    tag(a, a.bucket_arn()).await
 }
 
 /// Tags the index as the stack's.
-pub async fn tag_index(ctx: &Ctx) -> anyhow::Result<()> {
-    tag(ctx, ctx.index_arn()).await
+pub async fn tag_index(a: &Applier<'_>) -> anyhow::Result<()> {
+    tag(a, a.index_arn()).await
 }
 
 pub(crate) fn access_hint<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
@@ -168,7 +201,8 @@ pub(crate) fn access_hint<E: aws_smithy_types::error::metadata::ProvideErrorMeta
 }
 
 /// Deletes the bucket (refused by S3 Vectors while it holds indexes).
-pub async fn delete_bucket(ctx: &Ctx) -> anyhow::Result<()> {
+pub async fn delete_bucket(a: &Applier<'_>) -> anyhow::Result<()> {
+    let ctx: &Ctx = a;
     let label = format!("vector bucket {}", ctx.names.bucket);
     match ctx
         .s3v
@@ -178,7 +212,7 @@ pub async fn delete_bucket(ctx: &Ctx) -> anyhow::Result<()> {
         .await
     {
         Ok(_) => {
-            ctx.change(Action::Delete, &label, "");
+            a.record(Action::Delete, &label, "");
             match ctx
                 .s3v
                 .delete_vector_bucket()
@@ -232,7 +266,8 @@ pub(super) async fn warn_unmarked(ctx: &Ctx, label: &str) {
 }
 
 /// Deletes the index and all its vectors.
-pub async fn delete_index(ctx: &Ctx) -> anyhow::Result<()> {
+pub async fn delete_index(a: &Applier<'_>) -> anyhow::Result<()> {
+    let ctx: &Ctx = a;
     let index_label = format!("vector index {}", ctx.names.index);
     match ctx
         .s3v
@@ -243,7 +278,7 @@ pub async fn delete_index(ctx: &Ctx) -> anyhow::Result<()> {
         .await
     {
         Ok(_) => {
-            ctx.change(Action::Delete, &index_label, "(all its vectors)");
+            a.record(Action::Delete, &index_label, "(all its vectors)");
             match ctx
                 .s3v
                 .delete_index()

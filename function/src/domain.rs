@@ -1,0 +1,61 @@
+//! What every domain function ([`crate::ingest`], [`crate::search`], [`crate::documents`],
+//! [`crate::reindex`]) shares: the [`Ctx`] it runs with, and the [`Outcome`] it returns. Domain
+//! code never sees HTTP: it takes typed requests and returns an `Outcome` or a
+//! [`crate::error::DomainError`]; the handler turns both into answers.
+
+use crate::config::Config;
+use crate::embed::{AnswerShape, Deadline, Embedder};
+
+/// What one request's domain code runs with: the once-built state of
+/// [`crate::handler::App`], borrowed, and the request's deadline.
+pub struct Ctx<'a, B> {
+    /// The AWS calls.
+    pub backend: &'a B,
+    /// The validated configuration.
+    pub config: &'a Config,
+    /// What this environment has learnt of the endpoint's answers.
+    pub answers: &'a AnswerShape,
+    /// When work must stop.
+    pub deadline: Deadline,
+}
+
+impl<B> Clone for Ctx<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<B> Copy for Ctx<'_, B> {}
+
+impl<'a, B> Ctx<'a, B> {
+    /// An embedder for this request (one per request: its statistics are the request's).
+    pub fn embedder(&self) -> Embedder<'a, B> {
+        Embedder::new(self.backend, self.config, self.answers, self.deadline)
+    }
+}
+
+/// What a request that may take more than one round did: all of it, or part of it (what was
+/// done is kept, and the caller sends again to continue). `Done` answers 200, `Partial` 202.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome<T, P = T> {
+    /// Everything asked for is done.
+    Done(T),
+    /// Part is done; send again (the answer says how).
+    Partial(P),
+}
+
+impl<T> Outcome<T> {
+    /// `Done(value)`: for a request that is never partial.
+    pub fn done(value: T) -> Self {
+        Self::Done(value)
+    }
+
+    /// `Done(value)` when `done`, else `Partial(value)`.
+    pub fn new(done: bool, value: T) -> Self {
+        if done {
+            Self::Done(value)
+        } else {
+            Self::Partial(value)
+        }
+    }
+}
