@@ -1,9 +1,9 @@
-//! One context for a command: SDK clients, account, region, resource names, progress. It
+//! One context for a command: SDK clients, account, region, resource names, the printer. It
 //! carries no mode: what changes AWS takes an [`crate::resources::Applier`], which only
 //! [`crate::stack`] makes.
 
 use crate::cli::GlobalArgs;
-use crate::progress::Progress;
+use crate::printer::Printer;
 use anyhow::{Context as _, anyhow};
 use shared::names::StackNames;
 
@@ -37,7 +37,7 @@ pub struct Ctx {
     /// Resource names.
     pub names: StackNames,
     /// Progress output.
-    pub progress: Progress,
+    pub printer: Printer,
 }
 
 /// Why sts:GetCallerIdentity failed, with a hint: no credentials, an endpoint that cannot be
@@ -151,7 +151,7 @@ impl Ctx {
             caller_arn: identity.arn().unwrap_or_default().to_string(),
             region,
             endpoint_url: global.endpoint_url.clone(),
-            progress: Progress::new(global.quiet > 0),
+            printer: Printer::of(global),
         })
     }
 

@@ -185,7 +185,7 @@ pub async fn settings(ctx: &Ctx, args: &StackArgs) -> EndpointSettings {
     match observe(ctx, name).await {
         Ok(observed) => {
             if observed.status != "InService" {
-                ctx.progress.warn(&format!(
+                ctx.printer.warn(&format!(
                     "embedding endpoint {name} is {}; the function fails until it is InService",
                     observed.status
                 ));
@@ -194,7 +194,7 @@ pub async fn settings(ctx: &Ctx, args: &StackArgs) -> EndpointSettings {
         }
         Err(why) => {
             let fallback = settled;
-            ctx.progress.warn(&format!(
+            ctx.printer.warn(&format!(
                 "could not read how embedding endpoint {name} is deployed ({why}); assuming {:?} with max concurrency {}\nhint: pass --endpoint-profile and --endpoint-max-concurrency, or allow sagemaker:DescribeEndpoint and sagemaker:DescribeEndpointConfig",
                 fallback.profile, fallback.max_concurrency
             ));

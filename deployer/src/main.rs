@@ -1,6 +1,9 @@
 //! `deployer`: deploys, converges and removes the alex ingest/search stack on AWS, and talks
 //! to the deployed API. Data goes to stdout, progress and logs to stderr; exit codes are
 //! 0 success, 1 failure, 2 usage (and `plan --detailed-exitcode`: 2 when there are changes).
+//! Only [`printer`] writes to the terminal.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod api_client;
 mod aws_error;
@@ -12,7 +15,7 @@ mod endpoint;
 mod model;
 mod ownership;
 mod package;
-mod progress;
+mod printer;
 mod report;
 mod resources;
 mod settings;
@@ -21,12 +24,14 @@ mod stack;
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 use context::Ctx;
+use printer::Printer;
 use std::process::ExitCode;
 
 /// Where a command that talks to the API sends its requests: an endpoint and key resolved for
 /// this stack (flags, `.env`, environment), else read from the deployed stack; said on stderr.
 async fn api_target(
     global: &cli::GlobalArgs,
+    printer: &Printer,
     api: &cli::ApiArgs,
     source: Option<&settings::Source>,
 ) -> anyhow::Result<(String, String)> {
@@ -42,7 +47,7 @@ async fn api_target(
             )
         }
     };
-    progress::Progress::new(global.quiet > 0).step(&format!(
+    printer.step(&format!(
         "api     stack `{}`: {} (from {from})",
         global.name,
         api_client::escape_controls(&endpoint)
@@ -81,7 +86,7 @@ async fn run_api(
     command: &Command,
     source: Option<&settings::Source>,
 ) -> anyhow::Result<ExitCode> {
-    let quiet = global.quiet > 0;
+    let printer = Printer::of(global);
     let api = match command {
         Command::Ingest(a) => &a.api,
         Command::Documents(a) => &a.api,
@@ -89,29 +94,28 @@ async fn run_api(
         Command::Reindex(a) => &a.api,
         other => anyhow::bail!("`{other:?}` does not talk to the deployed API"),
     };
-    let (endpoint, key) = api_target(global, api, source).await?;
-    let progress = progress::Progress::new(quiet);
+    let (endpoint, key) = api_target(global, &printer, api, source).await?;
     let outcome = async {
         match command {
             Command::Ingest(args) => {
-                let report = commands::ingest::run(args, &endpoint, &key, &progress).await?;
+                let report = commands::ingest::run(args, &endpoint, &key, &printer).await?;
                 if report.failed_entirely() {
                     return Ok(Err(report));
                 }
-                report::emit(&report, global.json, quiet)
+                printer.emit(&report)
             }
             Command::Documents(args) => {
                 let report =
-                    commands::documents::run(&args.action, &endpoint, &key, &progress).await?;
-                report::emit(&report, global.json, quiet)
+                    commands::documents::run(&args.action, &endpoint, &key, &printer).await?;
+                printer.emit(&report)
             }
             Command::Search(args) => {
-                let report = commands::search::run(args, &endpoint, &key).await?;
-                report::emit(&report, global.json, quiet)
+                let report = commands::search::run(args, &endpoint, &key, &printer).await?;
+                printer.emit(&report)
             }
             Command::Reindex(args) => {
-                let report = commands::reindex::run(args, &endpoint, &key, &progress).await?;
-                report::emit(&report, global.json, quiet)
+                let report = commands::reindex::run(args, &endpoint, &key, &printer).await?;
+                printer.emit(&report)
             }
             _ => unreachable!("matched above"),
         }
@@ -126,63 +130,50 @@ async fn run_api(
     match (outcome, stale) {
         (_, Some(stale)) => Err(stale),
         (Ok(Ok(code)), None) => Ok(code),
-        (Ok(Err(report)), None) => report::emit(&report, global.json, quiet),
+        (Ok(Err(report)), None) => printer.emit(&report),
         (Err(e), None) => Err(e),
     }
 }
 
-/// Runs the command and prints its report ([`report::emit`], the one place output happens).
+/// Runs the command and prints its report ([`Printer::emit`], the one place output happens).
 async fn run(
     cli: Cli,
     matches: clap::ArgMatches,
     resolution: settings::Resolution,
+    printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let global = &cli.global;
-    let quiet = global.quiet > 0;
     match &cli.command {
         Command::Up(args) => {
             let ctx = Ctx::load(global, &args.stack.index_name).await?;
-            ctx.progress.step(&format!("target  {}", ctx.target()));
+            printer.step(&format!("target  {}", ctx.target()));
             let report = commands::up::run(&ctx, args).await?;
             if !args.dry_run {
                 settings::save(&ctx.names.stack, &matches)?;
             }
-            report::emit(&report, global.json, quiet)
+            printer.emit(&report)
         }
         Command::Plan(args) => {
             let ctx = Ctx::load(global, &args.stack.index_name).await?;
-            report::emit(&commands::plan::run(&ctx, args).await?, global.json, quiet)
+            printer.emit(&commands::plan::run(&ctx, args).await?)
         }
         Command::Down(args) => {
             let ctx = Ctx::load(global, &args.index_name).await?;
-            ctx.progress.step(&format!("target  {}", ctx.target()));
-            report::emit(&commands::down::run(&ctx, args).await?, global.json, quiet)
+            printer.step(&format!("target  {}", ctx.target()));
+            printer.emit(&commands::down::run(&ctx, args).await?)
         }
         Command::Output(args) => {
             let ctx = Ctx::load(global, &args.index_name).await?;
-            let report = commands::output::run(&ctx, args, global.json).await?;
-            report::emit(&report, global.json, quiet)
+            printer.emit(&commands::output::run(&ctx, args).await?)
         }
-        Command::Package(args) => {
-            let progress = progress::Progress::new(quiet);
-            report::emit(
-                &commands::package::run(args, &progress)?,
-                global.json,
-                quiet,
-            )
-        }
+        Command::Package(args) => printer.emit(&commands::package::run(args, printer)?),
         Command::Doctor(args) => {
             let ctx = Ctx::load(global, &args.stack.index_name).await?;
-            report::emit(
-                &commands::doctor::run(&ctx, args).await?,
-                global.json,
-                quiet,
-            )
+            printer.emit(&commands::doctor::run(&ctx, args).await?)
         }
         Command::Logs(args) => {
             let ctx = Ctx::load(global, shared::names::DEFAULT_INDEX).await?;
-            let report = commands::logs::run(&ctx, args, global.json).await?;
-            report::emit(&report, false, quiet)
+            printer.emit(&commands::logs::run(&ctx, args).await?)
         }
         api => run_api(global, api, resolution.api.as_ref()).await,
     }
@@ -194,6 +185,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    let printer = Printer::of(&cli.global);
     // Every setting resolved once, before anything runs: flags, `{stack}.toml`, `.env`, the
     // environment (the deployed stack's values are read by the commands that need them).
     let resolution = match settings::DotEnv::read(std::path::Path::new(".env"))
@@ -201,7 +193,7 @@ fn main() -> ExitCode {
     {
         Ok(resolution) => resolution,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            printer.error(&format!("{e:#}"));
             return if e.is::<settings::BadSetting>() {
                 ExitCode::from(2)
             } else {
@@ -210,24 +202,24 @@ fn main() -> ExitCode {
         }
     };
     let stored = resolution.stack_file_values();
-    if !stored.is_empty() && cli.global.quiet == 0 {
-        eprintln!(
-            "  using   {} from {}",
+    if !stored.is_empty() {
+        printer.step(&format!(
+            "using   {} from {}",
             stored.join(", "),
             settings::path(&cli.global.name).display()
-        );
+        ));
     }
-    if cli.global.verbose > 0 {
+    if printer.is_verbose() {
         for line in &resolution.lines {
-            eprintln!(
-                "  setting {} = {} ({})",
+            printer.step(&format!(
+                "setting {} = {} ({})",
                 line.key,
                 api_client::escape_controls(&line.value),
                 line.source
-            );
+            ));
         }
         for ignored in &resolution.ignored {
-            eprintln!("  ignored {ignored}");
+            printer.step(&format!("ignored {ignored}"));
         }
     }
     let level = match (cli.global.quiet, cli.global.verbose) {
@@ -250,14 +242,14 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
+            printer.error(&format!("could not start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli, matches, resolution)) {
+    match runtime.block_on(run(cli, matches, resolution, &printer)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            printer.error(&format!("{err:#}"));
             ExitCode::FAILURE
         }
     }

@@ -2,7 +2,9 @@
 //! validated [`Config`] names (the only way to build one, so no call has an empty name).
 //! Errors are classified by the service error's code, never by display text.
 
-use crate::backend::{Backend, BackendError, Hit, ListPage, NewVector, StoredVector, cap_text};
+use crate::backend::{
+    Backend, BackendError, Hit, ListPage, ListRequest, NewVector, StoredVector, cap_text,
+};
 use crate::config::{Config, Name};
 use aws_sdk_s3vectors::types::{PutInputVector, VectorData};
 use aws_smithy_types::{Blob, Document, Number};
@@ -233,13 +235,13 @@ impl Backend for AwsBackend {
         Ok(())
     }
 
-    async fn list_vectors(
-        &self,
-        next_token: Option<String>,
-        max_results: u32,
-        metadata: bool,
-        segment: Option<(u32, u32)>,
-    ) -> Result<ListPage, BackendError> {
+    async fn list_vectors(&self, request: ListRequest) -> Result<ListPage, BackendError> {
+        let ListRequest {
+            next_token,
+            max_results,
+            metadata,
+            segment,
+        } = request;
         let out = self
             .s3vectors
             .list_vectors()

@@ -61,6 +61,19 @@ pub struct Hit {
     pub text_cut: bool,
 }
 
+/// Which page of ListVectors to read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListRequest {
+    /// The page after this token (`None`: the first).
+    pub next_token: Option<String>,
+    /// At most this many keys (≤ 1,000).
+    pub max_results: u32,
+    /// Whether each key's metadata is returned too.
+    pub metadata: bool,
+    /// Only segment `(index, count)` of the index, when given.
+    pub segment: Option<(u32, u32)>,
+}
+
 /// One page of ListVectors: keys, with metadata when asked for.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListPage {
@@ -130,14 +143,10 @@ pub trait Backend: Send + Sync {
         &self,
         keys: Vec<String>,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
-    /// One ListVectors page of at most `max_results` (≤ 1,000) keys after `next_token`, with
-    /// metadata when `metadata` is set, of segment `(index, count)` when given.
+    /// One ListVectors page, as `request` describes it.
     fn list_vectors(
         &self,
-        next_token: Option<String>,
-        max_results: u32,
-        metadata: bool,
-        segment: Option<(u32, u32)>,
+        request: ListRequest,
     ) -> impl Future<Output = Result<ListPage, BackendError>> + Send;
     /// QueryVectors with metadata and distances, every page up to `top_k` hits; each hit's
     /// `text` is cut to `text_cap` bytes as its page arrives (see [`cap_text`]), so a large
@@ -192,10 +201,7 @@ impl Backend for Unconfigured {
     }
     fn list_vectors(
         &self,
-        _: Option<String>,
-        _: u32,
-        _: bool,
-        _: Option<(u32, u32)>,
+        _: ListRequest,
     ) -> impl Future<Output = Result<ListPage, BackendError>> + Send {
         Self::fail()
     }

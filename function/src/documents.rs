@@ -11,7 +11,7 @@
 //! deletions may skip vectors, so a pass that deleted is followed by another).
 
 use crate::answer::cut_texts_to_fit;
-use crate::backend::Backend;
+use crate::backend::{Backend, ListRequest};
 use crate::domain::{Ctx, Outcome};
 use crate::error::DomainError;
 use crate::store::{self, View};
@@ -89,7 +89,11 @@ pub async fn list<B: Backend>(
     ctx.deadline.check()?;
     let page = ctx
         .backend
-        .list_vectors(next_token, LIST_PAGE, false, None)
+        .list_vectors(ListRequest {
+            next_token,
+            max_results: LIST_PAGE,
+            ..ListRequest::default()
+        })
         .await?;
     let ids: BTreeSet<String> = page
         .vectors
@@ -174,7 +178,12 @@ pub async fn delete_by_filter<B: Backend>(
         }
         deadline.check()?;
         let page = backend
-            .list_vectors(list.clone(), SCAN_PAGE, filter.is_some(), None)
+            .list_vectors(ListRequest {
+                next_token: list.clone(),
+                max_results: SCAN_PAGE,
+                metadata: filter.is_some(),
+                segment: None,
+            })
             .await?;
         let mut matched: BTreeSet<String> = BTreeSet::new();
         for (key, meta) in &page.vectors {

@@ -17,7 +17,7 @@
 //! field says the same, set from the outcome, so the caller just keeps sending until `done`;
 //! running the whole reindex again is safe and re-embeds nothing twice.
 
-use crate::backend::{Backend, NewVector};
+use crate::backend::{Backend, ListRequest, NewVector};
 use crate::domain::{Ctx, Outcome};
 use crate::error::DomainError;
 use crate::ingest::{IngestStats, ingest};
@@ -54,7 +54,12 @@ pub async fn reindex<B: Backend>(
     ctx.deadline.check()?;
     let page = ctx
         .backend
-        .list_vectors(request.next_token.clone(), PAGE, true, segment)
+        .list_vectors(ListRequest {
+            next_token: request.next_token.clone(),
+            max_results: PAGE,
+            metadata: true,
+            segment,
+        })
         .await?;
     let mut out = ReindexResponse {
         scanned: page.vectors.len(),

@@ -20,7 +20,9 @@
 mod common;
 
 use common::{DIM, Stub};
-use function::backend::{Backend, BackendError, Hit, ListPage, NewVector, StoredVector};
+use function::backend::{
+    Backend, BackendError, Hit, ListPage, ListRequest, NewVector, StoredVector,
+};
 use function::config::Config;
 use function::handler::{App, handle};
 use lambda_http::Body;
@@ -147,18 +149,9 @@ impl Backend for Faulty {
         self.inner.delete_vectors(keys).await?;
         self.after(k)
     }
-    async fn list_vectors(
-        &self,
-        next_token: Option<String>,
-        max_results: u32,
-        metadata: bool,
-        segment: Option<(u32, u32)>,
-    ) -> Result<ListPage, BackendError> {
+    async fn list_vectors(&self, request: ListRequest) -> Result<ListPage, BackendError> {
         let k = self.before(false).await?;
-        let r = self
-            .inner
-            .list_vectors(next_token, max_results, metadata, segment)
-            .await;
+        let r = self.inner.list_vectors(request).await;
         self.after(k)?;
         r
     }

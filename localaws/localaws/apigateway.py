@@ -404,7 +404,7 @@ class ApiGateway:
             return gateway_message(500, "Internal server error")
         if status != 200 or len(payload) > MAX_LAMBDA_RESPONSE_BYTES:
             return gateway_message(502 if status == 200 else status, "Internal server error")
-        return self.proxy_response(payload)
+        return self.proxy_response(payload, request_id)
 
     def invoke_with_timeout(self, function_arn, source_arn, event) -> tuple[int, bytes]:
         """Invokes in a thread and waits up to the integration timeout: (504, b"") past it, while
@@ -466,7 +466,8 @@ class ApiGateway:
         }
 
     @staticmethod
-    def proxy_response(payload: bytes) -> Response:
+    def proxy_response(payload: bytes, request_id: str) -> Response:
+        """The function's answer, with the request id API Gateway adds to every response."""
         try:
             out = json.loads(payload)
             status = int(out.get("statusCode", 200))
@@ -480,4 +481,5 @@ class ApiGateway:
                 raise ValueError(status)
         except (ValueError, TypeError, AttributeError):
             return gateway_message(502, "Internal server error")
+        headers["x-amzn-RequestId"] = request_id
         return Response(status, data, headers)

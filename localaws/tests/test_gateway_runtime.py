@@ -36,6 +36,8 @@ def test_proxy_event_and_response(aws):
     ctx = event["requestContext"]
     assert ctx["stage"] == "prod" and ctx["path"] == "/prod/echo" and ctx["apiId"] == api
     assert ctx["identity"]["apiKey"] == key and ctx["identity"]["apiKeyId"] == key_id and ctx["requestId"]
+    # API Gateway adds the request id to the function's answer, as to its own.
+    assert headers["x-amzn-RequestId"] == ctx["requestId"]
     assert body["marker"] == "one" and body["session"] is True
 
 

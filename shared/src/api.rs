@@ -1,4 +1,5 @@
-//! The HTTP API's request and response bodies (`POST /ingest`, `POST /search`).
+//! The HTTP API's request and response bodies, route by route ([`crate::routes`] lists the
+//! routes): ingest, search, the document list and pages, delete by filter, reindex.
 
 use crate::bounded::{Documents, Metadata};
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
@@ -168,16 +169,6 @@ pub struct IngestProgress {
     pub chunks_done: usize,
     /// Chunks of the request.
     pub chunks_total: usize,
-}
-
-/// Any answer of `POST /ingest` that is not an error.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum IngestOutcome {
-    /// 202: send the same request again.
-    Partial(IngestProgress),
-    /// 200: every document is stored.
-    Done(IngestResponse),
 }
 
 /// Body of `POST /search`.

@@ -1,6 +1,7 @@
 //! Types and pure logic shared by the Lambda function (`function/`) and the deployer
-//! (`deployer/`): request/response types of the HTTP API, S3 Vectors limits, metadata
-//! validation, chunking of long documents, and decoding of the embedding endpoint's output.
+//! (`deployer/`): the HTTP API's routes and request/response types, the document's key format
+//! and write protocol, filter semantics, S3 Vectors limits, metadata validation, token-exact
+//! chunking, and decoding of the embedding endpoint's output.
 //!
 //! Nothing here talks to AWS; everything is unit-tested with hand-made inputs.
 #![warn(missing_docs)]

@@ -1,4 +1,5 @@
-//! The endpoints of the deployed API, typed with [`shared::api`]: ingest, search, documents.
+//! The endpoints of the deployed API, typed with [`shared::api`]: ingest, search, documents,
+//! reindex.
 
 use super::{Answer, ApiClient, api_url, failed};
 use shared::api::{

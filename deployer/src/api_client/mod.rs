@@ -1,4 +1,4 @@
-//! The client of the deployed HTTP API (`ingest`, `search`), speaking [`shared::api`]'s
+//! The client of the deployed HTTP API (ingest, search, documents, reindex), speaking [`shared::api`]'s
 //! request and response types. The API key is a secret, so it is sent only over https (or to
 //! a loopback address, the local AWS), never along a redirect, and a server's `Retry-After`
 //! cannot park the client for longer than [`MAX_RETRY_AFTER`].
@@ -111,6 +111,8 @@ pub struct ApiClient {
     client: reqwest::Client,
     key: String,
     timeout: Duration,
+    /// Where the waits it announces are said.
+    printer: crate::printer::Printer,
     /// Whether the "endpoint is starting" notice was printed (once per client).
     told_starting: std::sync::atomic::AtomicBool,
     told_throttled: std::sync::atomic::AtomicBool,
@@ -185,8 +187,13 @@ fn not_sent(url: &str, e: &reqwest::Error) -> anyhow::Error {
 }
 
 impl ApiClient {
-    /// A client with a per-request `timeout` that never follows redirects.
-    pub fn new(key: &str, timeout: Duration) -> anyhow::Result<Self> {
+    /// A client with a per-request `timeout` that never follows redirects; the waits it
+    /// announces go to `printer`.
+    pub fn new(
+        key: &str,
+        timeout: Duration,
+        printer: &crate::printer::Printer,
+    ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -195,6 +202,7 @@ impl ApiClient {
             client,
             key: key.to_string(),
             timeout,
+            printer: printer.clone(),
             told_starting: false.into(),
             told_throttled: false.into(),
         })
@@ -231,6 +239,7 @@ impl ApiClient {
                     .header("content-type", "application/json")
                     .body(body.clone());
             }
+            let sent_at = std::time::Instant::now();
             let sent = request.send().await;
             let resp = match sent {
                 Ok(r) => r,
@@ -249,6 +258,19 @@ impl ApiClient {
                 Err(e) => return Err(not_sent(url, &e)),
             };
             let status = resp.status();
+            // `-v`: every request, as sent and answered (never the key).
+            tracing::debug!(
+                "{method} {} → {} in {} ms ({} bytes sent, attempt {attempt}{})",
+                target.path(),
+                status.as_u16(),
+                sent_at.elapsed().as_millis(),
+                body.as_ref().map_or(0, Vec::len),
+                resp.headers()
+                    .get("x-amzn-requestid")
+                    .and_then(|v| v.to_str().ok())
+                    .map(|id| format!(", request id {}", escape_controls(id)))
+                    .unwrap_or_default(),
+            );
             if status.is_redirection() {
                 return Err(redirected(url, &resp));
             }
@@ -287,7 +309,8 @@ impl ApiClient {
                         return Ok(answer);
                     }
                     if !told.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                        eprintln!("  {what}; retrying for up to {} s", limit.as_secs());
+                        self.printer
+                            .step(&format!("{what}; retrying for up to {} s", limit.as_secs()));
                     }
                     attempt -= 1;
                 }
@@ -302,6 +325,7 @@ impl ApiClient {
             } else {
                 jittered(wait)
             };
+            tracing::debug!("waiting {} ms before sending again", wait.as_millis());
             tokio::time::sleep(wait).await;
             backoff = (backoff * 2).min(Duration::from_secs(20));
         }

@@ -3,7 +3,7 @@
 
 use crate::api_client::{ApiClient, MAX_CUT_ROUNDS, NoAnswer, escape_controls};
 use crate::cli::DocumentsAction;
-use crate::progress::Progress;
+use crate::printer::Printer;
 use crate::report::Report;
 use anyhow::{Context as _, bail};
 use serde::Serialize;
@@ -88,10 +88,10 @@ pub async fn run(
     action: &DocumentsAction,
     endpoint: &str,
     key: &str,
-    progress: &Progress,
+    printer: &Printer,
 ) -> anyhow::Result<DocumentsReport> {
     crate::api_client::check_url(endpoint)?;
-    let client = ApiClient::new(key, REQUEST_TIMEOUT)?;
+    let client = ApiClient::new(key, REQUEST_TIMEOUT, printer)?;
     match action {
         DocumentsAction::List => list(&client, endpoint).await,
         DocumentsAction::Get { id } => match client.get_document(endpoint, id).await? {
@@ -120,7 +120,7 @@ pub async fn run(
                 None if *all => None,
                 None => bail!("give a document id, `--filter JSON` or `--all`"),
             };
-            delete_by_filter(&client, endpoint, filter, progress).await
+            delete_by_filter(&client, endpoint, filter, printer).await
         }
     }
 }
@@ -157,7 +157,7 @@ async fn delete_by_filter(
     client: &ApiClient,
     endpoint: &str,
     filter: Option<serde_json::Value>,
-    progress: &Progress,
+    printer: &Printer,
 ) -> anyhow::Result<DocumentsReport> {
     let mut request = DeleteByFilterRequest {
         all: filter.is_none(),
@@ -172,7 +172,7 @@ async fn delete_by_filter(
             // Cut at 29 s or lost: what it deleted is gone; the same request continues.
             Err(e) if e.is::<NoAnswer>() && cut < MAX_CUT_ROUNDS => {
                 cut += 1;
-                progress.step("delete  the round got no answer; sending it again");
+                printer.step("delete  the round got no answer; sending it again");
                 continue;
             }
             Err(e) => return Err(e),
@@ -184,7 +184,7 @@ async fn delete_by_filter(
         if done {
             break;
         }
-        progress.step(&format!(
+        printer.step(&format!(
             "delete  {documents} document(s) so far, continuing"
         ));
         request.next_token = round.next_token;

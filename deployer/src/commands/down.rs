@@ -11,7 +11,7 @@ use crate::resources::Change;
 use crate::stack;
 use anyhow::bail;
 use serde::Serialize;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 
 /// What `down` did.
 #[derive(Debug, Serialize)]
@@ -51,15 +51,12 @@ fn confirm(ctx: &Ctx) -> anyhow::Result<()> {
             ctx.target()
         );
     }
-    eprint!(
+    let line = ctx.printer.prompt(&format!(
         "This deletes every document in {}/{} ({}). Type the bucket name to confirm: ",
         ctx.names.bucket,
         ctx.names.index,
         ctx.target()
-    );
-    std::io::stderr().flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
+    ))?;
     if line.trim() != ctx.names.bucket {
         bail!("not confirmed; nothing was deleted");
     }
@@ -74,7 +71,7 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> anyhow::Result<DownReport> {
     let teardown = stack::teardown(ctx, args.delete_data).await?;
     let changes = stack::destroy(ctx, &teardown).await?;
     if !args.delete_data {
-        ctx.progress.step(&format!(
+        ctx.printer.step(&format!(
             "kept    vector bucket {} and index {} (pass `--delete-data` to remove them)",
             ctx.names.bucket, ctx.names.index
         ));

@@ -5,7 +5,7 @@
 use crate::aws_error::{describe, is_not_found};
 use crate::cli::LogsArgs;
 use crate::context::Ctx;
-use crate::report::{Report, stream_line};
+use crate::report::Report;
 use anyhow::{anyhow, bail};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -60,6 +60,9 @@ impl std::fmt::Display for LogsReport {
 }
 
 impl Report for LogsReport {
+    fn has_json(&self) -> bool {
+        false
+    }
     fn summary(&self) -> Option<String> {
         Some(format!("{} event(s)", self.events))
     }
@@ -116,7 +119,8 @@ async fn fetch(
 }
 
 /// `logs`.
-pub async fn run(ctx: &Ctx, args: &LogsArgs, json: bool) -> anyhow::Result<LogsReport> {
+pub async fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<LogsReport> {
+    let json = ctx.printer.is_json();
     let since = parse_since(&args.since).map_err(|e| anyhow!(e))?;
     let mut start = now_ms() - since.as_millis() as i64;
     let mut seen: HashSet<String> = HashSet::new();
@@ -133,7 +137,7 @@ pub async fn run(ctx: &Ctx, args: &LogsArgs, json: bool) -> anyhow::Result<LogsR
                 let message = crate::api_client::escape_controls(&event.message);
                 format!("{} {message}", rfc3339(event.timestamp))
             };
-            if !stream_line(&line)? {
+            if !ctx.printer.stream_line(&line)? {
                 return Ok(LogsReport { events: printed });
             }
             printed += 1;

@@ -189,7 +189,8 @@ impl crate::report::Report for OutputReport {
 }
 
 /// `output`: the outputs, the `.env` lines, or the `.env` file written.
-pub async fn run(ctx: &Ctx, args: &OutputArgs, json: bool) -> anyhow::Result<OutputReport> {
+pub async fn run(ctx: &Ctx, args: &OutputArgs) -> anyhow::Result<OutputReport> {
+    let json = ctx.printer.is_json();
     let outputs = read(ctx).await?;
     if let Some(path) = &args.write_env {
         // A file that names a stack keeps naming the one it now holds.

@@ -1,7 +1,7 @@
 //! `package`: builds the function and writes the deployment zip `up` would upload.
 
 use crate::cli::PackageArgs;
-use crate::progress::Progress;
+use crate::printer::Printer;
 use crate::report::Report;
 use serde::Serialize;
 
@@ -29,12 +29,12 @@ impl std::fmt::Display for PackageReport {
 impl Report for PackageReport {}
 
 /// `package`.
-pub fn run(args: &PackageArgs, progress: &Progress) -> anyhow::Result<PackageReport> {
-    progress.step(&format!(
+pub fn run(args: &PackageArgs, printer: &Printer) -> anyhow::Result<PackageReport> {
+    printer.step(&format!(
         "build   function (release, {})",
         args.arch.as_str()
     ));
-    let binary = crate::package::build(args.arch, progress.is_quiet())?;
+    let binary = crate::package::build(args.arch, printer.is_quiet())?;
     let artifact = crate::package::package(&binary, args.arch)?;
     std::fs::write(&args.out, &artifact.zip)
         .map_err(|e| anyhow::anyhow!("could not write `{}`: {e}", args.out.display()))?;

@@ -7,7 +7,7 @@
 
 use crate::api_client::{ApiClient, MAX_CUT_ROUNDS, NoAnswer};
 use crate::cli::ReindexArgs;
-use crate::progress::Progress;
+use crate::printer::Printer;
 use crate::report::Report;
 use futures::future::try_join_all;
 use serde::Serialize;
@@ -75,7 +75,7 @@ async fn segment(
     endpoint: &str,
     (index, count): (u32, u32),
     totals: &Totals,
-    progress: &Progress,
+    printer: &Printer,
     spinner: Option<&indicatif::ProgressBar>,
 ) -> anyhow::Result<Vec<String>> {
     let mut request = ReindexRequest {
@@ -109,7 +109,7 @@ async fn segment(
         );
         match spinner {
             Some(s) => s.set_message(line),
-            None => progress.step(&format!("{line} (segment {index})")),
+            None => printer.step(&format!("{line} (segment {index})")),
         }
         problems.extend(round.problems);
         if round.done {
@@ -124,21 +124,21 @@ pub async fn run(
     args: &ReindexArgs,
     endpoint: &str,
     key: &str,
-    progress: &Progress,
+    printer: &Printer,
 ) -> anyhow::Result<ReindexReport> {
     let started = Instant::now();
     crate::api_client::check_url(endpoint)?;
-    let client = ApiClient::new(key, REQUEST_TIMEOUT)?;
+    let client = ApiClient::new(key, REQUEST_TIMEOUT, printer)?;
     let totals = Totals::default();
     let count = args.segments;
-    let spinner = progress.spinner("reindex: listing the index");
+    let spinner = printer.spinner("reindex: listing the index");
     let runs = (0..count).map(|i| {
         segment(
             &client,
             endpoint,
             (i, count),
             &totals,
-            progress,
+            printer,
             spinner.as_ref(),
         )
     });

@@ -2,6 +2,7 @@
 
 use crate::api_client::{ApiClient, escape_controls};
 use crate::cli::SearchArgs;
+use crate::printer::Printer;
 use anyhow::Context as _;
 use serde::Serialize;
 use shared::api::{SearchRequest, SearchResponse, SearchResult};
@@ -74,7 +75,12 @@ impl crate::report::Report for SearchReport {
 }
 
 /// `search`.
-pub async fn run(args: &SearchArgs, endpoint: &str, key: &str) -> anyhow::Result<SearchReport> {
+pub async fn run(
+    args: &SearchArgs,
+    endpoint: &str,
+    key: &str,
+    printer: &Printer,
+) -> anyhow::Result<SearchReport> {
     let filter = match &args.filter {
         Some(filter) => Some(serde_json::from_str(filter).context("`--filter` is not valid JSON")?),
         None => None,
@@ -84,7 +90,7 @@ pub async fn run(args: &SearchArgs, endpoint: &str, key: &str) -> anyhow::Result
         k: Some(args.k),
         filter,
     };
-    let client = ApiClient::new(key, std::time::Duration::from_secs(60))?;
+    let client = ApiClient::new(key, std::time::Duration::from_secs(60), printer)?;
     Ok(SearchReport(
         client.search(&search_url(endpoint), &request).await?,
     ))

@@ -58,7 +58,7 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> anyhow::Result<UpReport> {
         Vec::new()
     } else {
         if !planned.0.is_empty() {
-            ctx.progress
+            ctx.printer
                 .step(&format!("plan    {} change(s)", planned.0.len()));
         }
         stack::apply(ctx, plan).await?

@@ -51,7 +51,7 @@ impl<'a> Applier<'a> {
 
     /// Shows and records `change`, about to be made.
     pub fn made_now(&self, change: Change) {
-        self.ctx.progress.step(&change.to_string());
+        self.ctx.printer.step(&change.to_string());
         if let Ok(mut made) = self.made.lock() {
             made.push(change);
         }

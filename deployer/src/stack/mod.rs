@@ -103,7 +103,7 @@ pub async fn plan(ctx: &Ctx, spec: Spec) -> anyhow::Result<Plan> {
     let seen = survey(ctx).await?;
     let decision = ownership::decide(&seen, spec.adopt).map_err(|r| ownership::refusal(&r))?;
     for s in &decision.left_alone {
-        ctx.progress.warn(&format!(
+        ctx.printer.warn(&format!(
             "leaving {} alone: it has the stack's name but not its tags",
             s.describe()
         ));
@@ -174,7 +174,7 @@ pub async fn teardown(ctx: &Ctx, delete_data: bool) -> anyhow::Result<Teardown> 
     let seen = survey(ctx).await?;
     let left_alone: Vec<Seen> = seen.iter().filter(|s| !s.owned).cloned().collect();
     for s in &left_alone {
-        ctx.progress.warn(&format!(
+        ctx.printer.warn(&format!(
             "left alone: {} (not created by this stack: no managed-by/stack tags)",
             s.describe()
         ));

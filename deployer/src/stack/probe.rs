@@ -15,11 +15,11 @@ pub fn artifact(ctx: &Ctx, args: &StackArgs) -> anyhow::Result<Artifact> {
     match &args.zip {
         Some(path) => package::from_zip(path, args.arch),
         None => {
-            ctx.progress.step(&format!(
+            ctx.printer.step(&format!(
                 "build   function (release, {})",
                 args.arch.as_str()
             ));
-            let binary = package::build(args.arch, ctx.progress.is_quiet())?;
+            let binary = package::build(args.arch, ctx.printer.is_quiet())?;
             package::package(&binary, args.arch)
         }
     }
@@ -118,7 +118,7 @@ pub async fn preflight(
         Probe::Fits { .. } => Ok(()),
         Probe::Unfit(why) => bail!(why),
         Probe::Unchecked(why) | Probe::Starting(why) => {
-            ctx.progress.warn(&why);
+            ctx.printer.warn(&why);
             Ok(())
         }
     }

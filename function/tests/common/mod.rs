@@ -4,7 +4,9 @@
 
 pub mod local;
 
-use function::backend::{Backend, BackendError, Hit, ListPage, NewVector, StoredVector};
+use function::backend::{
+    Backend, BackendError, Hit, ListPage, ListRequest, NewVector, StoredVector,
+};
 use function::config::Config;
 use function::handler::{App, handle};
 use lambda_http::{Body, Response};
@@ -167,13 +169,13 @@ impl Backend for Stub {
         Ok(())
     }
 
-    async fn list_vectors(
-        &self,
-        next_token: Option<String>,
-        max_results: u32,
-        metadata: bool,
-        segment: Option<(u32, u32)>,
-    ) -> Result<ListPage, BackendError> {
+    async fn list_vectors(&self, request: ListRequest) -> Result<ListPage, BackendError> {
+        let ListRequest {
+            next_token,
+            max_results,
+            metadata,
+            segment,
+        } = request;
         assert!((1..=1000).contains(&max_results));
         let store = self.store.lock().unwrap();
         // Segments split keys by length parity / count; continues after the last key listed.

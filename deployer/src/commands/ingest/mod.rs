@@ -18,7 +18,7 @@
 
 use crate::api_client::{Answer, ApiClient, NoAnswer, STALE_HINT, check_url, escape_controls};
 use crate::cli::IngestArgs;
-use crate::progress::Progress;
+use crate::printer::Printer;
 use anyhow::bail;
 use futures::StreamExt;
 use serde::Serialize;
@@ -114,7 +114,7 @@ async fn send_until_done(
     client: &ApiClient,
     url: &str,
     request: &IngestRequest,
-    progress: &Progress,
+    printer: &Printer,
 ) -> anyhow::Result<Answer> {
     let mut best = 0;
     let mut stalled = 0;
@@ -123,14 +123,14 @@ async fn send_until_done(
             Ok(answer) if answer.status == 202 => {
                 let p: IngestProgress = answer.decode()?;
                 let (done, total) = (p.chunks_done, p.chunks_total);
-                progress.step(&format!(
+                printer.step(&format!(
                     "ingest  {}: {done}/{total} chunks stored, continuing",
                     escape_controls(&p.document_id)
                 ));
                 (done, format!("{done}/{total} chunks stored"))
             }
             Ok(answer) if answer.status == 504 => {
-                progress.warn(&format!(
+                printer.warn(&format!(
                     "API Gateway cut the request at 29 s (HTTP 504){}; sending it again (stored chunks are skipped)",
                     answer.id_suffix()
                 ));
@@ -138,7 +138,7 @@ async fn send_until_done(
             }
             Ok(answer) => return Ok(answer),
             Err(e) if e.is::<NoAnswer>() => {
-                progress.warn(&format!(
+                printer.warn(&format!(
                     "{e:#}; sending it again (stored chunks are skipped)"
                 ));
                 (best, e.to_string())
@@ -183,7 +183,7 @@ async fn send_batch(
     client: &ApiClient,
     url: &str,
     mut batch: Vec<Source>,
-    progress: &Progress,
+    printer: &Printer,
 ) -> (usize, usize, Vec<String>) {
     let mut failures = Vec::new();
     loop {
@@ -194,7 +194,7 @@ async fn send_batch(
             documents: batch.iter().map(|s| s.doc.clone()).collect(),
             total: batch.len(),
         };
-        let answer = match send_until_done(client, url, &request, progress).await {
+        let answer = match send_until_done(client, url, &request, printer).await {
             Ok(answer) => answer,
             Err(e) => {
                 let first = &batch[0].origin;
@@ -220,7 +220,7 @@ async fn send_batch(
             let bad = batch.remove(i);
             let why = answer.error_message();
             let why = why.split_once("]: ").map_or(why.as_str(), |(_, w)| w);
-            progress.warn(&format!("skipped {}: {why}", bad.origin));
+            printer.warn(&format!("skipped {}: {why}", bad.origin));
             failures.push(format!("{}: {why}", bad.origin));
             continue;
         }
@@ -234,7 +234,7 @@ pub async fn run(
     args: &IngestArgs,
     endpoint: &str,
     key: &str,
-    progress: &Progress,
+    printer: &Printer,
 ) -> anyhow::Result<IngestReport> {
     let started = Instant::now();
     let sources = read_documents(&args.paths, &args.root)?;
@@ -247,19 +247,19 @@ pub async fn run(
     for s in sources {
         match problem(&s.doc) {
             Some(why) => {
-                progress.warn(&format!("skipped {}: {why}", s.origin));
+                printer.warn(&format!("skipped {}: {why}", s.origin));
                 report.failures.push(format!("{}: {why}", s.origin));
             }
             None => valid.push(s),
         }
     }
     let total = valid.len() as u64;
-    let client = ApiClient::new(key, REQUEST_TIMEOUT)?;
-    let bar = progress.bar(total, "ingesting");
+    let client = ApiClient::new(key, REQUEST_TIMEOUT, printer)?;
+    let bar = printer.bar(total, "ingesting");
     let mut results = futures::stream::iter(batches(valid, args.batch).into_iter().map(|batch| {
         let client = &client;
         let n = batch.len() as u64;
-        async move { (n, send_batch(client, endpoint, batch, progress).await) }
+        async move { (n, send_batch(client, endpoint, batch, printer).await) }
     }))
     .buffer_unordered(args.concurrency.max(1));
     while let Some((n, (documents, chunks, failures))) = results.next().await {

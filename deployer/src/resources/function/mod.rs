@@ -20,7 +20,7 @@ use aws_smithy_types::Blob;
 use diff::{Current, HANDLER};
 
 pub use diff::Diff;
-use settle::{failed, is_settled, retry_transient};
+use settle::{Transient, failed, is_settled, retry_transient};
 use std::collections::BTreeMap;
 
 /// The desired function configuration.
@@ -215,7 +215,7 @@ fn artifact(code: &Code) -> anyhow::Result<&Artifact> {
 async fn create(a: &Applier<'_>, spec: &FunctionSpec, code: &Code) -> anyhow::Result<String> {
     let zip = artifact(code)?.zip.clone();
     a.made_now(create_change(a, spec));
-    let created = retry_transient(false, || {
+    let created = retry_transient(Transient::RoleNotReady, || {
         a.lambda
             .create_function()
             .function_name(&a.names.function)
@@ -262,7 +262,7 @@ async fn update(
     let name = &a.names.function;
     if let Some(change) = configuration_change(a, diff) {
         a.made_now(change);
-        retry_transient(true, || {
+        retry_transient(Transient::RoleNotReadyOrUpdating, || {
             a.lambda
                 .update_function_configuration()
                 .function_name(name)
@@ -283,7 +283,7 @@ async fn update(
     };
     let zip = artifact(code)?.zip.clone();
     a.made_now(change);
-    retry_transient(true, || {
+    retry_transient(Transient::RoleNotReadyOrUpdating, || {
         a.lambda
             .update_function_code()
             .function_name(name)

@@ -40,7 +40,7 @@ pub async fn wait_settled(ctx: &Ctx) -> anyhow::Result<GetFunctionConfigurationO
     let name = &ctx.names.function;
     let started = Instant::now();
     let spinner = ctx
-        .progress
+        .printer
         .spinner(&format!("waiting for lambda function {name}"));
     let mut delay = Duration::from_millis(100);
     loop {
@@ -81,9 +81,18 @@ pub async fn wait_settled(ctx: &Ctx) -> anyhow::Result<GetFunctionConfigurationO
 
 type LambdaResult<T, E> = Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>;
 
-/// Runs `op` again while Lambda reports the role not assumable yet, or (when `conflicts` is
-/// set) an update in progress; returns the last SDK error otherwise.
-pub async fn retry_transient<T, E, F, Fut>(conflicts: bool, mut op: F) -> LambdaResult<T, E>
+/// Which of Lambda's transient refusals [`retry_transient`] waits out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transient {
+    /// The role is not assumable yet (IAM propagation).
+    RoleNotReady,
+    /// That, or another update of the function is in progress (`ResourceConflictException`).
+    RoleNotReadyOrUpdating,
+}
+
+/// Runs `op` again while Lambda answers one of the `transient` refusals; returns the last SDK
+/// error otherwise.
+pub async fn retry_transient<T, E, F, Fut>(transient: Transient, mut op: F) -> LambdaResult<T, E>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     F: FnMut() -> Fut,
@@ -95,7 +104,8 @@ where
         match op().await {
             Err(e)
                 if (role_not_ready(&e)
-                    || (conflicts && is(&e, &["ResourceConflictException"])))
+                    || (transient == Transient::RoleNotReadyOrUpdating
+                        && is(&e, &["ResourceConflictException"])))
                     && started.elapsed() < ROLE_PROPAGATION_BUDGET =>
             {
                 tracing::debug!(error = %describe(&e), "retrying");

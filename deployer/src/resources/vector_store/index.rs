@@ -151,13 +151,13 @@ async fn inspect(
 ) -> anyhow::Result<Option<IndexMode>> {
     let missing = check(current, spec).map_err(|e| anyhow!("{label} {e}"))?;
     for key in missing {
-        ctx.progress.warn(&format!(
+        ctx.printer.warn(&format!(
             "{label} does not declare `{key}` non-filterable (it cannot be changed after creation): chunks whose metadata exceeds 2 KB will be refused"
         ));
     }
     let change = mode_change(current, spec);
     if change.is_none() && spec.mode.is_none() && current.mode.as_deref() == Some("CLASSIC") {
-        ctx.progress.warn(&format!(
+        ctx.printer.warn(&format!(
             "{label} is CLASSIC: filters apply during the search (fewer than k hits with a selective filter) and `$startsWith` is refused\nhint: `deployer up --index-mode enhanced` switches it in place (no re-ingestion, no charge)"
         ));
     }

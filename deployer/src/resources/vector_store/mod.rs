@@ -258,7 +258,7 @@ pub(super) async fn warn_unmarked(ctx: &Ctx, label: &str) {
         })
         .count();
     if unmarked > 0 {
-        ctx.progress.warn(&format!(
+        ctx.printer.warn(&format!(
             "{label} holds vectors made by another embedding ({unmarked} of {} sampled lack `{EMBEDDING_KEY}={EMBEDDING_MARKER}`; the original function stored token 0, not the mean-pooled sentence embedding), so they rank unreliably next to new ones\nhint: `deployer reindex` re-embeds them in place (resumable)",
             page.vectors().len()
         ));
