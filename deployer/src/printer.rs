@@ -149,6 +149,14 @@ impl Printer {
     }
 }
 
+/// `n` and `noun`, plural unless one: "1 chunk", "69 chunks".
+pub fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +181,13 @@ mod tests {
                 ExitCode::FAILURE
             }
         }
+    }
+
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(count(1, "chunk"), "1 chunk");
+        assert_eq!(count(0, "chunk"), "0 chunks");
+        assert_eq!(count(69, "chunk"), "69 chunks");
     }
 
     #[test]

@@ -76,7 +76,8 @@ impl Report for DocumentsReport {
                 deleted_chunks,
                 ..
             } => Some(format!(
-                "deleted {deleted_documents} document(s) ({deleted_chunks} chunks)"
+                "deleted {deleted_documents} document(s) ({})",
+                crate::printer::count(*deleted_chunks, "chunk")
             )),
             Self::Document(_) => None,
         }

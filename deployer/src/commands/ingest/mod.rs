@@ -68,10 +68,7 @@ impl crate::report::Report for IngestReport {
             0 => String::new(),
             n => format!("; {n} failure(s)"),
         };
-        let chunks = match self.chunks {
-            1 => "1 chunk".to_string(),
-            n => format!("{n} chunks"),
-        };
+        let chunks = crate::printer::count(self.chunks, "chunk");
         Some(format!(
             "ingested {} document(s) ({chunks}) in {:.1} s{failed}",
             self.documents, self.seconds
