@@ -95,28 +95,35 @@ fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
         .build_https()
 }
 
+/// The SDK configuration of the global flags: credentials and region through the standard
+/// chain (`--profile`, environment, SSO, …), `--region` (resolved before the command runs:
+/// flag, `.env`, `DEFAULT_AWS_REGION`) else the chain's, `--endpoint-url`.
+pub async fn sdk_config(global: &GlobalArgs) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(5)
+                .with_max_backoff(std::time::Duration::from_secs(10)),
+        );
+    if let Some(profile) = &global.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &global.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    // Resolved before the command runs (flag, `.env`, `DEFAULT_AWS_REGION`); else the
+    // SDK's chain (`AWS_REGION`, the profile).
+    if let Some(region) = &global.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    loader.load().await
+}
+
 impl Ctx {
     /// Loads credentials and region through the standard chain and resolves the account.
     pub async fn load(global: &GlobalArgs, index: &str) -> anyhow::Result<Self> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(https_client())
-            .retry_config(
-                aws_config::retry::RetryConfig::standard()
-                    .with_max_attempts(5)
-                    .with_max_backoff(std::time::Duration::from_secs(10)),
-            );
-        if let Some(profile) = &global.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(url) = &global.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        // Resolved before the command runs (flag, `.env`, `DEFAULT_AWS_REGION`); else the
-        // SDK's chain (`AWS_REGION`, the profile).
-        if let Some(region) = &global.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        let sdk = loader.load().await;
+        let sdk = sdk_config(global).await;
         let region = sdk
             .region()
             .map(|r| r.to_string())

@@ -32,9 +32,10 @@ use std::process::ExitCode;
 async fn api_target(
     global: &cli::GlobalArgs,
     printer: &Printer,
+    command: &Command,
     api: &cli::ApiArgs,
     source: Option<&settings::Source>,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<(String, api_client::Credentials)> {
     let (endpoint, key, from) = match (&api.api_endpoint, &api.api_key, source) {
         (Some(e), Some(k), Some(source)) => (e.clone(), k.clone(), source.to_string()),
         _ => {
@@ -52,7 +53,21 @@ async fn api_target(
         global.name,
         api_client::escape_controls(&endpoint)
     ));
-    Ok((endpoint, key))
+    // The operator's routes are signed with the same credential chain as every other command;
+    // commands that only use the key never load it (no AWS configuration needed to search).
+    let operator = matches!(
+        command,
+        Command::Reindex(_)
+            | Command::Documents(cli::DocumentsArgs {
+                action: cli::DocumentsAction::Delete { .. },
+                ..
+            })
+    );
+    let signer = match operator {
+        true => api_client::Signer::from_config(&context::sdk_config(global).await, &endpoint),
+        false => None,
+    };
+    Ok((endpoint, api_client::Credentials { key, signer }))
 }
 
 /// After a command found nothing at an endpoint that came from `.env` or the environment:
@@ -94,11 +109,11 @@ async fn run_api(
         Command::Reindex(a) => &a.api,
         other => anyhow::bail!("`{other:?}` does not talk to the deployed API"),
     };
-    let (endpoint, key) = api_target(global, &printer, api, source).await?;
+    let (endpoint, credentials) = api_target(global, &printer, command, api, source).await?;
     let outcome = async {
         match command {
             Command::Ingest(args) => {
-                let report = commands::ingest::run(args, &endpoint, &key, &printer).await?;
+                let report = commands::ingest::run(args, &endpoint, &credentials, &printer).await?;
                 if report.failed_entirely() {
                     return Ok(Err(report));
                 }
@@ -106,15 +121,17 @@ async fn run_api(
             }
             Command::Documents(args) => {
                 let report =
-                    commands::documents::run(&args.action, &endpoint, &key, &printer).await?;
+                    commands::documents::run(&args.action, &endpoint, &credentials, &printer)
+                        .await?;
                 printer.emit(&report)
             }
             Command::Search(args) => {
-                let report = commands::search::run(args, &endpoint, &key, &printer).await?;
+                let report = commands::search::run(args, &endpoint, &credentials, &printer).await?;
                 printer.emit(&report)
             }
             Command::Reindex(args) => {
-                let report = commands::reindex::run(args, &endpoint, &key, &printer).await?;
+                let report =
+                    commands::reindex::run(args, &endpoint, &credentials, &printer).await?;
                 printer.emit(&report)
             }
             _ => unreachable!("matched above"),

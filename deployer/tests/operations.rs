@@ -88,6 +88,7 @@ fn documents_index_mode_logs_doctor_and_reindex_through_the_local_aws() {
     ]));
     assert_eq!(gone["document_ids"], json!(["tsla-q3"]), "{gone}");
     assert_eq!(list(&env), ["amzn-q3", "b/notes.md"]);
+    the_operator_routes_take_an_aws_identity_not_the_api_key(&env);
 
     // More results than one QueryVectors page is fine.
     let found = json_of(&env.ok(&["search", "technology", "-k", "150", "--json"]));
@@ -225,6 +226,106 @@ fn documents_index_mode_logs_doctor_and_reindex_through_the_local_aws() {
         (again["migrated"].clone(), again["reembedded"].clone()),
         (json!(0), json!(0))
     );
+}
+
+/// The routes that delete or re-embed (`DELETE /documents/{id}`, `POST /documents/delete`,
+/// `POST /documents/reindex`) are `AWS_IAM`: the API key alone gets API Gateway's 403 and
+/// changes nothing; an identity without `execute-api:Invoke` on them is refused with a hint;
+/// the deploying identity (README's policy) is allowed — the CLI calls above signed as it.
+fn the_operator_routes_take_an_aws_identity_not_the_api_key(env: &Env) {
+    let vars = dotenv(env);
+    let base = vars["ALEX_API_ENDPOINT"]
+        .strip_suffix("/ingest")
+        .unwrap()
+        .strip_prefix(&env.aws.url)
+        .unwrap()
+        .to_string();
+    let key = vars["ALEX_API_KEY"].as_str();
+    let with_key = [("x-api-key", key), ("Content-Type", "application/json")];
+    for (method, path, body) in [
+        (
+            "POST",
+            "/documents/delete",
+            r#"{"filter": {"ticker": "AMZN"}}"#,
+        ),
+        (
+            "POST",
+            "/documents/reindex",
+            r#"{"segment": 0, "segments": 1}"#,
+        ),
+        ("DELETE", "/documents/amzn-q3", ""),
+    ] {
+        let (status, text) = testkit::http(
+            env.aws.port,
+            method,
+            &format!("{base}{path}"),
+            &with_key,
+            body,
+        )
+        .unwrap();
+        assert_eq!(
+            (status, text.as_str()),
+            (403, r#"{"message": "Missing Authentication Token"}"#),
+            "{method} {path} with the API key alone"
+        );
+    }
+    // The key still reads.
+    let (status, _) = testkit::http(
+        env.aws.port,
+        "GET",
+        &format!("{base}/documents"),
+        &with_key,
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(list(env), ["amzn-q3", "b/notes.md"]);
+
+    // Another identity of the account, without execute-api:Invoke on those methods.
+    let sdk = env.sdk();
+    let (key_id, secret) = block_on(async {
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        iam.create_user().user_name("reader").send().await.unwrap();
+        iam.put_user_policy()
+            .user_name("reader")
+            .policy_name("reads")
+            .policy_document(
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Action": "execute-api:Invoke",
+                    "Resource": "arn:aws:execute-api:us-east-1:123456789012:*/prod/GET/documents"}]})
+                .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let key = iam
+            .create_access_key()
+            .user_name("reader")
+            .send()
+            .await
+            .unwrap();
+        let key = key.access_key().unwrap();
+        (
+            key.access_key_id().to_string(),
+            key.secret_access_key().to_string(),
+        )
+    });
+    let refused = env
+        .command(&["documents", "delete", "amzn-q3"])
+        .env("AWS_ACCESS_KEY_ID", &key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &secret)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("DELETE ")
+            && err.contains("was refused (HTTP 403): User: arn:aws:iam::123456789012:user/reader is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:123456789012:")
+            && err.contains("/prod/DELETE/documents/amzn-q3")
+            && err.contains("hint: this route takes the operator's AWS identity"),
+        "{err}"
+    );
+    assert_eq!(list(env), ["amzn-q3", "b/notes.md"]);
 }
 
 /// Two users ingesting at once into an account whose Lambda concurrency is 1: an invocation

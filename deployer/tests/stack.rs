@@ -148,6 +148,24 @@ fn fresh_up_creates_everything_field_by_field_and_a_rerun_changes_nothing() {
                     .ends_with("function:alex-ingest/invocations")
             );
         }
+        // What deletes or re-embeds takes the operator's AWS identity, not the key.
+        let delete = resources
+            .items()
+            .iter()
+            .find(|r| r.path() == Some("/documents/delete"))
+            .unwrap();
+        let m = apigw
+            .get_method()
+            .rest_api_id(api_id)
+            .resource_id(delete.id().unwrap())
+            .http_method("POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (m.authorization_type(), m.api_key_required()),
+            (Some("AWS_IAM"), Some(false))
+        );
         apigw
             .get_stage()
             .rest_api_id(api_id)
@@ -485,6 +503,7 @@ fn drift_is_planned_field_by_field_then_repaired() {
 
     env.ok(&["up"]);
     assert_plan_exits(&env, &[], 0);
+    an_operator_route_left_open_is_closed_by_up(&env);
 
     // The endpoint is redeployed real-time: plan sees it through DescribeEndpointConfig, up
     // gives the function the 6 MiB limit; a flag still wins over what the endpoint says.
@@ -515,6 +534,81 @@ fn drift_is_planned_field_by_field_then_repaired() {
     // The flag sticks: plain `plan` proposes nothing; unpinning goes back to the endpoint's.
     assert_plan_exits(&env, &[], 0);
     assert_plan_exits(&env, &["--unpin-endpoint-settings"], 2);
+}
+
+/// A stack deployed before the operator routes existed: `POST /documents/reindex` takes the
+/// API key, and the stage serves that. `plan` shows the route's authorization; `up` switches it
+/// and redeploys, after which the key alone is refused.
+fn an_operator_route_left_open_is_closed_by_up(env: &Env) {
+    use aws_sdk_apigateway::types::{Op, PatchOperation};
+    let sdk = env.sdk();
+    let api = block_on(async {
+        let apigw = aws_sdk_apigateway::Client::new(&sdk);
+        let api = apigw.get_rest_apis().send().await.unwrap().items()[0]
+            .id()
+            .unwrap()
+            .to_string();
+        let resources = apigw
+            .get_resources()
+            .rest_api_id(&api)
+            .send()
+            .await
+            .unwrap();
+        let reindex = resources
+            .items()
+            .iter()
+            .find(|r| r.path() == Some("/documents/reindex"))
+            .unwrap();
+        let replace = |path: &str, value: &str| {
+            PatchOperation::builder()
+                .op(Op::Replace)
+                .path(path)
+                .value(value)
+                .build()
+        };
+        apigw
+            .update_method()
+            .rest_api_id(&api)
+            .resource_id(reindex.id().unwrap())
+            .http_method("POST")
+            .patch_operations(replace("/authorizationType", "NONE"))
+            .patch_operations(replace("/apiKeyRequired", "true"))
+            .send()
+            .await
+            .unwrap();
+        apigw
+            .create_deployment()
+            .rest_api_id(&api)
+            .stage_name("prod")
+            .description("an older version's definition")
+            .send()
+            .await
+            .unwrap();
+        api
+    });
+    env.ok(&["output", "--write-env", ".env"]);
+    let vars = dotenv(env);
+    let reindex = vars["ALEX_API_ENDPOINT"].replace("/ingest", "/documents/reindex");
+    let key = vars["ALEX_API_KEY"].clone();
+    let body = r#"{"segment": 0, "segments": 1}"#;
+    assert_eq!(env.post(&reindex, Some(&key), body).0, 200, "open before");
+    let plan = env.run(&["plan", "--detailed-exitcode"]);
+    let text = String::from_utf8_lossy(&plan.stdout).to_string();
+    assert_eq!(plan.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(
+            "update  api route POST /documents/reindex authorization: NONE + api key -> AWS_IAM"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("api stage prod"), "{text}");
+    env.ok(&["up"]);
+    assert_plan_exits(env, &[], 0);
+    assert_eq!(
+        env.post(&reindex, Some(&key), body),
+        (403, json!({"message": "Missing Authentication Token"})),
+        "closed after up (api {api})"
+    );
 }
 
 #[test]

@@ -21,8 +21,14 @@ the Lambda resource policy is checked with the SourceArn API Gateway presents
 proxy event is built (`resource` the template, `path` as requested with its percent-encoding,
 `pathParameters` decoded, `queryStringParameters` the last value of each name and
 `multiValueQueryStringParameters` all of them, each null when there are none) and the function is
-invoked through the Lambda Runtime API. Method authorization types other than NONE (AWS_IAM,
-authorizers) are not evaluated. With API Gateway's and Lambda's limits: a body over
+invoked through the Lambda Runtime API. An `AWS_IAM` method is authorized first, as on AWS: the
+request must carry a SigV4 signature for `execute-api` in the API's region by a known identity
+(else 403 with API Gateway's words: "Missing Authentication Token", "The security token included
+in the request is invalid.", "The request signature we calculated does not match …", "Credential
+should be scoped to correct service: 'execute-api'. "), and the identity's policies must allow
+`execute-api:Invoke` on `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{VERB}{path}`, else
+403 `{"Message": "User: … is not authorized to perform: execute-api:Invoke on resource: …"}`.
+Lambda authorizers are not evaluated. With API Gateway's and Lambda's limits: a body over
 10 MiB is a plain-text 413 "HTTP content length exceeded 10485760 bytes."; a proxy event over
 Lambda's 6 MiB request payload is 413 `{"message": "Request Too Long"}` (BadRequestException) and
 the function is not invoked; an integration slower than 29 s (`apigw_integration_timeout_secs`)
@@ -40,7 +46,7 @@ import uuid
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, quote, unquote
 
-from .actions import partition_of
+from .actions import Check, partition_of
 from .common import ACCOUNT_ID, Response, aws_error
 
 # Seconds between calls, per account (cannot be raised on AWS).
@@ -151,6 +157,8 @@ class ApiGateway:
             res = api.resources.get(parts[3]) if api is not None else None
             if res is not None and parts[5] in (res.resource_methods or {}):
                 return _error(409, "ConflictException", "Method already exists for this resource")
+        if op == "UpdateMethod":
+            return self.update_method(backend, parts, req)
         if op == "CreateResource":
             api = backend.apis.get(parts[1])
             if api is not None:
@@ -216,6 +224,42 @@ class ApiGateway:
                 return Response(200, plan.to_json(), {k: v for k, v in resp.headers.items()
                                                       if k.lower() != "content-type"} | {"Content-Type": "application/json"})
         return None
+
+    # UpdateMethod's patchable fields (moto has no UpdateMethod): path -> (attribute, parse).
+    METHOD_PATCHES = {
+        "/apiKeyRequired": ("api_key_required", lambda v: {"true": True, "false": False}[v]),
+        "/authorizationType": ("authorization_type",
+                               lambda v: {t: t for t in ("NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS")}[v]),
+        "/authorizerId": ("authorizer_id", str),
+        "/operationName": ("operation_name", str),
+    }
+
+    def update_method(self, backend, parts, req) -> Response:
+        """UpdateMethod: `replace` of the method's own fields, as API Gateway takes them."""
+        api = backend.apis.get(parts[1])
+        if api is None:
+            return _error(404, "NotFoundException", "Invalid API identifier specified")
+        res = api.resources.get(parts[3])
+        if res is None:
+            return _error(404, "NotFoundException", "Invalid Resource identifier specified")
+        method = (res.resource_methods or {}).get(parts[5])
+        if method is None:
+            return _error(404, "NotFoundException", "Invalid Method identifier specified")
+        changes = []
+        for patch in req.get("patchOperations") or []:
+            path, value = patch.get("path"), patch.get("value")
+            if patch.get("op") != "replace" or path not in self.METHOD_PATCHES:
+                return _error(400, "BadRequestException",
+                              f"Invalid patch path '{path}' specified for op '{patch.get('op')}'. Must be one of: "
+                              f"[{', '.join(p[1:] for p in self.METHOD_PATCHES)}]")
+            attribute, parse = self.METHOD_PATCHES[path]
+            try:
+                changes.append((attribute, parse(value or "")))
+            except KeyError:
+                return _error(400, "BadRequestException", f"Invalid value '{value}' for {path[1:]}")
+        for attribute, value in changes:
+            setattr(method, attribute, value)
+        return Response(200, method.to_json(), {"Content-Type": "application/json"})
 
     @staticmethod
     def stage_exists(backend, api_id, stage) -> bool:
@@ -374,6 +418,12 @@ class ApiGateway:
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
+        # Authorization comes before the API key, as on AWS.
+        caller = None
+        if (method.authorization_type or "NONE") == "AWS_IAM":
+            caller = self.iam_caller(environ, body, region, api_id, stage_name, method_name, rest)
+            if isinstance(caller, Response):
+                return caller
         key = None
         if method.api_key_required:
             key, plan = self.check_key(backend, api_id, stage_name, headers.get("x-api-key"))
@@ -393,7 +443,8 @@ class ApiGateway:
         # The ARN API Gateway presents to Lambda as AWS:SourceArn names the request's own method
         # and path (path parameters as sent, never the `{id}` template; ANY as the actual verb).
         source_arn = f"arn:{partition_of(region)}:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage_name}/{method_name}{rest}"
-        event = self.proxy_event(environ, api_id, stage_name, rest, resource, method_name, headers, params, body, key, request_id)
+        event = self.proxy_event(environ, api_id, stage_name, rest, resource, method_name, headers, params, body, key,
+                                 request_id, caller)
         if len(json.dumps(event).encode()) > MAX_EVENT_BYTES:
             return gateway_message(413, "Request Too Long", {"x-amzn-ErrorType": "BadRequestException"})
         status, payload = self.invoke_with_timeout(function_arn, source_arn, event)
@@ -425,7 +476,35 @@ class ApiGateway:
             return 504, b""
         return result["out"]
 
-    def proxy_event(self, environ, api_id, stage, path, resource, method, headers, params, body, key, request_id):
+    @staticmethod
+    def iam_caller(environ, body: bytes, region: str, api_id: str, stage: str, method: str, path: str):
+        """The caller of an AWS_IAM method, or API Gateway's 403: the request must be signed
+        (SigV4) for `execute-api` in the API's region by a known identity whose policies allow
+        `execute-api:Invoke` on the method's ARN."""
+        from .auth import AUTH_ERRORS, identify, judge
+
+        caller, kind, scope = identify(environ, body)
+        if caller is None and kind == "missing":
+            return gateway_message(403, "Missing Authentication Token")
+        if scope and scope.split("/", 1)[1] != "execute-api":
+            return gateway_message(403, "Credential should be scoped to correct service: 'execute-api'. ",
+                                   {"x-amzn-ErrorType": "IncompleteSignatureException"})
+        if scope and scope.split("/", 1)[0] != region:
+            return gateway_message(403, "Credential should be scoped to a valid region. ",
+                                   {"x-amzn-ErrorType": "IncompleteSignatureException"})
+        if caller is None:
+            return gateway_message(403, AUTH_ERRORS[kind][2], {"x-amzn-ErrorType": AUTH_ERRORS[kind][1]})
+        arn = f"arn:{partition_of(region)}:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage}/{method}{path}"
+        reason = judge(caller, Check("execute-api:Invoke", arn))
+        if reason:
+            explicit = " with an explicit deny" if "explicit deny" in reason else ""
+            message = f"User: {caller.arn} is not authorized to perform: execute-api:Invoke on resource: {arn}{explicit}"
+            return Response(403, {"Message": message},
+                            {"x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-ErrorType": "AccessDeniedException"})
+        return caller
+
+    def proxy_event(self, environ, api_id, stage, path, resource, method, headers, params, body, key, request_id,
+                    caller=None):
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         now = datetime.now(timezone.utc)
         text = body.decode("utf-8", errors="strict") if body else None
@@ -457,6 +536,9 @@ class ApiGateway:
                     "apiKeyId": key.id if key else None,
                     "sourceIp": environ.get("REMOTE_ADDR", "127.0.0.1"),
                     "userAgent": headers.get("user-agent"),
+                    # AWS_IAM methods: who signed the request.
+                    "userArn": caller.arn if caller else None,
+                    "accountId": ACCOUNT_ID if caller else None,
                 },
                 "domainName": f"{api_id}.execute-api.localhost",
                 "apiId": api_id,

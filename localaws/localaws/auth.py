@@ -277,14 +277,17 @@ def signature(environ, body: bytes, secret: str, date: str, region: str, service
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
-def authenticate(service: str, environ, body: bytes) -> Caller | Response:
+def identify(environ, body: bytes) -> tuple[Caller | None, str, str]:
+    """(caller, "", scope) of a request whose SigV4 signature holds, else (None, kind, scope):
+    kind is a key of AUTH_ERRORS, scope the credential scope's "region/service" as signed."""
     header = environ.get("HTTP_AUTHORIZATION", "")
     if not header:
-        return _auth_error(service, environ, "missing")
+        return None, "missing", ""
     m = AUTHORIZATION.match(header.strip())
     if not m:
-        return _auth_error(service, environ, "incomplete")
+        return None, "incomplete", ""
     key_id, date, region, scope_service, signed_headers, given = m.groups()
+    scope = f"{region}/{scope_service}"
     # The signing region's partition first; then the others, so the administrator's keys (made
     # in `aws`) also sign requests to aws-cn and aws-us-gov regions.
     token, first = environ.get("HTTP_X_AMZ_SECURITY_TOKEN", ""), partition_of(region)
@@ -293,12 +296,22 @@ def authenticate(service: str, environ, body: bytes) -> Caller | Response:
         if found is not None:
             break
     else:
-        return _auth_error(service, environ, "token")
+        return None, "token", scope
     secret, caller = found
     if not hmac.compare_digest(signature(environ, body, secret, date, region, scope_service, signed_headers), given):
-        return _auth_error(service, environ, "signature")
+        return None, "signature", scope
     caller.context.update({"aws:PrincipalAccount": ACCOUNT_ID, "aws:RequestedRegion": region})
-    return caller
+    return caller, "", scope
+
+
+def authenticate(service: str, environ, body: bytes) -> Caller | Response:
+    caller, kind, _ = identify(environ, body)
+    return caller if caller is not None else _auth_error(service, environ, kind)
+
+
+def auth_message(kind: str) -> str:
+    """AWS's words for an authentication failure of `identify`."""
+    return AUTH_ERRORS[kind][2]
 
 
 # ---- authorization ----------------------------------------------------------------------------

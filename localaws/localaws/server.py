@@ -66,6 +66,7 @@ APIGW_ROUTES = [
     ("DELETE", r"/restapis/[^/]+/resources/[^/]+$", "DeleteResource"),
     ("PUT", r"/restapis/[^/]+/resources/[^/]+/methods/[^/]+$", "PutMethod"),
     ("GET", r"/restapis/[^/]+/resources/[^/]+/methods/[^/]+$", "GetMethod"),
+    ("PATCH", r"/restapis/[^/]+/resources/[^/]+/methods/[^/]+$", "UpdateMethod"),
     ("DELETE", r"/restapis/[^/]+/resources/[^/]+/methods/[^/]+$", "DeleteMethod"),
     ("PUT", r"/restapis/[^/]+/resources/[^/]+/methods/[^/]+/integration$", "PutIntegration"),
     ("GET", r"/restapis/[^/]+/resources/[^/]+/methods/[^/]+/integration$", "GetIntegration"),

@@ -107,3 +107,82 @@ def test_concurrent_invocations_get_their_own_environments_up_to_the_concurrency
     # Both environments stay warm and are reused.
     status, body, _ = call(aws, api, key=key)
     assert status == 201 and body["pid"] in ok
+
+
+def signed_call(aws, api, key_id, secret, service="execute-api", region="us-east-1", path="/echo", body="{}"):
+    """POSTs to the stage signed with SigV4 (botocore's signer, as an SDK would)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = f"{aws.url}/restapis/{api}/prod/_user_request_{path}"
+    request = AWSRequest(method="POST", url=url, data=body.encode(), headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(key_id, secret), service, region).add_auth(request)
+    req = urllib.request.Request(url, data=body.encode(), headers=dict(request.headers), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def iam_method(aws, api):
+    """Switches POST /echo to AWS_IAM without an API key (UpdateMethod) and redeploys."""
+    apigw = aws.client("apigateway")
+    res = next(r["id"] for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/echo")
+    out = apigw.update_method(restApiId=api, resourceId=res, httpMethod="POST", patchOperations=[
+        {"op": "replace", "path": "/authorizationType", "value": "AWS_IAM"},
+        {"op": "replace", "path": "/apiKeyRequired", "value": "false"}])
+    assert out["authorizationType"] == "AWS_IAM" and out["apiKeyRequired"] is False
+    aws.control("config", {"apigw_quotas": False})
+    apigw.create_deployment(restApiId=api, stageName="prod")
+
+
+def test_aws_iam_methods_need_a_signature_and_execute_api_invoke(aws):
+    api, key, _, _ = setup(aws)
+    iam_method(aws, api)
+    # The API key is not a credential for an AWS_IAM method; nothing unsigned gets through.
+    assert call(aws, api, key=key)[:2] == (403, {"message": "Missing Authentication Token"})
+    admin = aws.control("credentials")
+    admin_key, admin_secret = admin["AccessKeyId"], admin["SecretAccessKey"]
+    status, body = signed_call(aws, api, admin_key, admin_secret)
+    assert status == 201, body
+    assert body["event"]["requestContext"]["identity"]["userArn"].startswith("arn:aws:iam::123456789012:user/")
+    # Signed for another service or region, with a wrong secret, or by an unknown key.
+    assert signed_call(aws, api, admin_key, admin_secret, service="s3") == (
+        403, {"message": "Credential should be scoped to correct service: 'execute-api'. "})
+    assert signed_call(aws, api, admin_key, admin_secret, region="eu-west-1")[0] == 403
+    assert signed_call(aws, api, admin_key, "wrong")[1]["message"].startswith("The request signature we calculated")
+    assert signed_call(aws, api, "AKIAUNKNOWN", "x") == (
+        403, {"message": "The security token included in the request is invalid."})
+    # A known identity is judged on the method's ARN: only an exact allow gets through.
+    iam = aws.client("iam")
+    arn = f"arn:aws:execute-api:us-east-1:123456789012:{api}/prod/POST/echo"
+    for name, resource in (("other", f"arn:aws:execute-api:us-east-1:123456789012:{api}/prod/GET/echo"),
+                           ("exact", arn)):
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resource}]}))
+    other = iam.create_access_key(UserName="other")["AccessKey"]
+    exact = iam.create_access_key(UserName="exact")["AccessKey"]
+    assert signed_call(aws, api, other["AccessKeyId"], other["SecretAccessKey"]) == (403, {
+        "Message": f"User: arn:aws:iam::123456789012:user/other is not authorized to perform: "
+                   f"execute-api:Invoke on resource: {arn}"})
+    assert signed_call(aws, api, exact["AccessKeyId"], exact["SecretAccessKey"])[0] == 201
+
+
+def test_update_method_takes_only_the_methods_own_fields(aws):
+    api, _, _, _ = setup(aws)
+    apigw = aws.client("apigateway")
+    res = next(r["id"] for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/echo")
+    import botocore.exceptions
+    import pytest
+
+    for patch in ({"op": "replace", "path": "/authorizationType", "value": "MAGIC"},
+                  {"op": "add", "path": "/apiKeyRequired", "value": "true"},
+                  {"op": "replace", "path": "/httpMethod", "value": "GET"}):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            apigw.update_method(restApiId=api, resourceId=res, httpMethod="POST", patchOperations=[patch])
+        assert e.value.response["Error"]["Code"] == "BadRequestException"
+    assert apigw.get_method(restApiId=api, resourceId=res, httpMethod="POST")["authorizationType"] == "NONE"

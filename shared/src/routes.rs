@@ -20,6 +20,17 @@ pub enum Operation {
     DeleteDocument,
 }
 
+/// Who may call a route: enforced by API Gateway, before the function runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The stack's API key (`x-api-key`): the original contract.
+    ApiKey,
+    /// The operator's AWS identity: a SigV4-signed request (`AWS_IAM` authorization) by an
+    /// identity allowed `execute-api:Invoke` on the method's ARN. For what destroys data or
+    /// costs money across the whole index; an API key ends up in front-ends and notebooks.
+    Operator,
+}
+
 /// One route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
@@ -31,6 +42,8 @@ pub struct Route {
     pub path: &'static str,
     /// Its name: the suffix of its Lambda permission statement id, and the log's `route`.
     pub name: &'static str,
+    /// Who may call it.
+    pub access: Access,
 }
 
 const fn route(
@@ -38,48 +51,67 @@ const fn route(
     method: &'static str,
     path: &'static str,
     name: &'static str,
+    access: Access,
 ) -> Route {
     Route {
         operation,
         method,
         path,
         name,
+        access,
     }
 }
 
 /// The routes the API serves, in the order they are created and listed.
 pub const ROUTES: [Route; 7] = [
-    route(Operation::Ingest, "POST", "/ingest", "ingest"),
-    route(Operation::Search, "POST", "/search", "search"),
+    route(
+        Operation::Ingest,
+        "POST",
+        "/ingest",
+        "ingest",
+        Access::ApiKey,
+    ),
+    route(
+        Operation::Search,
+        "POST",
+        "/search",
+        "search",
+        Access::ApiKey,
+    ),
     route(
         Operation::ListDocuments,
         "GET",
         "/documents",
         "documents-list",
+        Access::ApiKey,
     ),
     route(
         Operation::DeleteByFilter,
         "POST",
         "/documents/delete",
         "documents-delete-by-filter",
+        Access::Operator,
     ),
     route(
         Operation::Reindex,
         "POST",
         "/documents/reindex",
         "documents-reindex",
+        Access::Operator,
     ),
     route(
         Operation::GetDocument,
         "GET",
         "/documents/{id+}",
         "documents-get",
+        Access::ApiKey,
     ),
     route(
         Operation::DeleteDocument,
         "DELETE",
         "/documents/{id+}",
         "documents-delete",
+        Access::Operator,
     ),
 ];
 

@@ -85,8 +85,9 @@ impl ApiClient {
             );
         }
         let url = api_url(endpoint, &operation.path(Some(id)));
-        let method = reqwest::Method::from_bytes(operation.route().method.as_bytes())?;
-        let answer = self.send(method, &url, None).await?;
+        let route = operation.route();
+        let method = reqwest::Method::from_bytes(route.method.as_bytes())?;
+        let answer = self.send_as(route.access, method, &url, None).await?;
         match answer.status {
             200 => answer.decode().map(Some),
             404 if answer.is_function_error() => Ok(None),
@@ -102,7 +103,9 @@ impl ApiClient {
         request: &DeleteByFilterRequest,
     ) -> anyhow::Result<(DeleteByFilterResponse, bool)> {
         let url = api_url(endpoint, &Operation::DeleteByFilter.path(None));
-        let answer = self.post(&url, serde_json::to_vec(request)?).await?;
+        let answer = self
+            .post_as(Operation::DeleteByFilter, &url, request)
+            .await?;
         match answer.status {
             200 | 202 => Ok((answer.decode()?, answer.status == 200)),
             504 => Err(cut(&url)),
@@ -117,12 +120,27 @@ impl ApiClient {
         request: &ReindexRequest,
     ) -> anyhow::Result<ReindexResponse> {
         let url = api_url(endpoint, &Operation::Reindex.path(None));
-        let answer = self.post(&url, serde_json::to_vec(request)?).await?;
+        let answer = self.post_as(Operation::Reindex, &url, request).await?;
         match answer.status {
             200 | 202 => answer.decode(),
             504 => Err(cut(&url)),
             _ => Err(failed("reindexing", &answer)),
         }
+    }
+}
+
+impl ApiClient {
+    /// POSTs `request` to `url` with the credential `operation`'s route takes.
+    async fn post_as(
+        &self,
+        operation: Operation,
+        url: &str,
+        request: &impl serde::Serialize,
+    ) -> anyhow::Result<Answer> {
+        let access = operation.route().access;
+        let body = serde_json::to_vec(request)?;
+        self.send_as(access, reqwest::Method::POST, url, Some(body))
+            .await
     }
 }
 

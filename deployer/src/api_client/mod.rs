@@ -7,10 +7,13 @@ use anyhow::{anyhow, bail};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use shared::api::ErrorBody;
+use shared::routes::Access;
 
 mod endpoints;
+mod signer;
 mod url;
 
+pub use signer::{Credentials, Signer};
 use std::time::Duration;
 pub use url::{check_url, escape_controls, is_loopback_url, retry_after};
 
@@ -110,6 +113,8 @@ impl Answer {
 pub struct ApiClient {
     client: reqwest::Client,
     key: String,
+    /// The operator's signer, for the routes API Gateway authorizes with `AWS_IAM`.
+    signer: Option<Signer>,
     timeout: Duration,
     /// Where the waits it announces are said.
     printer: crate::printer::Printer,
@@ -190,7 +195,7 @@ impl ApiClient {
     /// A client with a per-request `timeout` that never follows redirects; the waits it
     /// announces go to `printer`.
     pub fn new(
-        key: &str,
+        credentials: &Credentials,
         timeout: Duration,
         printer: &crate::printer::Printer,
     ) -> anyhow::Result<Self> {
@@ -200,7 +205,8 @@ impl ApiClient {
             .build()?;
         Ok(Self {
             client,
-            key: key.to_string(),
+            key: credentials.key.clone(),
+            signer: credentials.signer.clone(),
             timeout,
             printer: printer.clone(),
             told_starting: false.into(),
@@ -224,16 +230,55 @@ impl ApiClient {
         url: &str,
         body: Option<Vec<u8>>,
     ) -> anyhow::Result<Answer> {
+        self.send_as(Access::ApiKey, method, url, body).await
+    }
+
+    /// Sends as [`ApiClient::send`] does, with the credential `access` names: the API key, or
+    /// a SigV4 signature by the operator's AWS identity (made again for every attempt). A 403
+    /// on an operator route says which permission the identity needs.
+    pub async fn send_as(
+        &self,
+        access: Access,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+    ) -> anyhow::Result<Answer> {
+        let answer = self.attempts(access, method.clone(), url, body).await?;
+        if access == Access::Operator && answer.status == 403 {
+            return Err(operator_refused(&method, url, &answer));
+        }
+        Ok(answer)
+    }
+
+    async fn attempts(
+        &self,
+        access: Access,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+    ) -> anyhow::Result<Answer> {
         let target = check_url(url)?;
         let mut backoff = Duration::from_millis(500);
         let started = std::time::Instant::now();
         let mut attempt = 0;
         while attempt < MAX_ATTEMPTS {
             attempt += 1;
-            let mut request = self
-                .client
-                .request(method.clone(), target.clone())
-                .header("x-api-key", &self.key);
+            let mut request = self.client.request(method.clone(), target.clone());
+            request = match (access, &self.signer) {
+                (Access::ApiKey, _) => request.header("x-api-key", &self.key),
+                (Access::Operator, Some(signer)) => {
+                    let payload = body.as_deref().unwrap_or_default();
+                    let signed = signer.headers(method.as_str(), target.as_str(), payload);
+                    signed
+                        .await?
+                        .into_iter()
+                        .fold(request, |r, (k, v)| r.header(k, v))
+                }
+                (Access::Operator, None) => bail!(
+                    "{method} {} takes the operator's AWS identity, and no AWS configuration could be loaded\nhint: configure credentials and a region (`aws configure`, `--profile`, `--region`)",
+                    target.path()
+                ),
+            };
             if let Some(body) = &body {
                 request = request
                     .header("content-type", "application/json")
@@ -331,6 +376,25 @@ impl ApiClient {
         }
         bail!("request to {url} still throttled after {MAX_ATTEMPTS} attempts")
     }
+}
+
+/// An operator route's 403: API Gateway refused the signature or the identity.
+fn operator_refused(method: &reqwest::Method, url: &str, answer: &Answer) -> anyhow::Error {
+    let said = serde_json::from_str::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|v| {
+            ["Message", "message"]
+                .iter()
+                .find_map(|k| v.get(k)?.as_str().map(str::to_string))
+        })
+        .unwrap_or_else(|| answer.body.clone());
+    let path = reqwest::Url::parse(url).map_or_else(|_| url.to_string(), |u| u.path().to_string());
+    anyhow!(
+        "{method} {} was refused (HTTP 403): {}{}\nhint: this route takes the operator's AWS identity (a SigV4 signature), not the API key; the identity needs execute-api:Invoke on this method's ARN (README, \"Deploying with least privilege\": deployer/deployer-policy.json names it)",
+        escape_controls(&path),
+        escape_controls(&said),
+        answer.id_suffix()
+    )
 }
 
 /// Between half and all of `wait`, at random ("equal jitter").

@@ -1,7 +1,7 @@
 //! `documents list | get ID | delete ID | delete --filter JSON | delete --all`: the stored documents,
 //! through the deployed API's document endpoints (see [`crate::api_client`]).
 
-use crate::api_client::{ApiClient, MAX_CUT_ROUNDS, NoAnswer, escape_controls};
+use crate::api_client::{ApiClient, Credentials, MAX_CUT_ROUNDS, NoAnswer, escape_controls};
 use crate::cli::DocumentsAction;
 use crate::printer::Printer;
 use crate::report::Report;
@@ -88,11 +88,11 @@ impl Report for DocumentsReport {
 pub async fn run(
     action: &DocumentsAction,
     endpoint: &str,
-    key: &str,
+    credentials: &Credentials,
     printer: &Printer,
 ) -> anyhow::Result<DocumentsReport> {
     crate::api_client::check_url(endpoint)?;
-    let client = ApiClient::new(key, REQUEST_TIMEOUT, printer)?;
+    let client = ApiClient::new(credentials, REQUEST_TIMEOUT, printer)?;
     match action {
         DocumentsAction::List => list(&client, endpoint).await,
         DocumentsAction::Get { id } => match client.get_document(endpoint, id).await? {

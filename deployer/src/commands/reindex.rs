@@ -5,7 +5,7 @@
 //! inside the function's time budget, and a run stopped anywhere is finished by running it
 //! again (what is done carries the embedding marker and is skipped).
 
-use crate::api_client::{ApiClient, MAX_CUT_ROUNDS, NoAnswer};
+use crate::api_client::{ApiClient, Credentials, MAX_CUT_ROUNDS, NoAnswer};
 use crate::cli::ReindexArgs;
 use crate::printer::Printer;
 use crate::report::Report;
@@ -123,12 +123,12 @@ async fn segment(
 pub async fn run(
     args: &ReindexArgs,
     endpoint: &str,
-    key: &str,
+    credentials: &Credentials,
     printer: &Printer,
 ) -> anyhow::Result<ReindexReport> {
     let started = Instant::now();
     crate::api_client::check_url(endpoint)?;
-    let client = ApiClient::new(key, REQUEST_TIMEOUT, printer)?;
+    let client = ApiClient::new(credentials, REQUEST_TIMEOUT, printer)?;
     let totals = Totals::default();
     let count = args.segments;
     let spinner = printer.spinner("reindex: listing the index");

@@ -1,6 +1,6 @@
 //! `search`: queries the deployed API and prints ranked results.
 
-use crate::api_client::{ApiClient, escape_controls};
+use crate::api_client::{ApiClient, Credentials, escape_controls};
 use crate::cli::SearchArgs;
 use crate::printer::Printer;
 use anyhow::Context as _;
@@ -78,7 +78,7 @@ impl crate::report::Report for SearchReport {
 pub async fn run(
     args: &SearchArgs,
     endpoint: &str,
-    key: &str,
+    credentials: &Credentials,
     printer: &Printer,
 ) -> anyhow::Result<SearchReport> {
     let filter = match &args.filter {
@@ -90,7 +90,7 @@ pub async fn run(
         k: Some(args.k),
         filter,
     };
-    let client = ApiClient::new(key, std::time::Duration::from_secs(60), printer)?;
+    let client = ApiClient::new(credentials, std::time::Duration::from_secs(60), printer)?;
     Ok(SearchReport(
         client.search(&search_url(endpoint), &request).await?,
     ))

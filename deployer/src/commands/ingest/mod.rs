@@ -16,7 +16,9 @@
 //! batch that makes no progress in three rounds in a row is reported as failed, with the
 //! request id and where the function's log is.
 
-use crate::api_client::{Answer, ApiClient, NoAnswer, STALE_HINT, check_url, escape_controls};
+use crate::api_client::{
+    Answer, ApiClient, Credentials, NoAnswer, STALE_HINT, check_url, escape_controls,
+};
 use crate::cli::IngestArgs;
 use crate::printer::Printer;
 use anyhow::bail;
@@ -230,7 +232,7 @@ async fn send_batch(
 pub async fn run(
     args: &IngestArgs,
     endpoint: &str,
-    key: &str,
+    credentials: &Credentials,
     printer: &Printer,
 ) -> anyhow::Result<IngestReport> {
     let started = Instant::now();
@@ -251,7 +253,7 @@ pub async fn run(
         }
     }
     let total = valid.len() as u64;
-    let client = ApiClient::new(key, REQUEST_TIMEOUT, printer)?;
+    let client = ApiClient::new(credentials, REQUEST_TIMEOUT, printer)?;
     let bar = printer.bar(total, "ingesting");
     let mut results = futures::stream::iter(batches(valid, args.batch).into_iter().map(|batch| {
         let client = &client;

@@ -1,5 +1,5 @@
-//! The REST API: the routes of [`ROUTES`], `apiKeyRequired`, AWS_PROXY integrations, and
-//! the `prod` stage. REST API names are not unique in AWS, so the API is found by name; when
+//! The REST API: the routes of [`ROUTES`], each authorized as its access says (the API key,
+//! or `AWS_IAM` for the operator's routes), AWS_PROXY integrations, and the `prod` stage. REST API names are not unique in AWS, so the API is found by name; when
 //! races or lost responses left duplicates, every run keeps the same one (oldest, then lowest
 //! id) and deletes the others it manages. The stage is redeployed only when the definition's
 //! hash (kept in the deployment's description) differs from what the stage serves; stage
@@ -66,9 +66,10 @@ pub fn definition_hash(ctx: &Ctx, function_arn: &str) -> String {
     let mut h = Sha256::new();
     for route in ROUTES {
         h.update(format!(
-            "{} {} apiKeyRequired=true AWS_PROXY {}\n",
+            "{} {} {} AWS_PROXY {}\n",
             route.method,
             route.path,
+            routes::Auth::of(route.access),
             integration_uri(ctx, function_arn)
         ));
     }
@@ -212,7 +213,11 @@ async fn plan_definition(
             Some(resource_id) => routes::read(ctx, api_id, resource_id, &route).await?,
             None => None,
         };
-        out.push((route, missing, routes::diff(method.as_ref(), &uri)));
+        out.push((
+            route,
+            missing,
+            routes::diff(method.as_ref(), route.access, &uri),
+        ));
     }
     let stage = stage::plan(ctx, api_id, &definition_hash(ctx, function_arn)).await?;
     Ok(Definition { routes: out, stage })
@@ -233,7 +238,10 @@ pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
                 out.push(Change::new(
                     Action::Create,
                     route.label(),
-                    "(api key required, AWS_PROXY)",
+                    format!(
+                        "(authorization {}, AWS_PROXY)",
+                        routes::Auth::of(route.access)
+                    ),
                 ));
             }
             let hash = definition_hash(ctx, &plan.function_arn);

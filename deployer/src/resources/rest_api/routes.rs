@@ -1,6 +1,7 @@
-//! The API's routes: a resource per path (parents created first) with the route's method
-//! (no authorizer, API key required) and an AWS_PROXY integration to the function (always
-//! invoked with POST). Read the method → [`diff`] → apply.
+//! The API's routes: a resource per path (parents created first) with the route's method,
+//! authorized as its [`Access`] says (the API key, or the operator's AWS identity: `AWS_IAM`),
+//! and an AWS_PROXY integration to the function (always invoked with POST). Read the method →
+//! [`diff`] → apply.
 
 use super::Route;
 use crate::aws_error::{describe, is, is_not_found};
@@ -9,13 +10,72 @@ use crate::resources::{Action, Applier, Change, Gone};
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::operation::get_method::GetMethodOutput;
 use aws_sdk_apigateway::types::{IntegrationType, Op, PatchOperation};
+use shared::routes::Access;
 use std::collections::HashMap;
 
-/// A route's POST method as read.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Method {
+/// How a method is authorized: its `authorizationType` and `apiKeyRequired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Auth {
+    /// `AWS_IAM` (else `NONE`, or an authorizer the stack never sets).
+    pub iam: Authorization,
     /// `apiKeyRequired`.
     pub api_key_required: bool,
+}
+
+/// A method's `authorizationType`, as far as the stack tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Authorization {
+    /// `NONE`.
+    #[default]
+    None,
+    /// `AWS_IAM`: a SigV4 signature and `execute-api:Invoke`.
+    AwsIam,
+    /// An authorizer (`CUSTOM`, `COGNITO_USER_POOLS`) someone set by hand.
+    Other,
+}
+
+impl Authorization {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "NONE",
+            Self::AwsIam => "AWS_IAM",
+            Self::Other => "an authorizer",
+        }
+    }
+}
+
+impl Auth {
+    /// What `access` needs: the API key alone, or `AWS_IAM` alone.
+    pub fn of(access: Access) -> Self {
+        match access {
+            Access::ApiKey => Self {
+                iam: Authorization::None,
+                api_key_required: true,
+            },
+            Access::Operator => Self {
+                iam: Authorization::AwsIam,
+                api_key_required: false,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = if self.api_key_required {
+            " + api key"
+        } else {
+            ""
+        };
+        write!(f, "{}{key}", self.iam.as_str())
+    }
+}
+
+/// A route's method as read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Method {
+    /// How it is authorized.
+    pub auth: Auth,
     /// The integration: whether it is AWS_PROXY, and its URI.
     pub integration: Option<(bool, Option<String>)>,
 }
@@ -23,20 +83,24 @@ pub struct Method {
 /// One change to a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edit {
-    /// Put the POST method.
+    /// Put the method.
     CreateMethod,
-    /// The method exists without `apiKeyRequired`.
-    RequireApiKey,
+    /// The method exists with other authorization (`was`): set the route's.
+    Authorize {
+        /// What it had.
+        was: Auth,
+    },
     /// Put the integration (missing, or another type or target).
     Integration(Action),
 }
 
-/// What makes `method` (`None`: missing) the route the stack wants, integrated with `uri`.
-pub fn diff(method: Option<&Method>, uri: &str) -> Vec<Edit> {
+/// What makes `method` (`None`: missing) the route the stack wants (authorized for `access`),
+/// integrated with `uri`.
+pub fn diff(method: Option<&Method>, access: Access, uri: &str) -> Vec<Edit> {
     let mut edits = Vec::new();
     match method {
         None => edits.push(Edit::CreateMethod),
-        Some(m) if !m.api_key_required => edits.push(Edit::RequireApiKey),
+        Some(m) if m.auth != Auth::of(access) => edits.push(Edit::Authorize { was: m.auth }),
         Some(_) => {}
     }
     match method.and_then(|m| m.integration.as_ref()) {
@@ -49,7 +113,14 @@ pub fn diff(method: Option<&Method>, uri: &str) -> Vec<Edit> {
 
 fn method(out: &GetMethodOutput) -> Method {
     Method {
-        api_key_required: out.api_key_required() == Some(true),
+        auth: Auth {
+            iam: match out.authorization_type() {
+                None | Some("NONE") => Authorization::None,
+                Some("AWS_IAM") => Authorization::AwsIam,
+                Some(_) => Authorization::Other,
+            },
+            api_key_required: out.api_key_required() == Some(true),
+        },
         integration: out.method_integration().map(|i| {
             (
                 i.r#type() == Some(&IntegrationType::AwsProxy),
@@ -178,13 +249,18 @@ pub async fn read(
 /// How the plan shows `edit` of `route`.
 pub fn change(route: &Route, edit: Edit) -> Change {
     let label = route.label();
+    let auth = Auth::of(route.access);
     match edit {
         Edit::CreateMethod => Change::new(
             Action::Create,
             format!("{label} method"),
-            "(authorization NONE, api key required)",
+            format!("(authorization {auth})"),
         ),
-        Edit::RequireApiKey => Change::new(Action::Update, label, "apiKeyRequired: false -> true"),
+        Edit::Authorize { was } => Change::new(
+            Action::Update,
+            label,
+            format!("authorization: {was} -> {auth}"),
+        ),
         Edit::Integration(action) => Change::new(
             action,
             format!("{label} integration"),
@@ -203,7 +279,7 @@ pub async fn apply(
 ) -> anyhow::Result<()> {
     for edit in edits {
         a.made_now(change(route, *edit));
-        apply_edit(a, (api_id, resource_id, route.method), uri, *edit)
+        apply_edit(a, (api_id, resource_id, route), uri, *edit)
             .await
             .map_err(|e| anyhow!("failed to configure {}: {e}", route.label()))?;
     }
@@ -212,11 +288,12 @@ pub async fn apply(
 
 async fn apply_edit(
     a: &Applier<'_>,
-    (api_id, resource_id, method): (&str, &str, &str),
+    (api_id, resource_id, route): (&str, &str, &Route),
     uri: &str,
     edit: Edit,
 ) -> Result<(), String> {
     let ctx: &Ctx = a;
+    let (method, auth) = (route.method, Auth::of(route.access));
     match edit {
         Edit::CreateMethod => match ctx
             .apigw
@@ -224,8 +301,8 @@ async fn apply_edit(
             .rest_api_id(api_id)
             .resource_id(resource_id)
             .http_method(method)
-            .authorization_type("NONE")
-            .api_key_required(true)
+            .authorization_type(auth.iam.as_str())
+            .api_key_required(auth.api_key_required)
             .send()
             .await
         {
@@ -235,19 +312,21 @@ async fn apply_edit(
             Err(e) if is(&e, &["ConflictException"]) => Ok(()),
             Err(e) => Err(describe(&e)),
         },
-        Edit::RequireApiKey => ctx
+        Edit::Authorize { .. } => ctx
             .apigw
             .update_method()
             .rest_api_id(api_id)
             .resource_id(resource_id)
             .http_method(method)
-            .patch_operations(
-                PatchOperation::builder()
-                    .op(Op::Replace)
-                    .path("/apiKeyRequired")
-                    .value("true")
-                    .build(),
-            )
+            .patch_operations(replace("/authorizationType", auth.iam.as_str()))
+            .patch_operations(replace(
+                "/apiKeyRequired",
+                if auth.api_key_required {
+                    "true"
+                } else {
+                    "false"
+                },
+            ))
             .send()
             .await
             .map(drop)
@@ -266,6 +345,14 @@ async fn apply_edit(
             .map(drop)
             .map_err(|e| describe(&e)),
     }
+}
+
+fn replace(path: &str, value: &str) -> PatchOperation {
+    PatchOperation::builder()
+        .op(Op::Replace)
+        .path(path)
+        .value(value)
+        .build()
 }
 
 #[cfg(test)]
@@ -294,35 +381,71 @@ mod tests {
     #[test]
     fn a_missing_route_is_created_whole() {
         assert_eq!(
-            diff(None, URI),
+            diff(None, Access::ApiKey, URI),
             [Edit::CreateMethod, Edit::Integration(Action::Create)]
         );
     }
 
     #[test]
-    fn a_route_without_key_or_with_another_target_is_repaired() {
+    fn a_route_with_other_authorization_or_another_target_is_repaired() {
         let good = Method {
-            api_key_required: true,
+            auth: Auth::of(Access::ApiKey),
             integration: Some((true, Some(URI.into()))),
         };
-        assert_eq!(diff(Some(&good), URI), []);
+        assert_eq!(diff(Some(&good), Access::ApiKey, URI), []);
         let open = Method {
-            api_key_required: false,
+            auth: Auth::default(),
             ..good.clone()
         };
-        assert_eq!(diff(Some(&open), URI), [Edit::RequireApiKey]);
+        assert_eq!(
+            diff(Some(&open), Access::ApiKey, URI),
+            [Edit::Authorize { was: open.auth }]
+        );
         let elsewhere = Method {
             integration: Some((true, Some("arn:other".into()))),
             ..good.clone()
         };
         assert_eq!(
-            diff(Some(&elsewhere), URI),
+            diff(Some(&elsewhere), Access::ApiKey, URI),
             [Edit::Integration(Action::Update)]
         );
         let mock = Method {
             integration: Some((false, Some(URI.into()))),
-            ..good
+            ..good.clone()
         };
-        assert_eq!(diff(Some(&mock), URI), [Edit::Integration(Action::Update)]);
+        assert_eq!(
+            diff(Some(&mock), Access::ApiKey, URI),
+            [Edit::Integration(Action::Update)]
+        );
+    }
+
+    #[test]
+    fn an_operator_route_moves_from_the_api_key_to_aws_iam() {
+        // A stack deployed before operator routes existed: its admin route takes the key.
+        let before = Method {
+            auth: Auth::of(Access::ApiKey),
+            integration: Some((true, Some(URI.into()))),
+        };
+        let edits = diff(Some(&before), Access::Operator, URI);
+        assert_eq!(edits, [Edit::Authorize { was: before.auth }]);
+        let route = shared::routes::Operation::Reindex.route();
+        assert_eq!(
+            change(route, edits[0]).to_string(),
+            "update  api route POST /documents/reindex authorization: NONE + api key -> AWS_IAM"
+        );
+        let after = Method {
+            auth: Auth::of(Access::Operator),
+            ..before
+        };
+        assert_eq!(diff(Some(&after), Access::Operator, URI), []);
+        // An authorizer set by hand is drift too.
+        let custom = Method {
+            auth: Auth {
+                iam: Authorization::Other,
+                api_key_required: false,
+            },
+            ..after
+        };
+        assert_eq!(diff(Some(&custom), Access::Operator, URI).len(), 1);
     }
 }
