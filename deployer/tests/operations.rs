@@ -269,6 +269,17 @@ fn the_operator_routes_take_an_aws_identity_not_the_api_key(env: &Env) {
             "{method} {path} with the API key alone"
         );
     }
+    // `output` names the ARNs an operator's permission needs.
+    let outputs = json_of(&env.ok(&["output", "--json"]));
+    let api = outputs["rest_api_id"].as_str().unwrap();
+    assert_eq!(
+        outputs["operator_arns"],
+        json!([
+            format!("arn:aws:execute-api:us-east-1:123456789012:{api}/prod/POST/documents/delete"),
+            format!("arn:aws:execute-api:us-east-1:123456789012:{api}/prod/POST/documents/reindex"),
+            format!("arn:aws:execute-api:us-east-1:123456789012:{api}/prod/DELETE/documents/*"),
+        ])
+    );
     // The key still reads.
     let (status, _) = testkit::http(
         env.aws.port,
@@ -282,34 +293,12 @@ fn the_operator_routes_take_an_aws_identity_not_the_api_key(env: &Env) {
     assert_eq!(list(env), ["amzn-q3", "b/notes.md"]);
 
     // Another identity of the account, without execute-api:Invoke on those methods.
-    let sdk = env.sdk();
-    let (key_id, secret) = block_on(async {
-        let iam = aws_sdk_iam::Client::new(&sdk);
-        iam.create_user().user_name("reader").send().await.unwrap();
-        iam.put_user_policy()
-            .user_name("reader")
-            .policy_name("reads")
-            .policy_document(
-                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                    "Action": "execute-api:Invoke",
-                    "Resource": "arn:aws:execute-api:us-east-1:123456789012:*/prod/GET/documents"}]})
-                .to_string(),
-            )
-            .send()
-            .await
-            .unwrap();
-        let key = iam
-            .create_access_key()
-            .user_name("reader")
-            .send()
-            .await
-            .unwrap();
-        let key = key.access_key().unwrap();
-        (
-            key.access_key_id().to_string(),
-            key.secret_access_key().to_string(),
-        )
-    });
+    let (key_id, secret) = env.user(
+        "reader",
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": "execute-api:Invoke",
+            "Resource": "arn:aws:execute-api:us-east-1:123456789012:*/prod/GET/documents"}]}),
+    );
     let refused = env
         .command(&["documents", "delete", "amzn-q3"])
         .env("AWS_ACCESS_KEY_ID", &key_id)

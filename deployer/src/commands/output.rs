@@ -30,6 +30,9 @@ pub struct Outputs {
     pub function_arn: Option<String>,
     /// Role ARN.
     pub role_arn: Option<String>,
+    /// The execute-api ARNs of the routes that take the operator's AWS identity: what an
+    /// operator's `execute-api:Invoke` permission names.
+    pub operator_arns: Vec<String>,
     /// Region.
     pub region: String,
 }
@@ -78,6 +81,7 @@ impl Outputs {
                 self.function_arn.as_deref().unwrap_or("(missing)"),
             ),
             ("role_arn", self.role_arn.as_deref().unwrap_or("(missing)")),
+            ("operator_arns", &self.operator_arns.join(" ")),
             ("region", &self.region),
         ];
         rows.iter().map(|(k, v)| format!("{k:<16} {v}\n")).collect()
@@ -127,8 +131,22 @@ pub async fn read(ctx: &Ctx) -> anyhow::Result<Outputs> {
         index: ctx.names.index.clone(),
         function_arn,
         role_arn,
+        operator_arns: operator_arns(ctx, &api.id),
         region: ctx.region.clone(),
     })
+}
+
+/// `arn:…:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}` of every operator
+/// route (`*` for the document id).
+pub fn operator_arns(ctx: &Ctx, api_id: &str) -> Vec<String> {
+    shared::routes::ROUTES
+        .iter()
+        .filter(|r| r.access == shared::routes::Access::Operator)
+        .map(|r| {
+            let resource = format!("{api_id}/{}/{}/{}", ctx.names.stage, r.method, r.arn_path());
+            ctx.arn("execute-api", &ctx.region, &ctx.account, &resource)
+        })
+        .collect()
 }
 
 /// What `output` prints.
@@ -230,6 +248,9 @@ mod tests {
             index: "i".into(),
             function_arn: None,
             role_arn: None,
+            operator_arns: vec![
+                "arn:aws:execute-api:us-east-1:1:a/prod/POST/documents/delete".into(),
+            ],
             region: "us-east-1".into(),
         };
         let text = outputs.render(false);

@@ -91,20 +91,27 @@ impl Env {
                 .send()
                 .await
                 .unwrap();
-            let key = iam
-                .create_access_key()
-                .user_name("deployer")
-                .send()
-                .await
-                .unwrap();
-            let key = key.access_key().unwrap();
-            (
-                key.access_key_id().to_string(),
-                key.secret_access_key().to_string(),
-            )
+            access_key(&iam, "deployer").await
         });
         self.deployer.replace(Some(keys.clone()));
         keys
+    }
+
+    /// Another user of the account, holding only the inline `policy`; its keys.
+    pub fn user(&self, name: &str, policy: &Value) -> (String, String) {
+        let sdk = self.sdk();
+        block_on(async {
+            let iam = aws_sdk_iam::Client::new(&sdk);
+            iam.create_user().user_name(name).send().await.unwrap();
+            iam.put_user_policy()
+                .user_name(name)
+                .policy_name("inline")
+                .policy_document(policy.to_string())
+                .send()
+                .await
+                .unwrap();
+            access_key(&iam, name).await
+        })
     }
 
     /// The administrator's keys (recreated by a reset, so read each time).
@@ -200,6 +207,21 @@ impl Env {
         let (status, text) = testkit::http(self.aws.port, "POST", path, &headers, body).unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
+}
+
+/// A new access key of `user`: (id, secret).
+async fn access_key(iam: &aws_sdk_iam::Client, user: &str) -> (String, String) {
+    let key = iam
+        .create_access_key()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    (
+        key.access_key_id().to_string(),
+        key.secret_access_key().to_string(),
+    )
 }
 
 /// Counts of each resource kind the stack owns, read through the SDK.
