@@ -27,7 +27,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Flags of `up`/`plan`/`doctor` that stick (clap ids: the field names).
-pub const STACK_KEYS: [&str; 13] = [
+pub const STACK_KEYS: [&str; 14] = [
     "embedding_endpoint",
     "index_name",
     "index_mode",
@@ -41,6 +41,7 @@ pub const STACK_KEYS: [&str; 13] = [
     "quota",
     "rate",
     "burst",
+    "search_key",
 ];
 
 /// The `.env` keys read (the original scripts' names, and the stack they belong to).
@@ -279,6 +280,9 @@ fn set_stack_key(stack: &mut StackArgs, key: &'static str, raw: &str) -> Result<
         "quota" => stack.quota = parse_as(clap::value_parser!(i32), key, raw)?,
         "rate" => stack.rate = parse_as(cli::rate, key, raw)?,
         "burst" => stack.burst = parse_as(clap::value_parser!(i32), key, raw)?,
+        "search_key" => {
+            stack.search_key = parse_as(clap::builder::BoolishValueParser::new(), key, raw)?
+        }
         _ => unreachable!("every STACK_KEYS entry is handled (tested)"),
     }
     Ok(())
@@ -302,6 +306,7 @@ fn stack_key_text(stack: &StackArgs, key: &str) -> String {
         "quota" => stack.quota.to_string(),
         "rate" => stack.rate.to_string(),
         "burst" => stack.burst.to_string(),
+        "search_key" => stack.search_key.to_string(),
         _ => String::new(),
     }
 }
@@ -547,6 +552,8 @@ pub fn save(stack: &str, matches: &ArgMatches) -> anyhow::Result<()> {
             i.into()
         } else if let Ok(f) = text.parse::<f64>() {
             f.into()
+        } else if let Ok(b) = text.parse::<bool>() {
+            b.into()
         } else {
             text.as_str().into()
         };

@@ -1074,3 +1074,133 @@ fn up_dry_run_prints_the_plan_changes_nothing_and_up_prints_the_plan_it_applies(
         "No changes: the stack matches the configuration.\n"
     );
 }
+
+/// `method path` through the local API Gateway with `key`: the status and body.
+fn call(env: &Env, method: &str, url: &str, key: &str, body: &str) -> (u16, String) {
+    let path = url.strip_prefix(&env.aws.url).expect("a local invoke URL");
+    let headers = [("x-api-key", key), ("Content-Type", "application/json")];
+    testkit::http(env.aws.port, method, path, &headers, body).unwrap()
+}
+
+#[test]
+fn a_search_only_key_searches_and_reads_cannot_write_and_leaves_with_its_flag() {
+    let env = Env::start();
+    env.ok(&["up", "--search-key"]);
+    let stored = std::fs::read_to_string(env.dir.join("alex.toml")).unwrap();
+    assert!(stored.contains("search_key = true"), "{stored}");
+    // It sticks: a plain plan proposes nothing.
+    assert_plan_exits(&env, &[], 0);
+    let out: Value = serde_json::from_str(&env.ok(&["output", "--json"])).unwrap();
+    let text = |k: &str| {
+        out[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("{k}: {out}"))
+            .to_string()
+    };
+    let (ingest, key) = (text("api_endpoint"), text("api_key"));
+    let (search_only, reader) = (text("search_only_endpoint"), text("search_only_key"));
+    assert_ne!(key, reader);
+    assert_ne!(text("rest_api_id"), "");
+    let masked = env.ok(&["output"]);
+    assert!(
+        masked.contains("search_only_key") && !masked.contains(&reader),
+        "{masked}"
+    );
+
+    let doc = json!({"id": "tsla", "text": "Tesla builds electric vehicles and batteries."});
+    let (status, body) = env.post(&ingest, Some(&key), &doc.to_string());
+    assert_eq!(status, 200, "{body}");
+    let query = json!({"query": "electric cars", "k": 1}).to_string();
+    // The search-only key searches, lists and gets, through its own API.
+    let (status, found) = env.post(&search_only, Some(&reader), &query);
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["results"][0]["document_id"], "tsla");
+    let base = search_only.strip_suffix("/search").unwrap();
+    for path in ["/documents", "/documents/tsla"] {
+        let (status, body) = call(&env, "GET", &format!("{base}{path}"), &reader, "");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        assert!(body.contains("tsla"), "GET {path}: {body}");
+    }
+    // It cannot ingest or delete: its API has no such routes, and the main API does not
+    // take it.
+    let main_base = ingest.strip_suffix("/ingest").unwrap();
+    let refused = [
+        ("POST", format!("{base}/ingest"), doc.to_string()),
+        ("DELETE", format!("{base}/documents/tsla"), String::new()),
+        ("POST", format!("{base}/documents/delete"), "{}".into()),
+        ("POST", format!("{main_base}/ingest"), doc.to_string()),
+        ("POST", format!("{main_base}/search"), query.clone()),
+        ("GET", format!("{main_base}/documents"), String::new()),
+    ];
+    for (method, url, body) in &refused {
+        let (status, answer) = call(&env, method, url, &reader, body);
+        assert_eq!(
+            status, 403,
+            "{method} {url} with the search-only key: {answer}"
+        );
+    }
+    // Nor does the search-only API take the main key (it is in another usage plan).
+    assert_eq!(env.post(&search_only, Some(&key), &query).0, 403);
+    assert_eq!(
+        env.ok(&["documents", "list"]).lines().collect::<Vec<_>>(),
+        ["tsla"]
+    );
+
+    // Turned off: the plan names what goes, `up` removes it, and the key stops working.
+    let plan = env.run(&["plan", "--search-key=false"]);
+    let plan_text = String::from_utf8_lossy(&plan.stdout).to_string();
+    for gone in [
+        "delete  usage plan alex-search-usage-plan",
+        "delete  api key alex-search-key",
+        "delete  rest api alex-search-api",
+        "delete  lambda permission alex-search-apigateway-search",
+    ] {
+        assert!(plan_text.contains(gone), "{gone}:\n{plan_text}");
+    }
+    assert!(!plan_text.contains("alex-api "), "{plan_text}");
+    env.ok(&["up", "--search-key=false"]);
+    let stored = std::fs::read_to_string(env.dir.join("alex.toml")).unwrap();
+    assert!(stored.contains("search_key = false"), "{stored}");
+    assert_plan_exits(&env, &[], 0);
+    let out: Value = serde_json::from_str(&env.ok(&["output", "--json"])).unwrap();
+    assert!(out.get("search_only_endpoint").is_none(), "{out}");
+    // Its API is gone (the local gateway answers 404 for an unknown API id).
+    let (status, _) = env.post(&search_only, Some(&reader), &query);
+    assert!(matches!(status, 403 | 404), "{status}");
+    assert_eq!(
+        env.post(&ingest.replace("/ingest", "/search"), Some(&key), &query)
+            .0,
+        200
+    );
+    let sdk = env.sdk();
+    let policy = block_on(async {
+        aws_sdk_lambda::Client::new(&sdk)
+            .get_policy()
+            .function_name("alex-ingest")
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap()
+            .to_string()
+    });
+    assert!(!policy.contains("alex-search-apigateway"), "{policy}");
+    assert!(policy.contains("alex-apigateway-search"), "{policy}");
+
+    // Back on, then `down`: the search-only API, key and plan go with the rest.
+    env.ok(&["up", "--search-key"]);
+    env.ok(&["down"]);
+    let left = block_on(async {
+        let apigw = aws_sdk_apigateway::Client::new(&sdk);
+        let apis = apigw.get_rest_apis().send().await.unwrap();
+        let keys = apigw.get_api_keys().send().await.unwrap();
+        let plans = apigw.get_usage_plans().send().await.unwrap();
+        let names = apis.items().iter().filter_map(|a| a.name());
+        let names = names.chain(keys.items().iter().filter_map(|k| k.name()));
+        names
+            .chain(plans.items().iter().filter_map(|p| p.name()))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    });
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -39,6 +39,12 @@ pub struct StackNames {
     pub api_key: String,
     /// Usage plan: `{stack}-usage-plan`.
     pub usage_plan: String,
+    /// The search-only REST API (`up --search-key`): `{stack}-search-api`.
+    pub search_api: String,
+    /// Its key: `{stack}-search-key`.
+    pub search_api_key: String,
+    /// Its usage plan: `{stack}-search-usage-plan`.
+    pub search_usage_plan: String,
 }
 
 impl StackNames {
@@ -58,6 +64,9 @@ impl StackNames {
             stage: DEFAULT_STAGE.to_string(),
             api_key: format!("{stack}-api-key"),
             usage_plan: format!("{stack}-usage-plan"),
+            search_api: format!("{stack}-search-api"),
+            search_api_key: format!("{stack}-search-key"),
+            search_usage_plan: format!("{stack}-search-usage-plan"),
         }
     }
 }

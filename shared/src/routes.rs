@@ -23,12 +23,23 @@ pub enum Operation {
 /// Who may call a route: enforced by API Gateway, before the function runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// The stack's API key (`x-api-key`): the original contract.
+    /// Reads the index (search, list, get): the stack's API key (`x-api-key`), or the
+    /// search-only key (`up --search-key`), which reaches only these routes because its API
+    /// has no others.
+    Read,
+    /// Writes (ingest): the stack's API key (`x-api-key`), the original contract.
     ApiKey,
     /// The operator's AWS identity: a SigV4-signed request (`AWS_IAM` authorization) by an
     /// identity allowed `execute-api:Invoke` on the method's ARN. For what destroys data or
     /// costs money across the whole index; an API key ends up in front-ends and notebooks.
     Operator,
+}
+
+impl Access {
+    /// Whether an API key (`x-api-key`) is what the route takes.
+    pub fn takes_api_key(self) -> bool {
+        matches!(self, Access::Read | Access::ApiKey)
+    }
 }
 
 /// One route of the API.
@@ -71,19 +82,13 @@ pub const ROUTES: [Route; 7] = [
         "ingest",
         Access::ApiKey,
     ),
-    route(
-        Operation::Search,
-        "POST",
-        "/search",
-        "search",
-        Access::ApiKey,
-    ),
+    route(Operation::Search, "POST", "/search", "search", Access::Read),
     route(
         Operation::ListDocuments,
         "GET",
         "/documents",
         "documents-list",
-        Access::ApiKey,
+        Access::Read,
     ),
     route(
         Operation::DeleteByFilter,
@@ -104,7 +109,7 @@ pub const ROUTES: [Route; 7] = [
         "GET",
         "/documents/{id+}",
         "documents-get",
-        Access::ApiKey,
+        Access::Read,
     ),
     route(
         Operation::DeleteDocument,
@@ -308,6 +313,24 @@ mod tests {
         assert_eq!(Operation::DeleteDocument.route().arn_path(), "documents/*");
         assert!(summary().contains("GET /documents/{id}"));
         assert!(summary().contains("POST /documents/reindex"));
+    }
+
+    #[test]
+    fn the_read_routes_are_search_and_the_document_reads() {
+        let read: Vec<Operation> = ROUTES
+            .iter()
+            .filter(|r| r.access == Access::Read)
+            .map(|r| r.operation)
+            .collect();
+        assert_eq!(
+            read,
+            [
+                Operation::Search,
+                Operation::ListDocuments,
+                Operation::GetDocument
+            ]
+        );
+        assert!(!Access::Operator.takes_api_key() && Access::Read.takes_api_key());
     }
 
     #[test]

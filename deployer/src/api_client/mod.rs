@@ -265,7 +265,7 @@ impl ApiClient {
             attempt += 1;
             let mut request = self.client.request(method.clone(), target.clone());
             request = match (access, &self.signer) {
-                (Access::ApiKey, _) => request.header("x-api-key", &self.key),
+                (Access::Read | Access::ApiKey, _) => request.header("x-api-key", &self.key),
                 (Access::Operator, Some(signer)) => {
                     let payload = body.as_deref().unwrap_or_default();
                     let signed = signer.headers(method.as_str(), target.as_str(), payload);

@@ -204,6 +204,19 @@ pub struct StackArgs {
     /// Usage plan burst
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(i32))]
     pub burst: i32,
+    /// Also make a search-only key: a second REST API (`{name}-search-api`) that serves only
+    /// POST /search and GET /documents…, with a key and usage plan of its own (`output`
+    /// prints them). It sticks; `--search-key=false` deletes them
+    #[arg(
+        long,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = false,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub search_key: bool,
     /// Upload this prebuilt zip instead of building the function
     #[arg(long)]
     pub zip: Option<PathBuf>,

@@ -3,6 +3,7 @@
 
 use crate::cli::OutputArgs;
 use crate::context::Ctx;
+use crate::resources::apigw::Surface;
 use crate::resources::{api_key, function, rest_api, role};
 use serde::Serialize;
 use shared::routes::Operation;
@@ -30,6 +31,15 @@ pub struct Outputs {
     pub function_arn: Option<String>,
     /// Role ARN.
     pub role_arn: Option<String>,
+    /// The search-only API's search endpoint (`up --search-key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_only_endpoint: Option<String>,
+    /// The search-only key's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_only_key_id: Option<String>,
+    /// The search-only key's value (a secret: printed here only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_only_key: Option<String>,
     /// The execute-api ARNs of the routes that take the operator's AWS identity: what an
     /// operator's `execute-api:Invoke` permission names.
     pub operator_arns: Vec<String>,
@@ -64,11 +74,20 @@ pub fn masked(key: &str) -> String {
 impl Outputs {
     /// The text output; the key's value only with `show_key`.
     pub fn render(&self, show_key: bool) -> String {
-        let key = if show_key {
-            self.api_key.clone()
-        } else {
-            masked(&self.api_key)
+        let shown = |key: &str| {
+            if show_key {
+                key.to_string()
+            } else {
+                masked(key)
+            }
         };
+        let key = shown(&self.api_key);
+        let search_only_key = self.search_only_key.as_deref().map(shown);
+        let search_only = [
+            ("search_only_endpoint", self.search_only_endpoint.as_deref()),
+            ("search_only_key_id", self.search_only_key_id.as_deref()),
+            ("search_only_key", search_only_key.as_deref()),
+        ];
         let rows = [
             ("api_endpoint", self.api_endpoint.as_str()),
             ("search_endpoint", &self.search_endpoint),
@@ -81,10 +100,17 @@ impl Outputs {
                 self.function_arn.as_deref().unwrap_or("(missing)"),
             ),
             ("role_arn", self.role_arn.as_deref().unwrap_or("(missing)")),
-            ("operator_arns", &self.operator_arns.join(" ")),
+        ];
+        let operator_arns = self.operator_arns.join(" ");
+        let tail = [
+            ("operator_arns", operator_arns.as_str()),
             ("region", &self.region),
         ];
-        rows.iter().map(|(k, v)| format!("{k:<16} {v}\n")).collect()
+        rows.into_iter()
+            .chain(search_only.into_iter().filter_map(|(k, v)| Some((k, v?))))
+            .chain(tail)
+            .map(|(k, v)| format!("{k:<20} {v}\n"))
+            .collect()
     }
 }
 
@@ -107,33 +133,58 @@ pub async fn read(ctx: &Ctx) -> anyhow::Result<Outputs> {
         region: ctx.region.clone(),
         what: what.to_string(),
     };
-    let api = rest_api::find(ctx).await?;
-    let Some(api) = api.iter().find(|a| a.managed) else {
-        return Err(not_deployed(&format!("no REST API named `{}`", ctx.names.api)).into());
+    let Some((api, key)) = surface(ctx, Surface::Main).await? else {
+        return Err(not_deployed(&format!(
+            "no REST API `{}` with an API key `{}`",
+            ctx.names.api, ctx.names.api_key
+        ))
+        .into());
     };
-    let keys = api_key::find(ctx).await?;
-    let Some(key) = keys.iter().find(|k| k.managed) else {
-        return Err(not_deployed(&format!("no API key named `{}`", ctx.names.api_key)).into());
-    };
-    let (function_arn, role_arn, value) = tokio::try_join!(
+    let (function_arn, role_arn, value, search_only) = tokio::try_join!(
         function::arn(ctx),
         role::arn(ctx),
-        api_key::value(ctx, &key.id)
+        api_key::value(ctx, &key),
+        async {
+            let Some((api, key)) = surface(ctx, Surface::Search).await? else {
+                return Ok(None);
+            };
+            let value = api_key::value(ctx, &key).await?;
+            Ok::<_, anyhow::Error>(Some((api, key, value)))
+        },
     )?;
+    let (search_only_endpoint, search_only_key_id, search_only_key) = match search_only {
+        Some((api, key, value)) => (
+            Some(ctx.invoke_url(&api, &Operation::Search.path(None))),
+            Some(key),
+            Some(value),
+        ),
+        None => (None, None, None),
+    };
     Ok(Outputs {
         stack: ctx.names.stack.clone(),
-        api_endpoint: ctx.invoke_url(&api.id, &Operation::Ingest.path(None)),
-        search_endpoint: ctx.invoke_url(&api.id, &Operation::Search.path(None)),
-        rest_api_id: api.id.clone(),
-        api_key_id: key.id.clone(),
+        api_endpoint: ctx.invoke_url(&api, &Operation::Ingest.path(None)),
+        search_endpoint: ctx.invoke_url(&api, &Operation::Search.path(None)),
+        rest_api_id: api.clone(),
+        api_key_id: key,
         api_key: value,
+        search_only_endpoint,
+        search_only_key_id,
+        search_only_key,
         vector_bucket: ctx.names.bucket.clone(),
         index: ctx.names.index.clone(),
         function_arn,
         role_arn,
-        operator_arns: operator_arns(ctx, &api.id),
+        operator_arns: operator_arns(ctx, &api),
         region: ctx.region.clone(),
     })
+}
+
+/// The ids of `surface`'s API and key, when the stack has both.
+async fn surface(ctx: &Ctx, surface: Surface) -> anyhow::Result<Option<(String, String)>> {
+    let (apis, keys) = tokio::try_join!(rest_api::find(ctx, surface), api_key::find(ctx, surface))?;
+    let api = apis.into_iter().find(|a| a.managed);
+    let key = keys.into_iter().find(|k| k.managed);
+    Ok(api.zip(key).map(|(a, k)| (a.id, k.id)))
 }
 
 /// `arn:…:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}` of every operator
@@ -244,6 +295,9 @@ mod tests {
             rest_api_id: "a".into(),
             api_key_id: "kid".into(),
             api_key: "abcdSECRETVALUE".into(),
+            search_only_endpoint: Some("https://s/prod/search".into()),
+            search_only_key_id: Some("sid".into()),
+            search_only_key: Some("wxyzREADONLY".into()),
             vector_bucket: "b".into(),
             index: "i".into(),
             function_arn: None,
@@ -255,7 +309,16 @@ mod tests {
         };
         let text = outputs.render(false);
         assert!(!text.contains("SECRETVALUE"), "{text}");
-        assert!(text.contains("api_key          abcd… (hidden"), "{text}");
-        assert!(outputs.render(true).contains("abcdSECRETVALUE"));
+        assert!(
+            text.contains("api_key              abcd… (hidden"),
+            "{text}"
+        );
+        assert!(!text.contains("READONLY"), "{text}");
+        assert!(
+            text.contains("search_only_key      wxyz… (hidden"),
+            "{text}"
+        );
+        let shown = outputs.render(true);
+        assert!(shown.contains("abcdSECRETVALUE") && shown.contains("wxyzREADONLY"));
     }
 }

@@ -38,6 +38,12 @@ pub enum Kind {
     ApiKey,
     /// The usage plan (names are not unique).
     UsagePlan,
+    /// The search-only REST API (`up --search-key`; names are not unique).
+    SearchApi,
+    /// The search-only key.
+    SearchApiKey,
+    /// The search-only key's usage plan.
+    SearchUsagePlan,
 }
 
 impl Kind {
@@ -49,15 +55,23 @@ impl Kind {
             Self::Role => "iam role",
             Self::LogGroup => "log group",
             Self::Function => "lambda function",
-            Self::RestApi => "rest api",
-            Self::ApiKey => "api key",
-            Self::UsagePlan => "usage plan",
+            Self::RestApi | Self::SearchApi => "rest api",
+            Self::ApiKey | Self::SearchApiKey => "api key",
+            Self::UsagePlan | Self::SearchUsagePlan => "usage plan",
         }
     }
 
     /// Whether AWS lets several resources of this kind share a name.
     pub fn names_are_unique(self) -> bool {
-        !matches!(self, Self::RestApi | Self::ApiKey | Self::UsagePlan)
+        !matches!(
+            self,
+            Self::RestApi
+                | Self::ApiKey
+                | Self::UsagePlan
+                | Self::SearchApi
+                | Self::SearchApiKey
+                | Self::SearchUsagePlan
+        )
     }
 }
 

@@ -1,10 +1,11 @@
-//! The API key. Key names are not unique in AWS: found by name, the stack's own duplicates
-//! removed like the REST API's, untagged ones never touched. Its value is only ever printed by `output`, never logged.
+//! An API key: the stack's (`{stack}-api-key`) or the search-only one (`{stack}-search-key`,
+//! `up --search-key`), one per [`Surface`]. Key names are not unique in AWS: found by name,
+//! the stack's own duplicates removed like the REST API's, untagged ones never touched. Its value is only ever printed by `output`, never logged.
 
 use crate::aws_error::{describe, is_not_found};
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
-use crate::resources::apigw::{self, Named};
+use crate::resources::apigw::{self, Named, Surface};
 use crate::resources::{Action, Applier, Change, Planned, Resource, tags};
 use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{Op, PatchOperation};
@@ -13,17 +14,27 @@ use aws_sdk_apigateway::types::{Op, PatchOperation};
 pub const RESOURCE: Resource = Resource {
     kind: Kind::ApiKey,
     holds_data: false,
-    seen: |ctx| Box::pin(seen(ctx)),
+    seen: |ctx| Box::pin(seen(ctx, Surface::Main)),
     tag: |a, id| Box::pin(tag(a, id)),
-    delete: |a, id| Box::pin(delete_one(a, id, "")),
+    delete: |a, id| Box::pin(delete_one(a, Surface::Main, id, "")),
 };
 
-/// Keys named like the stack's, oldest first.
-pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Named>> {
+/// The search-only key's entry in the stack's table.
+pub const SEARCH_RESOURCE: Resource = Resource {
+    kind: Kind::SearchApiKey,
+    holds_data: false,
+    seen: |ctx| Box::pin(seen(ctx, Surface::Search)),
+    tag: |a, id| Box::pin(tag(a, id)),
+    delete: |a, id| Box::pin(delete_one(a, Surface::Search, id, "")),
+};
+
+/// Keys named like `surface`'s, oldest first.
+pub async fn find(ctx: &Ctx, surface: Surface) -> anyhow::Result<Vec<Named>> {
+    let name = surface.key(&ctx.names);
     let keys: Vec<aws_sdk_apigateway::types::ApiKey> = ctx
         .apigw
         .get_api_keys()
-        .name_query(&ctx.names.api_key)
+        .name_query(name)
         .limit(500)
         .into_paginator()
         .items()
@@ -35,16 +46,16 @@ pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Named>> {
         let created = k.created_date().map_or(0, |d| d.secs());
         (k.name(), k.id(), created, k.enabled(), k.tags())
     });
-    Ok(apigw::named(ctx, &ctx.names.api_key, listed))
+    Ok(apigw::named(ctx, name, listed))
 }
 
-/// The keys with the stack's name, judged by their tags.
-pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
+/// The keys with `surface`'s name, judged by their tags.
+pub async fn seen(ctx: &Ctx, surface: Surface) -> anyhow::Result<Vec<Seen>> {
     Ok(apigw::seen(
         ctx,
-        Kind::ApiKey,
-        &ctx.names.api_key,
-        &find(ctx).await?,
+        surface.kinds()[1],
+        surface.key(&ctx.names),
+        &find(ctx, surface).await?,
     ))
 }
 
@@ -54,10 +65,15 @@ pub async fn tag(a: &Applier<'_>, id: &str) -> anyhow::Result<()> {
 }
 
 /// Deletes one key.
-pub async fn delete_one(a: &Applier<'_>, id: &str, why: &str) -> anyhow::Result<()> {
+pub async fn delete_one(
+    a: &Applier<'_>,
+    surface: Surface,
+    id: &str,
+    why: &str,
+) -> anyhow::Result<()> {
     a.record(
         Action::Delete,
-        format!("api key {} ({id})", a.names.api_key),
+        format!("api key {} ({id})", surface.key(&a.names)),
         why,
     );
     match a.apigw.delete_api_key().api_key(id).send().await {
@@ -68,7 +84,7 @@ pub async fn delete_one(a: &Applier<'_>, id: &str, why: &str) -> anyhow::Result<
         // the listing no longer has it.
         Err(e)
             if crate::aws_error::code(&e) == Some("AccessDeniedException")
-                && !find(a).await?.iter().any(|k| k.id == id) =>
+                && !find(a, surface).await?.iter().any(|k| k.id == id) =>
         {
             Ok(())
         }
@@ -102,10 +118,11 @@ impl Plan {
     }
 }
 
-/// Reads the keys named like the stack's (those being adopted, `adopting`, count as its own).
-pub async fn plan(ctx: &Ctx, adopting: &[String]) -> anyhow::Result<Plan> {
-    let label = format!("api key {}", ctx.names.api_key);
-    let found = find(ctx).await?;
+/// Reads the keys named like `surface`'s (those being adopted, `adopting`, count as the
+/// stack's own).
+pub async fn plan(ctx: &Ctx, surface: Surface, adopting: &[String]) -> anyhow::Result<Plan> {
+    let label = format!("api key {}", surface.key(&ctx.names));
+    let found = find(ctx, surface).await?;
     if found.is_empty() {
         return Ok(Plan::Create);
     }
@@ -129,8 +146,8 @@ pub async fn plan(ctx: &Ctx, adopting: &[String]) -> anyhow::Result<Plan> {
 }
 
 /// How the plan shows `plan`.
-pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
-    let name = &ctx.names.api_key;
+pub fn changes(ctx: &Ctx, surface: Surface, plan: &Plan) -> Vec<Change> {
+    let name = surface.key(&ctx.names);
     let label = format!("api key {name}");
     match plan {
         Plan::Create => vec![Change::new(Action::Create, label, "(enabled)")],
@@ -152,22 +169,19 @@ pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
 
 /// Makes the plan; returns the key's id. A key created here is found again by listing, so
 /// concurrent runs settle on the same keeper.
-pub async fn apply(a: &Applier<'_>, plan: &Plan) -> anyhow::Result<String> {
-    let label = format!("api key {}", a.names.api_key);
+pub async fn apply(a: &Applier<'_>, surface: Surface, plan: &Plan) -> anyhow::Result<String> {
+    let name = surface.key(&a.names);
+    let label = format!("api key {name}");
     let created;
     let plan = match plan {
         Plan::Create => {
             a.record(Action::Create, &label, "(enabled)");
-            let mut req = a
-                .apigw
-                .create_api_key()
-                .name(&a.names.api_key)
-                .enabled(true);
+            let mut req = a.apigw.create_api_key().name(name).enabled(true);
             req = req.set_tags(Some(tags(a)));
             req.send()
                 .await
                 .map_err(|e| anyhow!("failed to create {label}: {}", describe(&e)))?;
-            created = self::plan(a, &[]).await?;
+            created = self::plan(a, surface, &[]).await?;
             &created
         }
         keep => keep,
@@ -181,7 +195,7 @@ pub async fn apply(a: &Applier<'_>, plan: &Plan) -> anyhow::Result<String> {
         return Err(anyhow!(crate::resources::Gone(label)));
     };
     for extra in duplicates {
-        delete_one(a, extra, "(duplicate)").await?;
+        delete_one(a, surface, extra, "(duplicate)").await?;
     }
     if *enable {
         a.record(Action::Update, &label, "enabled: false -> true");

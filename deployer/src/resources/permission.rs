@@ -1,16 +1,20 @@
-//! The Lambda resource policy statements that let this API's stage invoke the function, one per
-//! route, scoped to the API's execution ARN (`arn:aws:execute-api:{region}:{account}:{api}/*/{method}/{path}`).
+//! The Lambda resource policy statements that let the stack's APIs invoke the function, one
+//! per route of each [`Surface`], scoped to the API's execution ARN
+//! (`arn:aws:execute-api:{region}:{account}:{api}/*/{method}/{path}`). A surface's statements
+//! no route needs (a surface turned off, a route gone) are removed; statements the stack did
+//! not name (other prefixes) are never touched.
 
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
+use crate::resources::apigw::Surface;
 use crate::resources::rest_api::Route;
 use crate::resources::{Action, Applier, Change, Planned};
 use anyhow::{anyhow, bail};
 use serde_json::Value;
 
-/// Statement id of `route`.
-pub fn statement_id(ctx: &Ctx, route: &Route) -> String {
-    format!("{}-apigateway-{}", ctx.names.stack, route.name)
+/// Statement id of `route` of `surface`.
+pub fn statement_id(ctx: &Ctx, surface: Surface, route: &Route) -> String {
+    format!("{}{}", surface.statement_prefix(&ctx.names), route.name)
 }
 
 /// The SourceArn condition for `route` of `api_id` (any stage, the route's method and path;
@@ -24,7 +28,8 @@ pub fn source_arn(ctx: &Ctx, api_id: &str, route: &Route) -> String {
     )
 }
 
-async fn statements(ctx: &Ctx) -> anyhow::Result<Vec<Value>> {
+/// The function's policy statements (none while the function or its policy does not exist).
+pub async fn statements(ctx: &Ctx) -> anyhow::Result<Vec<Value>> {
     match ctx
         .lambda
         .get_policy()
@@ -72,45 +77,73 @@ pub fn diff(statements: &[Value], sid: &str, want: &str) -> Option<Edit> {
     }
 }
 
-/// The statements to add or replace so that API `api` may invoke the function.
+/// The statements with `prefix` that none of `wanted` is: to remove.
+pub fn unwanted(statements: &[Value], prefix: &str, wanted: &[String]) -> Vec<String> {
+    statements
+        .iter()
+        .filter_map(|s| s["Sid"].as_str())
+        .filter(|sid| sid.starts_with(prefix) && !wanted.iter().any(|w| w == sid))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The statements to add, replace or remove so that exactly the routes of `routes` of one
+/// surface's API `api` may invoke the function.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// Which of the stack's APIs.
+    pub surface: Surface,
     /// The API the statements name (to be created: every statement is added).
     pub api: Planned<String>,
-    /// The routes that need a statement.
+    /// The routes that need a statement (none: the surface is turned off).
     pub routes: Vec<Route>,
     /// Per route, what its statement needs.
     pub edits: Vec<(Route, Edit)>,
+    /// The surface's statements no route needs.
+    pub remove: Vec<String>,
 }
 
-/// Reads the function's policy (nothing to read while the API is still to be created) and
-/// diffs it with one statement per route of `routes` for API `api`.
-pub async fn plan(ctx: &Ctx, api: &Planned<String>, routes: &[Route]) -> anyhow::Result<Plan> {
-    let current = match api {
-        Planned::Existing(_) => statements(ctx).await?,
-        Planned::ToCreate => Vec::new(),
-    };
+/// Diffs the function's `current` statements with one statement per route of `routes` of
+/// `surface`'s API `api` (while the API is to be created, every statement is added).
+pub fn plan(
+    ctx: &Ctx,
+    surface: Surface,
+    api: &Planned<String>,
+    routes: &[Route],
+    current: &[Value],
+) -> Plan {
     let id = api.existing().map_or("(new)", String::as_str);
+    let known = if api.existing().is_some() {
+        current
+    } else {
+        &[]
+    };
     let edits = routes
         .iter()
         .filter_map(|route| {
             let edit = diff(
-                &current,
-                &statement_id(ctx, route),
+                known,
+                &statement_id(ctx, surface, route),
                 &source_arn(ctx, id, route),
             )?;
             Some((*route, edit))
         })
         .collect();
-    Ok(Plan {
+    let wanted: Vec<String> = routes
+        .iter()
+        .map(|r| statement_id(ctx, surface, r))
+        .collect();
+    Plan {
+        surface,
         api: api.clone(),
         routes: routes.to_vec(),
         edits,
-    })
+        remove: unwanted(current, &surface.statement_prefix(&ctx.names), &wanted),
+    }
 }
 
-fn change(ctx: &Ctx, api_id: &str, route: &Route, edit: &Edit) -> Change {
-    let label = format!("lambda permission {}", statement_id(ctx, route));
+fn change(ctx: &Ctx, surface: Surface, api_id: &str, route: &Route, edit: &Edit) -> Change {
+    let label = format!("lambda permission {}", statement_id(ctx, surface, route));
     let want = source_arn(ctx, api_id, route);
     match edit {
         Edit::Add => Change::new(
@@ -126,12 +159,21 @@ fn change(ctx: &Ctx, api_id: &str, route: &Route, edit: &Edit) -> Change {
     }
 }
 
+fn removal(sid: &str) -> Change {
+    Change::new(
+        Action::Delete,
+        format!("lambda permission {sid}"),
+        "(no route needs it)",
+    )
+}
+
 /// How the plan shows `plan`.
 pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
     let id = plan.api.existing().map_or("(new)", String::as_str);
     plan.edits
         .iter()
-        .map(|(route, edit)| change(ctx, id, route, edit))
+        .map(|(route, edit)| change(ctx, plan.surface, id, route, edit))
+        .chain(plan.remove.iter().map(|sid| removal(sid)))
         .collect()
 }
 
@@ -142,41 +184,59 @@ pub async fn apply(a: &Applier<'_>, plan: &Plan, api_id: &str) -> anyhow::Result
     let plan = if plan.api.existing().map(String::as_str) == Some(api_id) {
         plan
     } else {
-        replanned = self::plan(a, &Planned::Existing(api_id.to_string()), &plan.routes).await?;
+        let api = Planned::Existing(api_id.to_string());
+        replanned = self::plan(a, plan.surface, &api, &plan.routes, &statements(a).await?);
         &replanned
     };
     for (route, edit) in &plan.edits {
-        let change = change(a, api_id, route, edit);
+        let change = change(a, plan.surface, api_id, route, edit);
         let label = change.resource.clone();
         a.made_now(change);
         apply_edit(
             a,
-            &statement_id(a, route),
+            &statement_id(a, plan.surface, route),
             &source_arn(a, api_id, route),
             edit,
         )
         .await
         .map_err(|e| anyhow!("failed to set {label}: {e:#}"))?;
     }
+    remove(a, plan).await
+}
+
+/// Removes the statements `plan` found no route needs (not-found is success).
+pub async fn remove(a: &Applier<'_>, plan: &Plan) -> anyhow::Result<()> {
+    for sid in &plan.remove {
+        a.made_now(removal(sid));
+        remove_statement(a, sid)
+            .await
+            .map_err(|e| anyhow!("failed to remove lambda permission {sid}: {e:#}"))?;
+    }
     Ok(())
+}
+
+async fn remove_statement(ctx: &Ctx, sid: &str) -> anyhow::Result<()> {
+    let removed = ctx
+        .lambda
+        .remove_permission()
+        .function_name(&ctx.names.function)
+        .statement_id(sid)
+        .send()
+        .await;
+    match removed {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => bail!("{}", describe(&e)),
+    }
 }
 
 async fn apply_edit(a: &Applier<'_>, sid: &str, want: &str, edit: &Edit) -> anyhow::Result<()> {
     let ctx: &Ctx = a;
     let function = &ctx.names.function;
     if let Edit::Replace(_) = edit {
-        let removed = ctx
-            .lambda
-            .remove_permission()
-            .function_name(function)
-            .statement_id(sid)
-            .send()
-            .await;
-        match removed {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => bail!("removing the old statement: {}", describe(&e)),
-        }
+        remove_statement(ctx, sid)
+            .await
+            .map_err(|e| anyhow!("removing the old statement: {e:#}"))?;
     }
     let added = ctx
         .lambda
@@ -228,6 +288,39 @@ mod tests {
         assert_eq!(
             diff(&[stmt(None)], "alex-apigateway-ingest", want),
             Some(Edit::Replace(None))
+        );
+    }
+
+    #[test]
+    fn only_the_surfaces_own_unneeded_statements_are_removed() {
+        let stmts = [
+            json!({"Sid": "alex-apigateway-ingest"}),
+            json!({"Sid": "alex-search-apigateway-search"}),
+            json!({"Sid": "alex-search-apigateway-documents-get"}),
+            json!({"Sid": "someone-elses"}),
+        ];
+        // The search surface turned off: its two statements go, nothing else.
+        assert_eq!(
+            unwanted(&stmts, "alex-search-apigateway-", &[]),
+            [
+                "alex-search-apigateway-search",
+                "alex-search-apigateway-documents-get"
+            ]
+        );
+        // On, with its routes: nothing goes.
+        let wanted = [
+            "alex-search-apigateway-search".to_string(),
+            "alex-search-apigateway-documents-get".to_string(),
+        ];
+        assert!(unwanted(&stmts, "alex-search-apigateway-", &wanted).is_empty());
+        // The main surface never takes the search surface's statements for its own.
+        assert!(
+            unwanted(
+                &stmts,
+                "alex-apigateway-",
+                &["alex-apigateway-ingest".into()]
+            )
+            .is_empty()
         );
     }
 }

@@ -1,7 +1,7 @@
 //! The only code that changes the stack: a [`Plan`] made in dependency order (independent
 //! resources at once), and a [`Teardown`].
 
-use super::{Plan, Teardown, resource};
+use super::{Plan, SearchPlan, SurfacePlan, Teardown, resource};
 use crate::context::Ctx;
 use crate::resources::{
     Action, Applier, Change, api_key, function, is_gone, log_group, permission, rest_api, role,
@@ -41,19 +41,42 @@ pub async fn apply(ctx: &Ctx, plan: Plan) -> anyhow::Result<Vec<Change>> {
     let mut function_plan = plan.function.clone();
     function_plan.spec.role_arn = role_arn;
     let function_arn = function::apply(&a, &function_plan, &plan.spec.code).await?;
+    tokio::try_join!(apply_surface(&a, &plan.api, &function_arn), async {
+        match &plan.search {
+            SearchPlan::On(surface) => apply_surface(&a, surface, &function_arn).await,
+            SearchPlan::Off { retire, permission } => {
+                for s in retire {
+                    let id = s.id.as_deref().unwrap_or(&s.name);
+                    (resource(s.kind)?.delete)(&a, id).await?;
+                }
+                permission::remove(&a, permission).await
+            }
+        }
+    },)?;
+    Ok(a.made())
+}
+
+/// Makes one REST API's plan for the function `function_arn`: the API and its permissions,
+/// the key, then the usage plan that binds them.
+async fn apply_surface(
+    a: &Applier<'_>,
+    plan: &SurfacePlan,
+    function_arn: &str,
+) -> anyhow::Result<()> {
+    let surface = plan.rest_api.surface;
     let mut rest_api_plan = plan.rest_api.clone();
     if rest_api_plan.function_arn != function_arn {
         // Planned for another ARN: the definition is read and diffed again.
-        rest_api_plan.function_arn = function_arn;
+        rest_api_plan.function_arn = function_arn.to_string();
         rest_api_plan.definition = None;
     }
     let (api_id, first_key) = tokio::try_join!(
         async {
-            let api_id = rest_api::apply(&a, &rest_api_plan).await?;
-            permission::apply(&a, &plan.permission, &api_id).await?;
+            let api_id = rest_api::apply(a, &rest_api_plan).await?;
+            permission::apply(a, &plan.permission, &api_id).await?;
             Ok::<_, anyhow::Error>(api_id)
         },
-        api_key::apply(&a, &plan.api_key),
+        api_key::apply(a, surface, &plan.api_key),
     )?;
     // A concurrent run may delete the duplicate key or plan this run picked: start over from
     // their listings.
@@ -61,12 +84,13 @@ pub async fn apply(ctx: &Ctx, plan: Plan) -> anyhow::Result<Vec<Change>> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match usage_plan::apply(&a, &plan.usage_plan, &api_id, &key_id).await {
+        match usage_plan::apply(a, &plan.usage_plan, &api_id, &key_id).await {
             Err(e) if is_gone(&e) && attempts < 4 => {
-                key_id = api_key::apply(&a, &api_key::plan(&a, &[]).await?).await?;
+                let replanned = api_key::plan(a, surface, &[]).await?;
+                key_id = api_key::apply(a, surface, &replanned).await?;
             }
             Err(e) => return Err(e),
-            Ok(()) => return Ok(a.made()),
+            Ok(()) => return Ok(()),
         }
     }
 }

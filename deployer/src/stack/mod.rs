@@ -6,6 +6,10 @@
 //! the plan could only call "to be created" (the REST API's id for its stage, permissions and
 //! usage plan) as it goes. `down` is the same pair: [`teardown`] then [`destroy`].
 //!
+//! The API side is planned per [`Surface`]: the main REST API with its key and usage plan, and
+//! with `--search-key` a second, search-only one ([`SurfacePlan`]); turned off, the
+//! search-only one's resources and Lambda permissions are planned for deletion.
+//!
 //! [`RESOURCES`] is the one list of what the stack has: the ownership survey, `--adopt` and
 //! `down` iterate it. Adding a resource is its module (with its [`Resource`] entry and its
 //! plan/apply) plus one line here.
@@ -20,14 +24,16 @@ pub use spec::Spec;
 
 use crate::context::Ctx;
 use crate::ownership::{self, Kind, Seen};
+use crate::resources::Planned;
+use crate::resources::apigw::Surface;
 use crate::resources::{
-    Change, Resource, api_key, function, log_group, permission, rest_api, role, usage_plan,
+    Action, Change, Resource, api_key, function, log_group, permission, rest_api, role, usage_plan,
     vector_store,
 };
 use serde::Serialize;
 
 /// Every kind of resource the stack has, in creation order (`down` deletes backwards).
-pub const RESOURCES: [&Resource; 8] = [
+pub const RESOURCES: [&Resource; 11] = [
     &vector_store::BUCKET,
     &vector_store::INDEX,
     &role::RESOURCE,
@@ -36,6 +42,9 @@ pub const RESOURCES: [&Resource; 8] = [
     &rest_api::RESOURCE,
     &api_key::RESOURCE,
     &usage_plan::RESOURCE,
+    &rest_api::SEARCH_RESOURCE,
+    &api_key::SEARCH_RESOURCE,
+    &usage_plan::SEARCH_RESOURCE,
 ];
 
 /// The table's entry for `kind`.
@@ -63,11 +72,83 @@ pub struct Plan {
     pub(crate) log_group: Option<log_group::Edit>,
     pub(crate) role: role::Plan,
     pub(crate) function: function::Plan,
+    pub(crate) api: SurfacePlan,
+    pub(crate) search: SearchPlan,
+    changes: Vec<Change>,
+}
+
+/// One REST API's share of a plan: the API, the Lambda permissions of its routes, its key and
+/// the usage plan that binds the key to its stage.
+#[derive(Debug, Clone)]
+pub struct SurfacePlan {
     pub(crate) rest_api: rest_api::Plan,
     pub(crate) permission: permission::Plan,
     pub(crate) api_key: api_key::Plan,
     pub(crate) usage_plan: usage_plan::Plan,
-    changes: Vec<Change>,
+}
+
+impl SurfacePlan {
+    fn changes(&self, ctx: &Ctx) -> Vec<Change> {
+        let surface = self.rest_api.surface;
+        rest_api::changes(ctx, &self.rest_api)
+            .into_iter()
+            .chain(permission::changes(ctx, &self.permission))
+            .chain(api_key::changes(ctx, surface, &self.api_key))
+            .chain(usage_plan::changes(ctx, &self.usage_plan))
+            .collect()
+    }
+}
+
+/// The search-only API (`--search-key`).
+#[derive(Debug, Clone)]
+pub enum SearchPlan {
+    /// Wanted: made like the main one.
+    On(Box<SurfacePlan>),
+    /// Not wanted: what the stack has of it is deleted (usage plan, key, API, in that order)
+    /// and its Lambda permissions removed.
+    Off {
+        /// The stack's own search-only resources, in deletion order.
+        retire: Vec<Seen>,
+        /// The removal of its permissions.
+        permission: permission::Plan,
+    },
+}
+
+impl SearchPlan {
+    fn changes(&self, ctx: &Ctx) -> Vec<Change> {
+        match self {
+            SearchPlan::On(surface) => surface.changes(ctx),
+            SearchPlan::Off { retire, permission } => retire
+                .iter()
+                .map(|s| Change::new(Action::Delete, s.describe(), "(--search-key is off)"))
+                .chain(permission::changes(ctx, permission))
+                .collect(),
+        }
+    }
+}
+
+/// Plans `surface`'s API, key, permissions and usage plan for the function `function_arn`.
+async fn plan_surface(
+    ctx: &Ctx,
+    surface: Surface,
+    function_arn: &str,
+    limits: usage_plan::Limits,
+    adopting: &[String],
+    statements: &[serde_json::Value],
+) -> anyhow::Result<SurfacePlan> {
+    let (rest_api, api_key) = tokio::try_join!(
+        rest_api::plan(ctx, surface, function_arn, adopting),
+        api_key::plan(ctx, surface, adopting),
+    )?;
+    let (api_id, key_id) = (rest_api.id(), api_key.id());
+    let permission = permission::plan(ctx, surface, &api_id, &surface.routes(), statements);
+    let usage_plan = usage_plan::plan(ctx, surface, &api_id, &key_id, limits, adopting).await?;
+    Ok(SurfacePlan {
+        rest_api,
+        permission,
+        api_key,
+        usage_plan,
+    })
 }
 
 impl Plan {
@@ -101,7 +182,15 @@ pub async fn plan(ctx: &Ctx, spec: Spec) -> anyhow::Result<Plan> {
     // Bad input (a dimension, metric or key the existing data cannot take) is found first.
     let vectors = vector_store::plan(ctx, spec.index, spec.kms_key.as_deref()).await?;
     let seen = survey(ctx).await?;
-    let decision = ownership::decide(&seen, spec.adopt).map_err(|r| ownership::refusal(&r))?;
+    // Same-named search-only resources matter only when the stack wants its own.
+    let search_kinds = Surface::Search.kinds();
+    let considered: Vec<Seen> = seen
+        .iter()
+        .filter(|s| spec.search_key || !search_kinds.contains(&s.kind))
+        .cloned()
+        .collect();
+    let decision =
+        ownership::decide(&considered, spec.adopt).map_err(|r| ownership::refusal(&r))?;
     for s in &decision.left_alone {
         ctx.printer.warn(&format!(
             "leaving {} alone: it has the stack's name but not its tags",
@@ -114,15 +203,42 @@ pub async fn plan(ctx: &Ctx, spec: Spec) -> anyhow::Result<Plan> {
         log_group::plan(ctx, spec.log_retention_days),
         role::plan(ctx, &spec.embedding_endpoint),
     )?;
-    let function = function::plan(ctx, spec.function(&role.arn), &spec.code).await?;
-    let (rest_api, api_key) = tokio::try_join!(
-        rest_api::plan(ctx, &function.arn, &adopting),
-        api_key::plan(ctx, &adopting),
+    let (function, statements) = tokio::try_join!(
+        function::plan(ctx, spec.function(&role.arn), &spec.code),
+        permission::statements(ctx),
     )?;
-    let (api_id, key_id) = (rest_api.id(), api_key.id());
-    let (permission, usage_plan) = tokio::try_join!(
-        permission::plan(ctx, &api_id, &rest_api::ROUTES),
-        usage_plan::plan(ctx, &api_id, &key_id, spec.limits, &adopting),
+    let plan_search = async {
+        if spec.search_key {
+            let surface = plan_surface(
+                ctx,
+                Surface::Search,
+                &function.arn,
+                spec.limits,
+                &adopting,
+                &statements,
+            );
+            return Ok::<_, anyhow::Error>(SearchPlan::On(Box::new(surface.await?)));
+        }
+        let retire = RESOURCES
+            .iter()
+            .rev()
+            .filter(|r| search_kinds.contains(&r.kind))
+            .flat_map(|r| seen.iter().filter(|s| s.owned && s.kind == r.kind).cloned())
+            .collect();
+        let permission =
+            permission::plan(ctx, Surface::Search, &Planned::ToCreate, &[], &statements);
+        Ok(SearchPlan::Off { retire, permission })
+    };
+    let (api, search) = tokio::try_join!(
+        plan_surface(
+            ctx,
+            Surface::Main,
+            &function.arn,
+            spec.limits,
+            &adopting,
+            &statements
+        ),
+        plan_search,
     )?;
     let adopt_changes = decision.adopt.iter().map(|s| {
         Change::new(
@@ -137,10 +253,8 @@ pub async fn plan(ctx: &Ctx, spec: Spec) -> anyhow::Result<Plan> {
         .chain(log_group.map(|e| log_group::change(ctx, e)))
         .chain(role::changes(ctx, &role))
         .chain(function::changes(ctx, &function))
-        .chain(rest_api::changes(ctx, &rest_api))
-        .chain(permission::changes(ctx, &permission))
-        .chain(api_key::changes(ctx, &api_key))
-        .chain(usage_plan::changes(ctx, &usage_plan))
+        .chain(api.changes(ctx))
+        .chain(search.changes(ctx))
         .collect();
     Ok(Plan {
         spec,
@@ -150,10 +264,8 @@ pub async fn plan(ctx: &Ctx, spec: Spec) -> anyhow::Result<Plan> {
         log_group,
         role,
         function,
-        rest_api,
-        permission,
-        api_key,
-        usage_plan,
+        api,
+        search,
         changes,
     })
 }
@@ -214,6 +326,8 @@ mod tests {
             .map(|r| r.kind)
             .collect();
         assert_eq!(data, [Kind::Bucket, Kind::Index]);
+        // The search-only API's resources come last, so `down` removes them first.
+        assert_eq!(&kinds[kinds.len() - 3..], Surface::Search.kinds());
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Spec {
     pub code: Code,
     /// The usage plan's limits.
     pub limits: Limits,
+    /// A search-only API and key besides the main ones.
+    pub search_key: bool,
 }
 
 impl Spec {
@@ -60,6 +62,7 @@ impl Spec {
                 rate: args.rate,
                 burst: args.burst,
             },
+            search_key: args.search_key,
         }
     }
 

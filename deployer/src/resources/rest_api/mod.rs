@@ -1,14 +1,17 @@
-//! The REST API: the routes of [`ROUTES`], each authorized as its access says (the API key,
-//! or `AWS_IAM` for the operator's routes), AWS_PROXY integrations, and the `prod` stage. REST API names are not unique in AWS, so the API is found by name; when
-//! races or lost responses left duplicates, every run keeps the same one (oldest, then lowest
-//! id) and deletes the others it manages. The stage is redeployed only when the definition's
-//! hash (kept in the deployment's description) differs from what the stage serves; stage
-//! variables, method settings and tracing set by hand are drift, shown by `plan` and removed.
+//! A REST API of the stack ([`Surface`]): the main one serves every route of
+//! [`shared::routes::ROUTES`], the search-only one (`up --search-key`) only the routes that
+//! read; each route authorized as its access says (the API key, or `AWS_IAM` for the
+//! operator's routes), AWS_PROXY integrations, and the `prod` stage. REST API names are not
+//! unique in AWS, so the API is found by name; when races or lost responses left duplicates,
+//! every run keeps the same one (oldest, then lowest id) and deletes the others it manages.
+//! The stage is redeployed only when the definition's hash (kept in the deployment's
+//! description) differs from what the stage serves; stage variables, method settings and
+//! tracing set by hand are drift, shown by `plan` and removed.
 
 use crate::aws_error::{describe, is, is_not_found, with_quota_retry};
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
-use crate::resources::apigw::{self, Named};
+use crate::resources::apigw::{self, Named, Surface};
 use crate::resources::{
     Action, Applier, Change, Planned, QUOTA_BUDGET, Resource, is_gone, is_incomplete, tags,
 };
@@ -16,8 +19,8 @@ use anyhow::{anyhow, bail};
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType};
 use sha2::{Digest, Sha256};
 
-/// The routes the API serves (every one API-key protected, AWS_PROXY to the function).
-pub use shared::routes::{ROUTES, Route};
+/// The routes the stack serves (AWS_PROXY to the function).
+pub use shared::routes::Route;
 
 mod routes;
 mod stage;
@@ -28,13 +31,22 @@ const DEPLOYMENT_PREFIX: &str = "alex-deployer definition ";
 pub const RESOURCE: Resource = Resource {
     kind: Kind::RestApi,
     holds_data: false,
-    seen: |ctx| Box::pin(seen(ctx)),
+    seen: |ctx| Box::pin(seen(ctx, Surface::Main)),
     tag: |a, id| Box::pin(tag(a, id)),
-    delete: |a, id| Box::pin(delete_one(a, id, "")),
+    delete: |a, id| Box::pin(delete_one(a, Surface::Main, id, "")),
 };
 
-/// Every REST API named like the stack's, in keep-order (oldest first, then id).
-pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Named>> {
+/// The search-only REST API's entry in the stack's table.
+pub const SEARCH_RESOURCE: Resource = Resource {
+    kind: Kind::SearchApi,
+    holds_data: false,
+    seen: |ctx| Box::pin(seen(ctx, Surface::Search)),
+    tag: |a, id| Box::pin(tag(a, id)),
+    delete: |a, id| Box::pin(delete_one(a, Surface::Search, id, "")),
+};
+
+/// Every REST API named like `surface`'s, in keep-order (oldest first, then id).
+pub async fn find(ctx: &Ctx, surface: Surface) -> anyhow::Result<Vec<Named>> {
     let apis: Vec<aws_sdk_apigateway::types::RestApi> = ctx
         .apigw
         .get_rest_apis()
@@ -49,7 +61,7 @@ pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<Named>> {
         let created = a.created_date().map_or(0, |d| d.secs());
         (a.name(), a.id(), created, true, a.tags())
     });
-    Ok(apigw::named(ctx, &ctx.names.api, listed))
+    Ok(apigw::named(ctx, surface.api(&ctx.names), listed))
 }
 
 fn integration_uri(ctx: &Ctx, function_arn: &str) -> String {
@@ -61,10 +73,10 @@ fn integration_uri(ctx: &Ctx, function_arn: &str) -> String {
     )
 }
 
-/// The hash of the definition the stage should serve.
-pub fn definition_hash(ctx: &Ctx, function_arn: &str) -> String {
+/// The hash of the definition `surface`'s stage should serve.
+pub fn definition_hash(ctx: &Ctx, surface: Surface, function_arn: &str) -> String {
     let mut h = Sha256::new();
-    for route in ROUTES {
+    for route in surface.routes() {
         h.update(format!(
             "{} {} {} AWS_PROXY {}\n",
             route.method,
@@ -80,13 +92,13 @@ pub fn definition_hash(ctx: &Ctx, function_arn: &str) -> String {
         .collect()
 }
 
-/// The REST APIs with the stack's name, judged by their tags.
-pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
+/// The REST APIs with `surface`'s name, judged by their tags.
+pub async fn seen(ctx: &Ctx, surface: Surface) -> anyhow::Result<Vec<Seen>> {
     Ok(apigw::seen(
         ctx,
-        Kind::RestApi,
-        &ctx.names.api,
-        &find(ctx).await?,
+        surface.kinds()[0],
+        surface.api(&ctx.names),
+        &find(ctx, surface).await?,
     ))
 }
 
@@ -96,10 +108,15 @@ pub async fn tag(a: &Applier<'_>, id: &str) -> anyhow::Result<()> {
 }
 
 /// Deletes one REST API (quota: 1 per 30 s).
-pub async fn delete_one(a: &Applier<'_>, id: &str, why: &str) -> anyhow::Result<()> {
+pub async fn delete_one(
+    a: &Applier<'_>,
+    surface: Surface,
+    id: &str,
+    why: &str,
+) -> anyhow::Result<()> {
     a.record(
         Action::Delete,
-        format!("rest api {} ({id})", a.names.api),
+        format!("rest api {} ({id})", surface.api(&a.names)),
         why,
     );
     match with_quota_retry(QUOTA_BUDGET, || {
@@ -130,6 +147,8 @@ pub enum Api {
 /// The API's plan: the API, its routes and its stage.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// Which of the stack's APIs.
+    pub surface: Surface,
     /// The function the routes invoke.
     pub function_arn: String,
     /// The API itself.
@@ -161,9 +180,14 @@ pub struct Definition {
 /// routes and stage, and diffs them with the definition that invokes `function_arn`. A
 /// same-named API without the stack's tags is never used or changed
 /// ([`crate::ownership`]).
-pub async fn plan(ctx: &Ctx, function_arn: &str, adopting: &[String]) -> anyhow::Result<Plan> {
-    let label = format!("rest api {}", ctx.names.api);
-    let found = find(ctx).await?;
+pub async fn plan(
+    ctx: &Ctx,
+    surface: Surface,
+    function_arn: &str,
+    adopting: &[String],
+) -> anyhow::Result<Plan> {
+    let label = format!("rest api {}", surface.api(&ctx.names));
+    let found = find(ctx, surface).await?;
     let mut owned = found
         .iter()
         .filter(|f| f.managed || adopting.contains(&f.id));
@@ -183,10 +207,11 @@ pub async fn plan(ctx: &Ctx, function_arn: &str, adopting: &[String]) -> anyhow:
         }
     };
     let definition = match &api {
-        Api::Keep { id, .. } => Some(plan_definition(ctx, id, function_arn).await?),
+        Api::Keep { id, .. } => Some(plan_definition(ctx, surface, id, function_arn).await?),
         Api::Create => None,
     };
     Ok(Plan {
+        surface,
         function_arn: function_arn.to_string(),
         api,
         definition,
@@ -196,6 +221,7 @@ pub async fn plan(ctx: &Ctx, function_arn: &str, adopting: &[String]) -> anyhow:
 /// Reads the routes and stage of API `api_id` and diffs them.
 async fn plan_definition(
     ctx: &Ctx,
+    surface: Surface,
     api_id: &str,
     function_arn: &str,
 ) -> anyhow::Result<Definition> {
@@ -203,7 +229,7 @@ async fn plan_definition(
     let resources = routes::resources(ctx, api_id).await?;
     let mut planned: Vec<String> = Vec::new();
     let mut out = Vec::new();
-    for route in ROUTES {
+    for route in surface.routes() {
         let missing: Vec<String> = routes::missing_paths(&resources, &route)
             .into_iter()
             .filter(|p| !planned.contains(p))
@@ -219,13 +245,13 @@ async fn plan_definition(
             routes::diff(method.as_ref(), route.access, &uri),
         ));
     }
-    let stage = stage::plan(ctx, api_id, &definition_hash(ctx, function_arn)).await?;
+    let stage = stage::plan(ctx, api_id, &definition_hash(ctx, surface, function_arn)).await?;
     Ok(Definition { routes: out, stage })
 }
 
 /// How the plan shows `plan`.
 pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
-    let name = &ctx.names.api;
+    let name = plan.surface.api(&ctx.names);
     let mut out = Vec::new();
     match &plan.api {
         Api::Create => {
@@ -234,7 +260,7 @@ pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
                 format!("rest api {name}"),
                 "(REGIONAL)",
             ));
-            for route in ROUTES {
+            for route in plan.surface.routes() {
                 out.push(Change::new(
                     Action::Create,
                     route.label(),
@@ -244,7 +270,7 @@ pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
                     ),
                 ));
             }
-            let hash = definition_hash(ctx, &plan.function_arn);
+            let hash = definition_hash(ctx, plan.surface, &plan.function_arn);
             out.push(Change::new(
                 Action::Create,
                 format!("api stage {}", ctx.names.stage),
@@ -285,10 +311,10 @@ pub async fn apply(a: &Applier<'_>, plan: &Plan) -> anyhow::Result<String> {
     let mut plan = plan.clone();
     let mut last = None;
     for attempt in 0..5 {
-        let id = apply_api(a, &plan.api).await?;
+        let id = apply_api(a, plan.surface, &plan.api).await?;
         let definition = match &plan.definition {
             Some(definition) if plan.id().existing() == Some(&id) => definition.clone(),
-            _ => plan_definition(a, &id, &plan.function_arn).await?,
+            _ => plan_definition(a, plan.surface, &id, &plan.function_arn).await?,
         };
         match apply_definition(a, &id, &plan.function_arn, &definition).await {
             Ok(()) => return Ok(id),
@@ -299,28 +325,30 @@ pub async fn apply(a: &Applier<'_>, plan: &Plan) -> anyhow::Result<String> {
             }
             Err(e) => return Err(e),
         }
-        plan = self::plan(a, &plan.function_arn, &[]).await?;
+        plan = self::plan(a, plan.surface, &plan.function_arn, &[]).await?;
     }
-    Err(last.unwrap_or_else(|| anyhow!("rest api {} kept disappearing", a.names.api)))
+    let name = plan.surface.api(&a.names);
+    Err(last.unwrap_or_else(|| anyhow!("rest api {name} kept disappearing")))
 }
 
 /// The API's id: the planned keeper (its duplicates deleted), or one created now.
-async fn apply_api(a: &Applier<'_>, api: &Api) -> anyhow::Result<String> {
+async fn apply_api(a: &Applier<'_>, surface: Surface, api: &Api) -> anyhow::Result<String> {
     if let Api::Keep { id, duplicates } = api {
         for extra in duplicates {
-            delete_one(a, extra, "(duplicate)").await?;
+            delete_one(a, surface, extra, "(duplicate)").await?;
         }
         return Ok(id.clone());
     }
-    let label = format!("rest api {}", a.names.api);
+    let name = surface.api(&a.names);
+    let label = format!("rest api {name}");
     loop {
         // A concurrent run may have created one since the plan, and every run must settle on
         // the same keeper: list first, and again after creating.
-        let found = find(a).await?;
+        let found = find(a, surface).await?;
         let mut owned = found.iter().filter(|f| f.managed);
         if let Some(keep) = owned.next() {
             for extra in owned {
-                delete_one(a, &extra.id, "(duplicate)").await?;
+                delete_one(a, surface, &extra.id, "(duplicate)").await?;
             }
             return Ok(keep.id.clone());
         }
@@ -334,8 +362,11 @@ async fn apply_api(a: &Applier<'_>, api: &Api) -> anyhow::Result<String> {
         let created = a
             .apigw
             .create_rest_api()
-            .name(&a.names.api)
-            .description("alex document ingestion and search")
+            .name(name)
+            .description(match surface {
+                Surface::Main => "alex document ingestion and search",
+                Surface::Search => "alex document search (read-only)",
+            })
             .endpoint_configuration(
                 EndpointConfiguration::builder()
                     .types(EndpointType::Regional)

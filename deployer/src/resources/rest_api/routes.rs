@@ -48,7 +48,7 @@ impl Auth {
     /// What `access` needs: the API key alone, or `AWS_IAM` alone.
     pub fn of(access: Access) -> Self {
         match access {
-            Access::ApiKey => Self {
+            Access::Read | Access::ApiKey => Self {
                 iam: Authorization::None,
                 api_key_required: true,
             },

@@ -1,10 +1,12 @@
-//! The usage plan bound to the stage (throttle, quota) and its key. Plans with API stages
+//! A usage plan bound to one [`Surface`]'s stage (throttle, quota) and its key: a key reaches
+//! only the stages of the plans that hold it. Plans with API stages
 //! cannot be deleted, so stages are removed first; UpdateUsagePlan is 1 per 20 s per account.
 //! Read (by name, owned only) → [`diff`] (typed [`Edit`]s) → apply as one UpdateUsagePlan.
 
 use crate::aws_error::{describe, is, is_not_found, with_quota_retry};
 use crate::context::Ctx;
 use crate::ownership::{Kind, Seen};
+use crate::resources::apigw::Surface;
 use crate::resources::{
     Action, Applier, Change, Gone, Planned, QUOTA_BUDGET, Resource, joined, tags,
 };
@@ -20,9 +22,18 @@ pub use diff::{Current, Edit, Limits, diff};
 pub const RESOURCE: Resource = Resource {
     kind: Kind::UsagePlan,
     holds_data: false,
-    seen: |ctx| Box::pin(seen(ctx)),
+    seen: |ctx| Box::pin(seen(ctx, Surface::Main)),
     tag: |a, id| Box::pin(tag(a, id)),
-    delete: |a, id| Box::pin(delete_by_id(a, id)),
+    delete: |a, id| Box::pin(delete_by_id(a, Surface::Main, id)),
+};
+
+/// The search-only key's usage plan's entry in the stack's table.
+pub const SEARCH_RESOURCE: Resource = Resource {
+    kind: Kind::SearchUsagePlan,
+    holds_data: false,
+    seen: |ctx| Box::pin(seen(ctx, Surface::Search)),
+    tag: |a, id| Box::pin(tag(a, id)),
+    delete: |a, id| Box::pin(delete_by_id(a, Surface::Search, id)),
 };
 
 fn stage_value(s: &ApiStage) -> String {
@@ -40,8 +51,9 @@ fn current(plan: &UsagePlan) -> Current {
     }
 }
 
-/// Plans named like the stack's, oldest first (plans have no creation date: by id).
-pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<UsagePlan>> {
+/// Plans named like `surface`'s, oldest first (plans have no creation date: by id).
+pub async fn find(ctx: &Ctx, surface: Surface) -> anyhow::Result<Vec<UsagePlan>> {
+    let name = surface.usage_plan(&ctx.names);
     let plans: Vec<UsagePlan> = ctx
         .apigw
         .get_usage_plans()
@@ -54,28 +66,28 @@ pub async fn find(ctx: &Ctx) -> anyhow::Result<Vec<UsagePlan>> {
         .map_err(|e| anyhow!("failed to list usage plans: {}", describe(&e)))?;
     let mut all: Vec<UsagePlan> = plans
         .into_iter()
-        .filter(|p| p.name() == Some(ctx.names.usage_plan.as_str()))
+        .filter(|p| p.name() == Some(name))
         .collect();
     all.sort_by(|a, b| a.id().cmp(&b.id()));
     Ok(all)
 }
 
 /// The stack's own plans (same-named plans without its tags are never touched).
-pub async fn find_owned(ctx: &Ctx) -> anyhow::Result<Vec<UsagePlan>> {
-    Ok(find(ctx)
+pub async fn find_owned(ctx: &Ctx, surface: Surface) -> anyhow::Result<Vec<UsagePlan>> {
+    Ok(find(ctx, surface)
         .await?
         .into_iter()
         .filter(|p| crate::ownership::owned(ctx, p.tags()))
         .collect())
 }
 
-/// The plans with the stack's name, judged by their tags.
-pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
-    let name = &ctx.names.usage_plan;
-    Ok(find(ctx)
+/// The plans with `surface`'s name, judged by their tags.
+pub async fn seen(ctx: &Ctx, surface: Surface) -> anyhow::Result<Vec<Seen>> {
+    let name = surface.usage_plan(&ctx.names);
+    Ok(find(ctx, surface)
         .await?
         .iter()
-        .map(|p| Seen::new(ctx, Kind::UsagePlan, name, p.id(), p.tags()))
+        .map(|p| Seen::new(ctx, surface.kinds()[2], name, p.id(), p.tags()))
         .collect())
 }
 
@@ -101,14 +113,14 @@ async fn update(a: &Applier<'_>, id: &str, ops: Vec<PatchOperation>) -> anyhow::
 }
 
 /// Deletes plan `id` (`down`): read for its stages, which go first.
-pub async fn delete_by_id(a: &Applier<'_>, id: &str) -> anyhow::Result<()> {
+pub async fn delete_by_id(a: &Applier<'_>, surface: Surface, id: &str) -> anyhow::Result<()> {
     match a.apigw.get_usage_plan().usage_plan_id(id).send().await {
         Ok(out) => {
             let plan = UsagePlan::builder()
                 .id(id)
                 .set_api_stages(out.api_stages)
                 .build();
-            delete_one(a, &plan, "").await
+            delete_one(a, surface, &plan, "").await
         }
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => bail!("failed to read usage plan {id}: {}", describe(&e)),
@@ -116,9 +128,14 @@ pub async fn delete_by_id(a: &Applier<'_>, id: &str) -> anyhow::Result<()> {
 }
 
 /// Deletes one plan: its stages first.
-pub async fn delete_one(a: &Applier<'_>, plan: &UsagePlan, why: &str) -> anyhow::Result<()> {
+pub async fn delete_one(
+    a: &Applier<'_>,
+    surface: Surface,
+    plan: &UsagePlan,
+    why: &str,
+) -> anyhow::Result<()> {
     let Some(id) = plan.id() else { return Ok(()) };
-    let label = format!("usage plan {} ({id})", a.names.usage_plan);
+    let label = format!("usage plan {} ({id})", surface.usage_plan(&a.names));
     a.record(Action::Delete, label, why);
     let ops: Vec<PatchOperation> = current(plan)
         .stages
@@ -157,6 +174,8 @@ pub enum Step {
 /// The usage plan's plan: for API `api`'s stage and key `key`, with `limits`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// Which of the stack's APIs (and keys).
+    pub surface: Surface,
     /// The API whose stage it serves.
     pub api: Planned<String>,
     /// The key it holds.
@@ -173,13 +192,14 @@ pub struct Plan {
 /// and diffs them with one serving `api`'s stage with `limits` and holding `key`.
 pub async fn plan(
     ctx: &Ctx,
+    surface: Surface,
     api: &Planned<String>,
     key: &Planned<String>,
     limits: Limits,
     adopting: &[String],
 ) -> anyhow::Result<Plan> {
-    let label = format!("usage plan {}", ctx.names.usage_plan);
-    let all = find(ctx).await?;
+    let label = format!("usage plan {}", surface.usage_plan(&ctx.names));
+    let all = find(ctx, surface).await?;
     let foreign = all.first().and_then(|p| p.id()).map(str::to_string);
     let mut owned: Vec<UsagePlan> = all
         .into_iter()
@@ -211,6 +231,7 @@ pub async fn plan(
         _ => true,
     };
     Ok(Plan {
+        surface,
         api: api.clone(),
         key: key.clone(),
         limits,
@@ -221,7 +242,7 @@ pub async fn plan(
 
 /// How the plan shows `plan`.
 pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
-    let name = &ctx.names.usage_plan;
+    let name = plan.surface.usage_plan(&ctx.names);
     let label = format!("usage plan {name}");
     let mut out = Vec::new();
     let plan_id = match &plan.step {
@@ -259,6 +280,7 @@ pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
     if plan.add_key {
         out.push(key_change(
             ctx,
+            plan.surface,
             plan_id.map(String::as_str),
             plan.key.existing().map(String::as_str),
         ));
@@ -266,8 +288,8 @@ pub fn changes(ctx: &Ctx, plan: &Plan) -> Vec<Change> {
     out
 }
 
-fn key_change(ctx: &Ctx, plan_id: Option<&str>, key_id: Option<&str>) -> Change {
-    let label = format!("usage plan key {}", ctx.names.api_key);
+fn key_change(ctx: &Ctx, surface: Surface, plan_id: Option<&str>, key_id: Option<&str>) -> Change {
+    let label = format!("usage plan key {}", surface.key(&ctx.names));
     let detail = match (plan_id, key_id) {
         (Some(plan_id), Some(key_id)) => format!("({key_id} in {plan_id})"),
         _ => String::new(),
@@ -286,32 +308,38 @@ pub async fn apply(a: &Applier<'_>, plan: &Plan, api_id: &str, key_id: &str) -> 
     let plan = if plan.api == api && plan.key == key {
         plan
     } else {
-        replanned = self::plan(a, &api, &key, plan.limits, &[]).await?;
+        replanned = self::plan(a, plan.surface, &api, &key, plan.limits, &[]).await?;
         &replanned
     };
     let plan_id = match &plan.step {
-        Step::Create => create(a, api_id, plan.limits).await?,
+        Step::Create => create(a, plan.surface, api_id, plan.limits).await?,
         Step::Keep {
             id,
             duplicates,
             edits,
         } => {
             for extra in duplicates {
-                delete_one(a, extra, "(duplicate)").await?;
+                delete_one(a, plan.surface, extra, "(duplicate)").await?;
             }
             if !edits.is_empty() {
-                let label = format!("usage plan {}", a.names.usage_plan);
+                let label = format!("usage plan {}", plan.surface.usage_plan(&a.names));
                 a.record(Action::Update, &label, joined(edits));
                 update(a, id, edits.iter().flat_map(Edit::patches).collect()).await?;
             }
             id.clone()
         }
     };
-    add_key(a, &plan_id, key_id).await
+    add_key(a, plan.surface, &plan_id, key_id).await
 }
 
-async fn create(a: &Applier<'_>, api_id: &str, limits: Limits) -> anyhow::Result<String> {
-    let label = format!("usage plan {}", a.names.usage_plan);
+async fn create(
+    a: &Applier<'_>,
+    surface: Surface,
+    api_id: &str,
+    limits: Limits,
+) -> anyhow::Result<String> {
+    let name = surface.usage_plan(&a.names);
+    let label = format!("usage plan {name}");
     let detail = format!(
         "(stage {}, {}/MONTH, rate {}, burst {})",
         a.names.stage, limits.quota, limits.rate, limits.burst
@@ -319,7 +347,7 @@ async fn create(a: &Applier<'_>, api_id: &str, limits: Limits) -> anyhow::Result
     a.record(Action::Create, &label, detail);
     a.apigw
         .create_usage_plan()
-        .name(&a.names.usage_plan)
+        .name(name)
         .api_stages(
             ApiStage::builder()
                 .api_id(api_id)
@@ -343,9 +371,9 @@ async fn create(a: &Applier<'_>, api_id: &str, limits: Limits) -> anyhow::Result
         .await
         .map_err(|e| anyhow!("failed to create {label}: {}", describe(&e)))?;
     // List again so concurrent runs settle on the same keeper.
-    let found = find_owned(a).await?;
+    let found = find_owned(a, surface).await?;
     for extra in found.iter().skip(1) {
-        delete_one(a, extra, "(duplicate)").await?;
+        delete_one(a, surface, extra, "(duplicate)").await?;
     }
     found
         .first()
@@ -375,11 +403,16 @@ async fn has_key(ctx: &Ctx, plan_id: &str, key_id: &str) -> anyhow::Result<bool>
 }
 
 /// Adds key `key_id` to plan `plan_id` unless it holds it.
-async fn add_key(a: &Applier<'_>, plan_id: &str, key_id: &str) -> anyhow::Result<()> {
+async fn add_key(
+    a: &Applier<'_>,
+    surface: Surface,
+    plan_id: &str,
+    key_id: &str,
+) -> anyhow::Result<()> {
     if has_key(a, plan_id, key_id).await? {
         return Ok(());
     }
-    a.made_now(key_change(a, Some(plan_id), Some(key_id)));
+    a.made_now(key_change(a, surface, Some(plan_id), Some(key_id)));
     match a
         .apigw
         .create_usage_plan_key()
