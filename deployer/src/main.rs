@@ -12,6 +12,7 @@ mod commands;
 mod context;
 mod dotenv;
 mod endpoint;
+mod extract;
 mod model;
 mod ownership;
 mod package;
@@ -58,6 +59,11 @@ async fn api_target(
     let operator = matches!(
         command,
         Command::Reindex(_)
+            | Command::Sync(cli::SyncArgs {
+                no_delete: false,
+                dry_run: false,
+                ..
+            })
             | Command::Documents(cli::DocumentsArgs {
                 action: cli::DocumentsAction::Delete { .. },
                 ..
@@ -104,6 +110,7 @@ async fn run_api(
     let printer = Printer::of(global);
     let api = match command {
         Command::Ingest(a) => &a.api,
+        Command::Sync(a) => &a.api,
         Command::Documents(a) => &a.api,
         Command::Search(a) => &a.api,
         Command::Reindex(a) => &a.api,
@@ -117,6 +124,10 @@ async fn run_api(
                 if report.failed_entirely() {
                     return Ok(Err(report));
                 }
+                printer.emit(&report)
+            }
+            Command::Sync(args) => {
+                let report = commands::sync::run(args, &endpoint, &credentials, &printer).await?;
                 printer.emit(&report)
             }
             Command::Documents(args) => {

@@ -335,6 +335,7 @@ fn stack_settings(command: &mut Command) -> StackSettings<'_> {
 fn api_args(command: &mut Command) -> Option<&mut ApiArgs> {
     match command {
         Command::Ingest(a) => Some(&mut a.api),
+        Command::Sync(a) => Some(&mut a.api),
         Command::Search(a) => Some(&mut a.api),
         Command::Documents(a) => Some(&mut a.api),
         Command::Reindex(a) => Some(&mut a.api),

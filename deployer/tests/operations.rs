@@ -376,3 +376,194 @@ fn a_throttled_lambda_is_waited_out_by_the_cli() {
         }
     }
 }
+
+fn sync(env: &Env, args: &[&str]) -> Value {
+    let mut all = vec!["sync", "--json"];
+    all.extend_from_slice(args);
+    json_of(&env.ok(&all))
+}
+
+fn ids(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap())
+        .collect()
+}
+
+/// `sync` against the local AWS, as the least-privileged deploying user: a dry run changes
+/// nothing; a folder of Markdown, text, PDF, HTML and DOCX files is synced (an image beside
+/// them is named as skipped); a re-sync of unchanged files embeds and writes nothing and
+/// lists once; an edit, a deletion and an addition are exactly those three changes; another
+/// source's documents and documents ingested by hand are never deleted.
+#[test]
+fn sync_sends_what_changed_deletes_what_is_gone_and_reads_pdf_html_docx() {
+    let env = Env::start();
+    env.ok(&["up"]);
+    env.ok(&["output", "--write-env", ".env"]);
+    write(
+        &env,
+        &[
+            (
+                "corpus/a.md",
+                "Tesla builds electric vehicles and battery storage.",
+            ),
+            (
+                "corpus/b.md",
+                "NVIDIA designs GPUs for data centres and gaming.",
+            ),
+            (
+                "corpus/c.txt",
+                "Amazon runs the largest cloud computing business.",
+            ),
+            ("corpus/news.html", testkit::files::HTML),
+            (
+                "other/x.md",
+                "Pfizer develops vaccines and cancer medicines.",
+            ),
+        ],
+    );
+    let dir = env.dir.join("corpus");
+    std::fs::write(
+        dir.join("report.pdf"),
+        testkit::files::pdf(
+            &[
+                "NextEra Energy builds wind farms",
+                "across the Great Plains.",
+            ],
+            &["First Solar makes thin film", "solar panels in Ohio."],
+            &["Utility scale battery storage doubled this year."],
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("review.docx"),
+        testkit::files::docx(
+            &[
+                "Lucid Motors annual review",
+                "Lucid opened a factory in Saudi Arabia.",
+            ],
+            &[["Quarter", "Deliveries"], ["Q1", "1,967"]],
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("logo.png"), [0x89, b'P', b'N', b'G']).unwrap();
+    // Another source, and a document ingested by hand under the corpus's prefix.
+    env.ok(&["sync", "other"]);
+    write(
+        &env,
+        &[(
+            "hand.jsonl",
+            "{\"id\": \"corpus/by-hand\", \"text\": \"Ford sells pickup trucks.\"}\n",
+        )],
+    );
+    env.ok(&["ingest", "hand.jsonl"]);
+
+    // A dry run says what would happen, and what it costs, and sends nothing.
+    let plan = sync(&env, &["corpus", "--dry-run"]);
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["scanned"], 6, "{plan}");
+    assert_eq!(ids(&plan["new"]).len(), 6, "{plan}");
+    assert!(plan["estimate"]["chunks"].as_u64().unwrap() >= 6, "{plan}");
+    assert!(plan["estimate"]["usd"].as_f64().unwrap() > 0.0, "{plan}");
+    assert_eq!(list(&env), ["corpus/by-hand", "other/x.md"]);
+
+    let out = env.run(&["sync", "corpus"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("skipped 1 file") && err.contains("logo.png"),
+        "{err}"
+    );
+    assert!(
+        err.contains("6 scanned: 6 new, 0 modified, 0 unchanged, 0 deleted"),
+        "{err}"
+    );
+    assert_eq!(
+        list(&env),
+        [
+            "corpus/a.md",
+            "corpus/b.md",
+            "corpus/by-hand",
+            "corpus/c.txt",
+            "corpus/news.html",
+            "corpus/report.pdf",
+            "corpus/review.docx",
+            "other/x.md"
+        ]
+    );
+    // Each extracted format is found by a sentence from its body, and cites its origin.
+    for (query, id) in [
+        (
+            "NextEra Energy builds wind farms across the Great Plains",
+            "corpus/report.pdf",
+        ),
+        (
+            "Rivian opened forty new adventure network sites",
+            "corpus/news.html",
+        ),
+        (
+            "Lucid opened a factory in Saudi Arabia",
+            "corpus/review.docx",
+        ),
+    ] {
+        let found = json_of(&env.ok(&["search", query, "-k", "1", "--json"]));
+        assert_eq!(found["results"][0]["document_id"], id, "{query}: {found}");
+    }
+    let pdf = json_of(&env.ok(&["documents", "get", "corpus/report.pdf", "--json"]));
+    assert_eq!(pdf["metadata"]["format"], "pdf");
+    assert_eq!(pdf["metadata"]["pages"], 2);
+    assert_eq!(pdf["metadata"]["sync_source"], "corpus");
+
+    // Unchanged: nothing embedded or written, one listing call.
+    env.clear_requests();
+    let again = sync(&env, &["corpus"]);
+    assert_eq!(again["unchanged"], 6, "{again}");
+    assert_eq!(again["listing_calls"], 1, "{again}");
+    let calls = env.requests();
+    let ops: Vec<&str> = calls["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["operation"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        !ops.iter()
+            .any(|o| matches!(*o, "InvokeEndpoint" | "PutVectors" | "DeleteVectors")),
+        "{ops:?}"
+    );
+
+    // One edit, one deletion, one addition: exactly those.
+    write(
+        &env,
+        &[
+            (
+                "corpus/a.md",
+                "Tesla builds electric vehicles, solar roofs and batteries.",
+            ),
+            ("corpus/d.md", "Microsoft sells cloud software and games."),
+        ],
+    );
+    std::fs::remove_file(dir.join("b.md")).unwrap();
+    let changed = sync(&env, &["corpus"]);
+    assert_eq!(ids(&changed["new"]), ["corpus/d.md"], "{changed}");
+    assert_eq!(ids(&changed["modified"]), ["corpus/a.md"], "{changed}");
+    assert_eq!(ids(&changed["deleted"]), ["corpus/b.md"], "{changed}");
+    assert_eq!(changed["unchanged"], 4, "{changed}");
+    let now = list(&env);
+    assert!(!now.contains(&"corpus/b.md".to_string()), "{now:?}");
+    // The other source and the hand-ingested document are still there.
+    assert!(now.contains(&"other/x.md".to_string()) && now.contains(&"corpus/by-hand".to_string()));
+    let a = json_of(&env.ok(&["documents", "get", "corpus/a.md", "--json"]));
+    assert!(
+        a["chunks"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("solar roofs")
+    );
+    // --no-delete keeps what is gone.
+    std::fs::remove_file(dir.join("c.txt")).unwrap();
+    let kept = sync(&env, &["corpus", "--no-delete"]);
+    assert!(ids(&kept["deleted"]).is_empty(), "{kept}");
+    assert!(list(&env).contains(&"corpus/c.txt".to_string()));
+}

@@ -208,11 +208,23 @@ const YOUNG_ENVIRONMENT: Duration = Duration::from_secs(60);
 enum Call {
     Ingest(IngestRequest),
     Search(SearchRequest),
-    ListDocuments(Option<String>),
+    ListDocuments {
+        next_token: Option<String>,
+        metadata: bool,
+    },
     GetDocument(String),
     DeleteDocument(String),
     DeleteByFilter(DeleteByFilterRequest),
     Reindex(ReindexRequest),
+}
+
+/// What a request's query string may say (`GET /documents`).
+#[derive(Debug, Default)]
+struct Query {
+    /// `next_token`: where a listing continues.
+    next_token: Option<String>,
+    /// `metadata=true`: list each document's user metadata too.
+    metadata: bool,
 }
 
 /// A JSON body of at most `limit` bytes, or the 413 / 400 naming `what`.
@@ -232,7 +244,11 @@ fn json_body<T: DeserializeOwned>(
 impl Call {
     /// Parses what `route` takes from the request; a body that is not its route's request is
     /// refused here, before any domain code runs.
-    fn parse(route: Route, body: &[u8], next_token: Option<String>) -> Result<Self, ApiError> {
+    fn parse(route: Route, body: &[u8], query: Query) -> Result<Self, ApiError> {
+        let Query {
+            next_token,
+            metadata,
+        } = query;
         Ok(match route {
             Route::Ingest => {
                 Self::Ingest(IngestRequest::parse(body).map_err(ApiError::bad_request)?)
@@ -248,7 +264,10 @@ impl Call {
                 },
                 "search",
             )?),
-            Route::ListDocuments => Self::ListDocuments(next_token),
+            Route::ListDocuments => Self::ListDocuments {
+                next_token,
+                metadata,
+            },
             Route::GetDocument(id) => Self::GetDocument(id),
             Route::DeleteDocument(id) => Self::DeleteDocument(id),
             Route::DeleteByFilter => Self::DeleteByFilter(json_body(
@@ -308,8 +327,11 @@ async fn dispatch<B: Backend>(
             );
             answer(Outcome::done(result?))
         }
-        Call::ListDocuments(next_token) => answer(Outcome::done(
-            documents::list(ctx, next_token.clone()).await?,
+        Call::ListDocuments {
+            next_token,
+            metadata,
+        } => answer(Outcome::done(
+            documents::list(ctx, next_token.clone(), *metadata).await?,
         )),
         Call::GetDocument(id) => answer(Outcome::done(documents::get(ctx, id).await?)),
         Call::DeleteDocument(id) => answer(Outcome::done(documents::delete(ctx, id).await?)),
@@ -371,11 +393,12 @@ pub async fn handle<B: Backend>(
             "request body is {body_bytes} bytes; the limit is {MAX_LAMBDA_PAYLOAD}"
         ))),
         (Ok(config), Ok(route)) => {
-            let next_token = req
-                .query_string_parameters()
-                .first("next_token")
-                .map(str::to_string);
-            match Call::parse(route, body, next_token) {
+            let params = req.query_string_parameters();
+            let query = Query {
+                next_token: params.first("next_token").map(str::to_string),
+                metadata: params.first("metadata") == Some("true"),
+            };
+            match Call::parse(route, body, query) {
                 Err(e) => Err(e),
                 Ok(call) => {
                     let ctx = Ctx {

@@ -27,6 +27,20 @@ async fn a_document_is_listed_read_and_deleted_with_every_chunk() {
     assert_eq!(s, 200, "{list}");
     assert_eq!(list["document_ids"], json!(["b", "notes/a.md"]));
     assert_eq!(list["next_token"], Value::Null);
+    assert!(list.get("metadata").is_none(), "{list}");
+    // With metadata: each document's user metadata (its head's), none of the reserved keys.
+    let with_metadata = {
+        use lambda_http::RequestExt;
+        let query = std::collections::HashMap::from([("metadata".to_string(), "true".to_string())]);
+        rest_event("GET", "/documents", "").with_query_string_parameters(query)
+    };
+    let (s, list, _) = call(&app, with_metadata).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["document_ids"], json!(["b", "notes/a.md"]));
+    assert_eq!(
+        list["metadata"],
+        json!({"b": {}, "notes/a.md": {"ticker": "TSLA"}})
+    );
 
     let (s, doc, _) = call(&app, rest_event("GET", "/documents/notes%2Fa.md", "")).await;
     assert_eq!(s, 200, "{doc}");

@@ -281,11 +281,15 @@ pub struct DeleteByFilterResponse {
     pub next_token: Option<String>,
 }
 
-/// Answer of `GET /documents`: a page of document ids.
+/// Answer of `GET /documents`: a page of document ids (with `?metadata=true`, also each
+/// document's user metadata, which is how `deployer sync` compares files with the index).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocumentList {
     /// Ids on this page.
     pub document_ids: Vec<String>,
+    /// With `?metadata=true`: each listed document's user metadata (its head's), by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<std::collections::BTreeMap<String, Map<String, Value>>>,
     /// The next page (`?next_token=`), or `None` on the last.
     pub next_token: Option<String>,
 }

@@ -1,6 +1,9 @@
 //! Test support: starts a private instance of the project's local AWS
 //! (`localaws/`) on a free loopback port with fresh state, and talks to its control endpoints.
-//! std only, so it adds nothing to the function's or the deployer's release builds.
+//! A dev-dependency only (std, and zip for the DOCX fixtures of [`files`]), so it adds nothing
+//! to the function's or the deployer's release builds.
+
+pub mod files;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

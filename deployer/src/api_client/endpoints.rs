@@ -37,11 +37,33 @@ impl ApiClient {
         endpoint: &str,
         next_token: Option<&str>,
     ) -> anyhow::Result<DocumentList> {
-        let mut url = api_url(endpoint, &Operation::ListDocuments.path(None));
+        self.list(endpoint, next_token, &[]).await
+    }
+
+    /// One page of documents with each one's user metadata (`?metadata=true`).
+    pub async fn list_documents_with_metadata(
+        &self,
+        endpoint: &str,
+        next_token: Option<&str>,
+    ) -> anyhow::Result<DocumentList> {
+        self.list(endpoint, next_token, &["metadata=true"]).await
+    }
+
+    async fn list(
+        &self,
+        endpoint: &str,
+        next_token: Option<&str>,
+        params: &[&str],
+    ) -> anyhow::Result<DocumentList> {
+        let mut query: Vec<String> = params.iter().map(|p| p.to_string()).collect();
         if let Some(token) = next_token {
             let token =
                 percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC);
-            url = format!("{url}?next_token={token}");
+            query.push(format!("next_token={token}"));
+        }
+        let mut url = api_url(endpoint, &Operation::ListDocuments.path(None));
+        if !query.is_empty() {
+            url = format!("{url}?{}", query.join("&"));
         }
         let answer = self.send(reqwest::Method::GET, &url, None).await?;
         match answer.status {

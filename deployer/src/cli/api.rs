@@ -6,13 +6,42 @@ use std::path::PathBuf;
 /// `ingest`.
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Text/markdown files (one document each) or `.jsonl` files of {text, metadata?, id?}; `-` reads JSONL from stdin
+    /// Files (one document each: text, Markdown, PDF, HTML, DOCX), directories of them, or
+    /// `.jsonl` files of {text, metadata?, id?}; `-` reads JSONL from stdin
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// The directory file ids are relative to: a file's id is its path under it, whichever
     /// argument named it
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
+    /// Documents per request
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Requests in flight
+    #[arg(long, default_value_t = 2)]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Directories and files to keep in step with the index (text, Markdown, PDF, HTML, DOCX;
+    /// `.jsonl` documents with ids)
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The directory ids and sources are relative to
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// Print what would be sent and deleted, with the chunks and tokens to embed and their
+    /// estimated cost; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep the documents whose files are gone (by default they are deleted: only those this
+    /// source synced)
+    #[arg(long)]
+    pub no_delete: bool,
     /// Documents per request
     #[arg(long, default_value_t = 32)]
     pub batch: usize,

@@ -9,6 +9,7 @@ mod api;
 
 pub use api::{
     ApiArgs, DocumentsAction, DocumentsArgs, IngestArgs, LogsArgs, ReindexArgs, SearchArgs,
+    SyncArgs,
 };
 
 /// Deploy, converge and remove the alex document ingestion and semantic-search stack on AWS
@@ -60,6 +61,9 @@ pub enum Command {
     Output(OutputArgs),
     /// Send documents to the deployed API
     Ingest(IngestArgs),
+    /// Keep the index in step with directories and files: send new and changed files only,
+    /// delete the documents of files that are gone (`--dry-run` prints the plan and its cost)
+    Sync(SyncArgs),
     /// Search the deployed API
     Search(SearchArgs),
     /// List, read and delete the stored documents through the deployed API

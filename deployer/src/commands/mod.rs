@@ -10,4 +10,5 @@ pub mod package;
 pub mod plan;
 pub mod reindex;
 pub mod search;
+pub mod sync;
 pub mod up;

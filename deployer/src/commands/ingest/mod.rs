@@ -27,9 +27,9 @@ use serde::Serialize;
 use shared::api::{IngestProgress, IngestRequest, IngestResponse};
 use std::time::{Duration, Instant};
 
-mod sources;
+pub mod sources;
 
-use sources::{Source, batches, problem, read_documents};
+use sources::{Read, Source, batches, problem, read_documents};
 
 /// Rounds in a row without progress before a batch is given up.
 const MAX_STALLED_ROUNDS: u32 = 3;
@@ -228,6 +228,91 @@ async fn send_batch(
     }
 }
 
+/// What sending documents achieved.
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// Documents indexed.
+    pub documents: usize,
+    /// Vectors written.
+    pub chunks: usize,
+    /// Ids indexed.
+    pub ids: Vec<String>,
+    /// Documents (or batches) that failed or were skipped, with why.
+    pub failures: Vec<String>,
+}
+
+/// Sends `docs` (each checked first: what the function would refuse is skipped and named) in
+/// batches of `batch`, `concurrency` at a time, with a progress bar.
+pub async fn send(
+    docs: Vec<Source>,
+    endpoint: &str,
+    credentials: &Credentials,
+    printer: &Printer,
+    (batch, concurrency): (usize, usize),
+) -> anyhow::Result<Sent> {
+    check_url(endpoint)?;
+    let mut sent = Sent::default();
+    let mut valid = Vec::with_capacity(docs.len());
+    for s in docs {
+        match problem(&s.doc) {
+            Some(why) => {
+                printer.warn(&format!("skipped {}: {why}", s.origin));
+                sent.failures.push(format!("{}: {why}", s.origin));
+            }
+            None => valid.push(s),
+        }
+    }
+    let total = valid.len() as u64;
+    let client = ApiClient::new(credentials, REQUEST_TIMEOUT, printer)?;
+    let bar = printer.bar(total, "ingesting");
+    let mut results = futures::stream::iter(batches(valid, batch).into_iter().map(|batch| {
+        let client = &client;
+        let n = batch.len() as u64;
+        let ids: Vec<String> = batch.iter().filter_map(|s| s.doc.id.clone()).collect();
+        async move { (n, ids, send_batch(client, endpoint, batch, printer).await) }
+    }))
+    .buffer_unordered(concurrency.max(1));
+    while let Some((n, ids, (documents, chunks, failures))) = results.next().await {
+        if documents as u64 == n {
+            sent.ids.extend(ids);
+        }
+        sent.documents += documents;
+        sent.chunks += chunks;
+        sent.failures.extend(failures);
+        if let Some(bar) = &bar {
+            bar.inc(n);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(sent)
+}
+
+/// Warns about the files that were not read: those without text (failures, returned) and,
+/// in one line, the directories' files of other kinds.
+pub fn unread(read: &Read, printer: &Printer) -> Vec<String> {
+    for p in &read.problems {
+        printer.warn(&format!("skipped {p}"));
+    }
+    if !read.skipped.is_empty() {
+        let shown: Vec<&str> = read.skipped.iter().take(5).map(String::as_str).collect();
+        let more = read.skipped.len() - shown.len();
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        printer.warn(&format!(
+            "skipped {}: not a kind of file that is read ({}): {}{more}",
+            crate::printer::count(read.skipped.len(), "file"),
+            crate::extract::Format::extensions(),
+            shown.join(", ")
+        ));
+    }
+    read.problems.clone()
+}
+
 /// `ingest`.
 pub async fn run(
     args: &IngestArgs,
@@ -236,42 +321,25 @@ pub async fn run(
     printer: &Printer,
 ) -> anyhow::Result<IngestReport> {
     let started = Instant::now();
-    let sources = read_documents(&args.paths, &args.root)?;
-    if sources.is_empty() {
+    let read = read_documents(&args.paths, &args.root)?;
+    let mut report = IngestReport {
+        failures: unread(&read, printer),
+        ..IngestReport::default()
+    };
+    if read.docs.is_empty() && report.failures.is_empty() {
         bail!("no documents in the given paths");
     }
-    check_url(endpoint)?;
-    let mut report = IngestReport::default();
-    let mut valid = Vec::with_capacity(sources.len());
-    for s in sources {
-        match problem(&s.doc) {
-            Some(why) => {
-                printer.warn(&format!("skipped {}: {why}", s.origin));
-                report.failures.push(format!("{}: {why}", s.origin));
-            }
-            None => valid.push(s),
-        }
-    }
-    let total = valid.len() as u64;
-    let client = ApiClient::new(credentials, REQUEST_TIMEOUT, printer)?;
-    let bar = printer.bar(total, "ingesting");
-    let mut results = futures::stream::iter(batches(valid, args.batch).into_iter().map(|batch| {
-        let client = &client;
-        let n = batch.len() as u64;
-        async move { (n, send_batch(client, endpoint, batch, printer).await) }
-    }))
-    .buffer_unordered(args.concurrency.max(1));
-    while let Some((n, (documents, chunks, failures))) = results.next().await {
-        report.documents += documents;
-        report.chunks += chunks;
-        report.failures.extend(failures);
-        if let Some(bar) = &bar {
-            bar.inc(n);
-        }
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    let sent = send(
+        read.docs,
+        endpoint,
+        credentials,
+        printer,
+        (args.batch, args.concurrency),
+    )
+    .await?;
+    report.documents = sent.documents;
+    report.chunks = sent.chunks;
+    report.failures.extend(sent.failures);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -1,20 +1,21 @@
-//! Reading the documents to send: text/markdown files (one document each, the id is the path
-//! as given), directories (walked for text files), JSONL and stdin; checks made before
-//! sending (what the function would refuse, ids that repeat) and batching.
+//! Reading the documents to send: files (one document each, its text extracted by
+//! [`crate::extract`]: text, Markdown, PDF, HTML, DOCX; the id is the path under the root),
+//! directories (walked for those files; others are named as skipped), JSONL and stdin; checks
+//! made before sending (what the function would refuse, ids that repeat) and batching. A file
+//! whose text cannot be extracted is a problem reported by name, never an empty document.
 
+use crate::extract::{Extracted, Format, extract};
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 use shared::api::{DocumentInput, document_id_problem};
 use shared::limits::{MAX_DOCUMENT_BYTES, MAX_DOCUMENT_ID_LEN};
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::Read as _;
 use std::path::{Component, Path, PathBuf};
 
 /// Largest request body sent (Lambda's synchronous payload limit is 6 MB; smaller requests
 /// also keep each round's re-reading of stored chunks short).
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
-/// Extensions read as one document each when a directory is given.
-const TEXT_EXTENSIONS: [&str; 4] = ["md", "markdown", "txt", "text"];
 
 /// A document to send, and where it came from (for messages).
 #[derive(Debug, Clone)]
@@ -66,7 +67,7 @@ pub fn file_id(path: &Path) -> String {
     format!("{name}-{hash}")
 }
 
-fn file_document(path: &Path, id_path: &Path, text: String) -> Source {
+fn file_document(path: &Path, id_path: &Path, extracted: Extracted) -> Source {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -74,9 +75,15 @@ fn file_document(path: &Path, id_path: &Path, text: String) -> Source {
         .to_string();
     let mut metadata = Map::new();
     metadata.insert("source".into(), Value::from(name));
+    if extracted.format != Format::Text {
+        metadata.insert("format".into(), Value::from(extracted.format.as_str()));
+    }
+    if let Some(pages) = extracted.pages {
+        metadata.insert("pages".into(), Value::from(pages));
+    }
     Source {
         doc: DocumentInput {
-            text,
+            text: extracted.text,
             metadata: Some(metadata.into()),
             id: Some(file_id(id_path)),
         },
@@ -84,8 +91,9 @@ fn file_document(path: &Path, id_path: &Path, text: String) -> Source {
     }
 }
 
-/// The text files under `dir`, sorted, recursively.
-fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// The files under `dir` that are read ([`Format::of`]), sorted, recursively; the others
+/// (hidden files aside) are added to `skipped`.
+fn files_under(dir: &Path, skipped: &mut Vec<String>) -> anyhow::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -95,12 +103,13 @@ fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| TEXT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-            {
+            } else if Format::of(&path).is_some() || is_jsonl(&path) {
                 found.push(path);
+            } else if !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
+                skipped.push(path.display().to_string());
             }
         }
     }
@@ -108,16 +117,28 @@ fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// A JSONL file's documents (their ids are their own), or a text file as one document whose
-/// id is its path under `root`.
-fn read_file(path: &Path, root: &Path, docs: &mut Vec<Source>) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("could not read `{}`", path.display()))?;
+fn is_jsonl(path: &Path) -> bool {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if matches!(ext, "jsonl" | "ndjson") {
-        docs.extend(parse_jsonl(&text, &path.display().to_string())?);
-    } else {
-        docs.push(file_document(path, &relative_to(root, path)?, text));
+    matches!(ext.to_ascii_lowercase().as_str(), "jsonl" | "ndjson")
+}
+
+/// A JSONL file's documents (their ids are their own), or a file's text as one document
+/// whose id is its path under `root` (a file named directly with another extension is read
+/// as text). A file without text is added to `problems`.
+fn read_file(path: &Path, root: &Path, read: &mut Read) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("could not read `{}`", path.display()))?;
+    if is_jsonl(path) {
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("`{}` is not UTF-8 text", path.display()))?;
+        read.docs
+            .extend(parse_jsonl(&text, &path.display().to_string())?);
+        return Ok(());
+    }
+    let id_path = relative_to(root, path)?;
+    match extract(Format::of(path).unwrap_or(Format::Text), &bytes) {
+        Ok(extracted) => read.docs.push(file_document(path, &id_path, extracted)),
+        Err(why) => read.problems.push(format!("{}: {why}", path.display())),
     }
     Ok(())
 }
@@ -140,28 +161,39 @@ fn relative_to(root: &Path, file: &Path) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// What reading the arguments found.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// The documents.
+    pub docs: Vec<Source>,
+    /// Files whose text could not be extracted, with why (`path: reason`).
+    pub problems: Vec<String>,
+    /// Files in the directories that are not read (by extension).
+    pub skipped: Vec<String>,
+}
+
 /// Reads the documents named by `paths` (files, directories, `-` for JSONL on stdin) and
 /// refuses ids that repeat. A file's id is its path relative to `root`.
-pub fn read_documents(paths: &[PathBuf], root: &Path) -> anyhow::Result<Vec<Source>> {
-    let mut docs = Vec::new();
+pub fn read_documents(paths: &[PathBuf], root: &Path) -> anyhow::Result<Read> {
+    let mut read = Read::default();
     for path in paths {
         if path.as_os_str() == "-" {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
                 .context("could not read stdin")?;
-            docs.extend(parse_jsonl(&text, "stdin")?);
+            read.docs.extend(parse_jsonl(&text, "stdin")?);
         } else if path.is_dir() {
-            for file in files_under(path)? {
-                read_file(&file, root, &mut docs)?;
+            for file in files_under(path, &mut read.skipped)? {
+                read_file(&file, root, &mut read)?;
             }
         } else {
-            read_file(path, root, &mut docs)?;
+            read_file(path, root, &mut read)?;
         }
     }
     let mut seen: HashMap<&str, &str> = HashMap::new();
     let mut repeated = Vec::new();
-    for s in &docs {
+    for s in &read.docs {
         if let Some(id) = s.doc.id.as_deref()
             && let Some(first) = seen.insert(id, &s.origin)
         {
@@ -174,7 +206,7 @@ pub fn read_documents(paths: &[PathBuf], root: &Path) -> anyhow::Result<Vec<Sour
             repeated.join("\n  ")
         );
     }
-    Ok(docs)
+    Ok(read)
 }
 
 /// Why the function would refuse `doc`, checked before sending.
@@ -252,7 +284,9 @@ mod tests {
         std::fs::create_dir_all(dir.join("b")).unwrap();
         std::fs::write(dir.join("a/notes.md"), "first").unwrap();
         std::fs::write(dir.join("b/notes.md"), "second").unwrap();
-        let docs = read_documents(&[dir.join("a/notes.md"), dir.join("b/notes.md")], &dir).unwrap();
+        let docs = read_documents(&[dir.join("a/notes.md"), dir.join("b/notes.md")], &dir)
+            .unwrap()
+            .docs;
         assert_eq!(docs.len(), 2);
         assert_ne!(docs[0].doc.id, docs[1].doc.id);
         // Ids are relative to the root, not to the argument: the same file through its
@@ -260,6 +294,7 @@ mod tests {
         let ids = |paths: &[PathBuf]| -> Vec<String> {
             read_documents(paths, &dir)
                 .unwrap()
+                .docs
                 .into_iter()
                 .filter_map(|d| d.doc.id)
                 .collect()
