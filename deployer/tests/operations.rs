@@ -566,4 +566,35 @@ fn sync_sends_what_changed_deletes_what_is_gone_and_reads_pdf_html_docx() {
     let kept = sync(&env, &["corpus", "--no-delete"]);
     assert!(ids(&kept["deleted"]).is_empty(), "{kept}");
     assert!(list(&env).contains(&"corpus/c.txt".to_string()));
+
+    // A file over 1 MiB is stored in parts (`{id}/part-001…`, split by `ingest`/`sync`; unit
+    // tested): `documents get` and `delete` by the file's id reach every part.
+    write(
+        &env,
+        &[(
+            "parts.jsonl",
+            concat!(
+                "{\"id\": \"big.md/part-001\", \"text\": \"# One\\nHonda builds hybrid engines.\", \"metadata\": {\"part_of\": \"big.md\", \"part\": 1, \"parts\": 2}}\n",
+                "{\"id\": \"big.md/part-002\", \"text\": \"# Two\\nToyota builds hydrogen cars.\", \"metadata\": {\"part_of\": \"big.md\", \"part\": 2, \"parts\": 2}}\n"
+            ),
+        )],
+    );
+    env.ok(&["ingest", "parts.jsonl"]);
+    let whole = json_of(&env.ok(&["documents", "get", "big.md", "--json"]));
+    assert_eq!(whole["document_id"], "big.md", "{whole}");
+    let texts: Vec<&str> = whole["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 2, "{whole}");
+    assert!(
+        texts[0].contains("Honda") && texts[1].contains("Toyota"),
+        "{texts:?}"
+    );
+    assert!(whole["metadata"].get("part_of").is_none(), "{whole}");
+    let gone = json_of(&env.ok(&["documents", "delete", "big.md", "--json"]));
+    assert_eq!(gone["deleted_documents"], 2, "{gone}");
+    assert!(!list(&env).iter().any(|id| id.starts_with("big.md")));
 }

@@ -3,6 +3,7 @@
 
 use crate::api_client::{ApiClient, Credentials, MAX_CUT_ROUNDS, NoAnswer, escape_controls};
 use crate::cli::DocumentsAction;
+use crate::commands::ingest::sources::{PART_KEY, PART_OF_KEY, PARTS_KEY};
 use crate::printer::Printer;
 use crate::report::Report;
 use anyhow::{Context as _, bail};
@@ -97,22 +98,34 @@ pub async fn run(
         DocumentsAction::List => list(&client, endpoint).await,
         DocumentsAction::Get { id } => match client.get_document(endpoint, id).await? {
             Some(doc) => Ok(DocumentsReport::Document(Box::new(doc))),
-            None => bail!(
-                "document `{}` is not stored\nhint: `deployer documents list` shows the ids",
-                escape_controls(id)
-            ),
+            None => match get_parts(&client, endpoint, id).await? {
+                Some(doc) => Ok(DocumentsReport::Document(Box::new(doc))),
+                None => bail!(
+                    "document `{}` is not stored\nhint: `deployer documents list` shows the ids",
+                    escape_controls(id)
+                ),
+            },
         },
         DocumentsAction::Delete { id: Some(id), .. } => {
-            match client.delete_document(endpoint, id).await? {
-                Some(done) => Ok(DocumentsReport::Deleted {
+            if let Some(done) = client.delete_document(endpoint, id).await? {
+                return Ok(DocumentsReport::Deleted {
                     deleted_documents: 1,
                     deleted_chunks: done.deleted_chunks,
                     document_ids: vec![done.document_id],
-                }),
-                None => bail!(
+                });
+            }
+            // A file stored in parts: every part goes.
+            let parts = serde_json::json!({ PART_OF_KEY: id });
+            let deleted = delete_by_filter(&client, endpoint, Some(parts), printer).await?;
+            match deleted {
+                DocumentsReport::Deleted {
+                    deleted_documents: 0,
+                    ..
+                } => bail!(
                     "document `{}` is not stored; nothing was deleted",
                     escape_controls(id)
                 ),
+                deleted => Ok(deleted),
             }
         }
         DocumentsAction::Delete { filter, all, .. } => {
@@ -124,6 +137,58 @@ pub async fn run(
             delete_by_filter(&client, endpoint, filter, printer).await
         }
     }
+}
+
+/// A file stored in parts (its text was over 1 MiB): its parts' chunks in order as one
+/// document (the first part's metadata, without the part keys); `None` when it has none.
+async fn get_parts(
+    client: &ApiClient,
+    endpoint: &str,
+    id: &str,
+) -> anyhow::Result<Option<DocumentResponse>> {
+    let mut parts: Vec<(u64, String)> = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_documents_with_metadata(endpoint, token.as_deref())
+            .await?;
+        for (part_id, meta) in page.metadata.unwrap_or_default() {
+            if meta.get(PART_OF_KEY).and_then(|v| v.as_str()) == Some(id) {
+                let n = meta.get(PART_KEY).and_then(|v| v.as_u64()).unwrap_or(0);
+                parts.push((n, part_id));
+            }
+        }
+        match page.next_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    parts.sort();
+    let mut whole: Option<DocumentResponse> = None;
+    for (_, part_id) in parts {
+        let Some(part) = client.get_document(endpoint, &part_id).await? else {
+            continue;
+        };
+        match &mut whole {
+            None => {
+                let mut first = part;
+                first.document_id = id.to_string();
+                for key in [PART_OF_KEY, PART_KEY, PARTS_KEY] {
+                    first.metadata.remove(key);
+                }
+                whole = Some(first);
+            }
+            Some(doc) => {
+                let offset = doc.chunks.len();
+                doc.texts_cut |= part.texts_cut;
+                doc.chunks.extend(part.chunks.into_iter().map(|mut c| {
+                    c.index += offset;
+                    c
+                }));
+            }
+        }
+    }
+    Ok(whole)
 }
 
 /// `--filter`, checked here as the function checks it (one evaluator: [`shared::filter`]).

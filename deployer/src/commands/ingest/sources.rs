@@ -67,7 +67,19 @@ pub fn file_id(path: &Path) -> String {
     format!("{name}-{hash}")
 }
 
-fn file_document(path: &Path, id_path: &Path, extracted: Extracted) -> Source {
+/// The metadata key naming the file a part document belongs to.
+pub const PART_OF_KEY: &str = "part_of";
+/// The metadata key holding a part's number (1-based).
+pub const PART_KEY: &str = "part";
+/// The metadata key holding how many parts the file has.
+pub const PARTS_KEY: &str = "parts";
+/// The largest part of a split file: under the function's 1 MiB document limit, with room.
+const MAX_PART_BYTES: usize = MAX_DOCUMENT_BYTES - 48 * 1024;
+
+/// A file's document, or, when its text is over the function's 1 MiB limit, its parts: split
+/// at section boundaries ([`split_sections`]), ids `{id}/part-001…`, each with `part_of`,
+/// `part` and `parts` in its metadata (`documents get|delete {id}` find them by `part_of`).
+fn file_documents(path: &Path, id_path: &Path, extracted: Extracted) -> Vec<Source> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -81,14 +93,69 @@ fn file_document(path: &Path, id_path: &Path, extracted: Extracted) -> Source {
     if let Some(pages) = extracted.pages {
         metadata.insert("pages".into(), Value::from(pages));
     }
-    Source {
-        doc: DocumentInput {
-            text: extracted.text,
-            metadata: Some(metadata.into()),
-            id: Some(file_id(id_path)),
-        },
-        origin: path.display().to_string(),
+    let (id, origin) = (file_id(id_path), path.display().to_string());
+    if extracted.text.len() <= MAX_DOCUMENT_BYTES {
+        return vec![Source {
+            doc: DocumentInput {
+                text: extracted.text,
+                metadata: Some(metadata.into()),
+                id: Some(id),
+            },
+            origin,
+        }];
     }
+    let parts = split_sections(&extracted.text, MAX_PART_BYTES);
+    let n = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let mut metadata = metadata.clone();
+            metadata.insert(PART_OF_KEY.into(), Value::from(id.clone()));
+            metadata.insert(PART_KEY.into(), Value::from(i + 1));
+            metadata.insert(PARTS_KEY.into(), Value::from(n));
+            Source {
+                doc: DocumentInput {
+                    text: text.to_string(),
+                    metadata: Some(metadata.into()),
+                    id: Some(format!("{id}/part-{:03}", i + 1)),
+                },
+                origin: format!("{origin} (part {} of {n})", i + 1),
+            }
+        })
+        .collect()
+}
+
+/// `text` in parts of at most `limit` bytes, each cut at the last section boundary before the
+/// limit: a Markdown heading, else a blank line, else a line break, else a space (a cut in the
+/// first half of the window is not taken), else at a character boundary.
+pub fn split_sections(text: &str, limit: usize) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while rest.len() > limit {
+        let mut end = limit;
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let window = &rest[..end];
+        let half = end / 2;
+        let cut = [
+            window.rfind("\n#").map(|i| i + 1),
+            window.rfind("\n\n").map(|i| i + 2),
+            window.rfind('\n').map(|i| i + 1),
+            window.rfind(' ').map(|i| i + 1),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|&i| i > half)
+        .unwrap_or(end);
+        parts.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    if !rest.trim().is_empty() || parts.is_empty() {
+        parts.push(rest);
+    }
+    parts
 }
 
 /// The files under `dir` that are read ([`Format::of`]), sorted, recursively; the others
@@ -137,7 +204,7 @@ fn read_file(path: &Path, root: &Path, read: &mut Read) -> anyhow::Result<()> {
     }
     let id_path = relative_to(root, path)?;
     match extract(Format::of(path).unwrap_or(Format::Text), &bytes) {
-        Ok(extracted) => read.docs.push(file_document(path, &id_path, extracted)),
+        Ok(extracted) => read.docs.extend(file_documents(path, &id_path, extracted)),
         Err(why) => read.problems.push(format!("{}: {why}", path.display())),
     }
     Ok(())
@@ -320,6 +387,49 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn big_files_split_at_section_boundaries_into_parts_of_their_own() {
+        let section = |n: usize| format!("# Section {n}\n\n{}\n\n", "word ".repeat(60));
+        let text: String = (0..10).map(section).collect();
+        let parts = split_sections(&text, 1000);
+        assert_eq!(parts.concat(), text, "nothing lost or repeated");
+        assert!(parts.iter().all(|p| p.len() <= 1000));
+        assert!(
+            parts[1..].iter().all(|p| p.starts_with("# Section")),
+            "{parts:?}"
+        );
+        // No boundary at all: cut at a character boundary, never inside a character.
+        let solid = "é".repeat(700);
+        let parts = split_sections(&solid, 1001);
+        assert_eq!(parts.concat(), solid);
+        assert!(parts.iter().all(|p| p.len() <= 1001));
+        assert_eq!(split_sections("short", 10), ["short"]);
+
+        let big = Extracted {
+            text: (0..4000).map(section).collect(),
+            format: Format::Text,
+            pages: None,
+        };
+        let docs = file_documents(Path::new("notes/big.md"), Path::new("notes/big.md"), big);
+        assert!(docs.len() >= 2);
+        for (i, d) in docs.iter().enumerate() {
+            assert_eq!(
+                d.doc.id.as_deref(),
+                Some(format!("notes/big.md/part-{:03}", i + 1).as_str())
+            );
+            assert!(problem(&d.doc).is_none(), "{:?}", problem(&d.doc));
+            let m = d.doc.metadata.as_ref().unwrap();
+            let get = |k: &str| {
+                m.iter()
+                    .find(|(key, _)| key.as_str() == k)
+                    .map(|(_, v)| v.clone())
+            };
+            assert_eq!(get(PART_OF_KEY), Some(Value::from("notes/big.md")));
+            assert_eq!(get(PART_KEY), Some(Value::from(i + 1)));
+            assert_eq!(get(PARTS_KEY), Some(Value::from(docs.len())));
+        }
     }
 
     #[test]
