@@ -17,6 +17,10 @@ pub use signer::{Credentials, Signer};
 use std::time::Duration;
 pub use url::{check_url, escape_controls, is_loopback_url, retry_after};
 
+/// The client's timeout per request to the API: API Gateway cuts every request at 29 s, so
+/// an answer comes within it unless the network fails.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(35);
+
 /// Attempts per request while throttled.
 const MAX_ATTEMPTS: u32 = 6;
 /// How long API Gateway's own 500 is retried: it is what a REST proxy integration answers when

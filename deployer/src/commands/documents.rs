@@ -1,7 +1,9 @@
 //! `documents list | get ID | delete ID | delete --filter JSON | delete --all`: the stored documents,
 //! through the deployed API's document endpoints (see [`crate::api_client`]).
 
-use crate::api_client::{ApiClient, Credentials, MAX_CUT_ROUNDS, NoAnswer, escape_controls};
+use crate::api_client::{
+    ApiClient, Credentials, MAX_CUT_ROUNDS, NoAnswer, REQUEST_TIMEOUT, escape_controls,
+};
 use crate::cli::DocumentsAction;
 use crate::commands::ingest::sources::{PART_KEY, PART_OF_KEY, PARTS_KEY};
 use crate::printer::Printer;
@@ -11,10 +13,6 @@ use serde::Serialize;
 use shared::api::{DeleteByFilterRequest, DocumentResponse};
 use shared::filter::Filter;
 use shared::metadata::NON_FILTERABLE_KEYS;
-use std::time::Duration;
-
-/// The client's timeout per request (API Gateway cuts every request at 29 s).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(35);
 
 /// What `documents` did.
 #[derive(Debug, Serialize)]

@@ -5,7 +5,7 @@
 //! inside the function's time budget, and a run stopped anywhere is finished by running it
 //! again (what is done carries the embedding marker and is skipped).
 
-use crate::api_client::{ApiClient, Credentials, MAX_CUT_ROUNDS, NoAnswer};
+use crate::api_client::{ApiClient, Credentials, MAX_CUT_ROUNDS, NoAnswer, REQUEST_TIMEOUT};
 use crate::cli::ReindexArgs;
 use crate::printer::Printer;
 use crate::report::Report;
@@ -13,10 +13,7 @@ use futures::future::try_join_all;
 use serde::Serialize;
 use shared::api::ReindexRequest;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
-
-/// The client's timeout per request (API Gateway cuts every request at 29 s).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(35);
+use std::time::Instant;
 
 /// What `reindex` did.
 #[derive(Debug, Default, Serialize)]

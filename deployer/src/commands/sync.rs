@@ -15,7 +15,7 @@
 //! has. `--dry-run` prints the same plan with the chunks and tokens to embed and what they
 //! would cost, and sends nothing.
 
-use crate::api_client::{ApiClient, Credentials};
+use crate::api_client::{ApiClient, Credentials, REQUEST_TIMEOUT};
 use crate::cli::SyncArgs;
 use crate::commands::ingest::sources::{Source, read_documents};
 use crate::commands::ingest::{send, unread};
@@ -26,15 +26,12 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The metadata key naming the source argument a document was synced from.
 pub const SOURCE_KEY: &str = "sync_source";
 /// The metadata key holding the hash of what was synced.
 pub const HASH_KEY: &str = "sync_hash";
-
-/// The client's timeout per listing or delete request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(35);
 
 /// What a sync does (or did), document by document.
 #[derive(Debug, Default, Serialize)]

@@ -17,7 +17,8 @@
 //! request id and where the function's log is.
 
 use crate::api_client::{
-    Answer, ApiClient, Credentials, NoAnswer, STALE_HINT, check_url, escape_controls,
+    Answer, ApiClient, Credentials, NoAnswer, REQUEST_TIMEOUT, STALE_HINT, check_url,
+    escape_controls,
 };
 use crate::cli::IngestArgs;
 use crate::printer::Printer;
@@ -25,7 +26,7 @@ use anyhow::bail;
 use futures::StreamExt;
 use serde::Serialize;
 use shared::api::{IngestProgress, IngestRequest, IngestResponse};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub mod sources;
 
@@ -33,9 +34,6 @@ use sources::{Read, Source, batches, problem, read_documents};
 
 /// Rounds in a row without progress before a batch is given up.
 const MAX_STALLED_ROUNDS: u32 = 3;
-/// The client's timeout per request: API Gateway cuts every request at 29 s, so an answer
-/// comes within it unless the network fails.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(35);
 
 /// The summary.
 #[derive(Debug, Default, Serialize)]
@@ -177,17 +175,22 @@ fn failure(batch: &[Source], url: &str, answer: &Answer) -> String {
     line
 }
 
-/// What became of one batch: documents and chunks stored, failures.
+/// What became of one batch: the documents stored (a document the function refused is
+/// dropped and the rest sent again), their chunks, the failures.
 async fn send_batch(
     client: &ApiClient,
     url: &str,
     mut batch: Vec<Source>,
     printer: &Printer,
-) -> (usize, usize, Vec<String>) {
+) -> Sent {
     let mut failures = Vec::new();
+    let failed = |failures| Sent {
+        failures,
+        ..Sent::default()
+    };
     loop {
         if batch.is_empty() {
-            return (0, 0, failures);
+            return failed(failures);
         }
         let request = IngestRequest::Batch {
             documents: batch.iter().map(|s| s.doc.clone()).collect(),
@@ -198,19 +201,24 @@ async fn send_batch(
             Err(e) => {
                 let first = &batch[0].origin;
                 failures.push(format!("{} document(s) from {first}: {e:#}", batch.len()));
-                return (0, 0, failures);
+                return failed(failures);
             }
         };
         if answer.status == 200 {
             return match answer.decode::<IngestResponse>() {
-                Ok(done) => (batch.len(), done.chunks, failures),
+                Ok(done) => Sent {
+                    documents: batch.len(),
+                    chunks: done.chunks,
+                    ids: batch.iter().filter_map(|s| s.doc.id.clone()).collect(),
+                    failures,
+                },
                 Err(e) => {
                     failures.push(format!(
                         "{} document(s) from {}: {e:#}",
                         batch.len(),
                         batch[0].origin
                     ));
-                    (0, 0, failures)
+                    failed(failures)
                 }
             };
         }
@@ -224,7 +232,7 @@ async fn send_batch(
             continue;
         }
         failures.push(failure(&batch, url, &answer));
-        return (0, 0, failures);
+        return failed(failures);
     }
 }
 
@@ -268,17 +276,14 @@ pub async fn send(
     let mut results = futures::stream::iter(batches(valid, batch).into_iter().map(|batch| {
         let client = &client;
         let n = batch.len() as u64;
-        let ids: Vec<String> = batch.iter().filter_map(|s| s.doc.id.clone()).collect();
-        async move { (n, ids, send_batch(client, endpoint, batch, printer).await) }
+        async move { (n, send_batch(client, endpoint, batch, printer).await) }
     }))
     .buffer_unordered(concurrency.max(1));
-    while let Some((n, ids, (documents, chunks, failures))) = results.next().await {
-        if documents as u64 == n {
-            sent.ids.extend(ids);
-        }
-        sent.documents += documents;
-        sent.chunks += chunks;
-        sent.failures.extend(failures);
+    while let Some((n, batch)) = results.next().await {
+        sent.documents += batch.documents;
+        sent.chunks += batch.chunks;
+        sent.ids.extend(batch.ids);
+        sent.failures.extend(batch.failures);
         if let Some(bar) = &bar {
             bar.inc(n);
         }
