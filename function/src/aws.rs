@@ -41,6 +41,17 @@ impl AwsBackend {
             endpoint: config.endpoint.clone(),
         }
     }
+
+    /// The same clients, calling `index` (the mirror of a blue/green copy).
+    pub fn for_index(&self, index: Name) -> Self {
+        Self {
+            s3vectors: self.s3vectors.clone(),
+            sagemaker: self.sagemaker.clone(),
+            bucket: self.bucket.clone(),
+            index,
+            endpoint: self.endpoint.clone(),
+        }
+    }
 }
 
 /// Classifies an SDK error by its service error code.

@@ -75,6 +75,10 @@ pub struct Config {
     pub bucket: Name,
     /// `INDEX_NAME` (default `financial-research`).
     pub index: Name,
+    /// `MIRROR_INDEX` (unset, or empty: none): the index a blue/green `reindex --into` is
+    /// filling. While set, every document a write addresses is copied there after the write
+    /// ([`crate::mirror`]), and writes that address documents by filter are refused.
+    pub mirror: Option<Name>,
     /// `SAGEMAKER_ENDPOINT` (required).
     pub endpoint: Name,
     /// `EMBEDDING_DIMENSION` (default 384): the index's dimension.
@@ -133,6 +137,7 @@ impl Config {
         let index = var("INDEX_NAME")
             .and_then(|v| Name::new(v).ok())
             .unwrap_or_else(|| Name(DEFAULT_INDEX.to_string()));
+        let mirror = var("MIRROR_INDEX").and_then(|v| Name::new(v).ok());
         let defaults = ChunkConfig::default();
         let dimension = number("EMBEDDING_DIMENSION", DEFAULT_DIMENSION as usize, 1, 4096);
         let chunk = ChunkConfig {
@@ -155,10 +160,19 @@ impl Config {
         );
         let time_budget_ms = number("TIME_BUDGET_MS", 29_000, 1_000, 900_000) as u64;
         let deadline_margin_ms = number("DEADLINE_MARGIN_MS", 1_500, 0, 60_000) as u64;
+        if mirror
+            .as_ref()
+            .is_some_and(|m| m.as_str() == index.as_str())
+        {
+            problems.push(format!(
+                "MIRROR_INDEX must differ from INDEX_NAME (`{index}`)"
+            ));
+        }
         match (bucket, endpoint) {
             (Some(bucket), Some(endpoint)) if problems.is_empty() => Ok(Self {
                 bucket,
                 index,
+                mirror,
                 endpoint,
                 dimension,
                 chunk,
@@ -199,6 +213,25 @@ mod tests {
         assert_eq!(c.chunk.max_tokens, 256);
         assert_eq!(c.embed_max_payload, 4 * 1024 * 1024);
         assert_eq!(c.time_budget_ms, 29_000);
+        assert_eq!(c.mirror, None);
+    }
+
+    #[test]
+    fn a_mirror_is_another_index() {
+        let vars = |mirror| {
+            Config::from_lookup(lookup(&[
+                ("VECTOR_BUCKET", "b"),
+                ("SAGEMAKER_ENDPOINT", "e"),
+                ("INDEX_NAME", "a"),
+                ("MIRROR_INDEX", mirror),
+            ]))
+        };
+        assert_eq!(vars("a-v2").unwrap().mirror.unwrap().as_str(), "a-v2");
+        assert_eq!(vars("").unwrap().mirror, None);
+        assert_eq!(
+            vars("a").unwrap_err().problems(),
+            ["MIRROR_INDEX must differ from INDEX_NAME (`a`)"]
+        );
     }
 
     #[test]

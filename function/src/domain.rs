@@ -11,6 +11,8 @@ use crate::embed::{AnswerShape, Deadline, Embedder};
 pub struct Ctx<'a, B> {
     /// The AWS calls.
     pub backend: &'a B,
+    /// The same calls on the mirror index (`MIRROR_INDEX`), while one is set.
+    pub mirror: Option<&'a B>,
     /// The validated configuration.
     pub config: &'a Config,
     /// What this environment has learnt of the endpoint's answers.

@@ -29,6 +29,8 @@ pub enum DomainError {
     Metadata(MetadataError),
     /// No document with this id is stored.
     UnknownDocument(String),
+    /// Refused while the index is being copied to its mirror (blue/green `reindex --into`).
+    Copying(String),
     /// The time budget ran out between two AWS calls; what was done is kept and the same
     /// request sent again continues.
     OutOfTime,
@@ -60,7 +62,7 @@ const INPUT_TOO_LARGE: &str = "one chunk's embedding exceeds the endpoint's payl
 impl fmt::Display for DomainError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Invalid(m) | Self::TooLarge(m) => f.write_str(m),
+            Self::Invalid(m) | Self::TooLarge(m) | Self::Copying(m) => f.write_str(m),
             Self::Metadata(e) => write!(f, "{e}"),
             Self::UnknownDocument(id) => write!(f, "document `{id}` is not stored"),
             Self::OutOfTime => f.write_str(
@@ -262,6 +264,7 @@ impl From<DomainError> for ApiError {
             DomainError::Metadata(m) if m.is_size_limit() => (413, None, None),
             DomainError::Metadata(_) => (400, None, None),
             DomainError::UnknownDocument(_) => (404, None, None),
+            DomainError::Copying(_) => (409, None, Some(shared::api::COPY_IN_PROGRESS)),
             DomainError::OutOfTime => (503, Some(RETRY_AFTER_SECS), None),
             DomainError::EndpointSilent => (
                 503,

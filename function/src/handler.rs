@@ -10,6 +10,7 @@ use crate::domain::{Ctx, Outcome};
 use crate::embed::{AnswerShape, Deadline};
 use crate::error::{ApiError, DomainError};
 use crate::ingest::{IngestStats, ingest};
+use crate::mirror;
 use crate::reindex::reindex;
 use crate::search::{SearchStats, search};
 use lambda_http::request::RequestContext;
@@ -26,6 +27,8 @@ use std::time::{Duration, Instant, SystemTime};
 pub struct App<B> {
     /// AWS calls.
     pub backend: B,
+    /// The same calls on the mirror index, while `MIRROR_INDEX` is set ([`crate::mirror`]).
+    pub mirror: Option<B>,
     /// The configuration, or why it could not be read (every request then answers 500).
     pub config: Result<Config, ConfigError>,
     /// The embedding endpoint's answer shape, once an answer showed it.
@@ -39,9 +42,18 @@ impl<B> App<B> {
     pub fn new(backend: B, config: Result<Config, ConfigError>) -> Self {
         Self {
             backend,
+            mirror: None,
             config,
             answers: AnswerShape::default(),
             first_request: OnceLock::new(),
+        }
+    }
+
+    /// The app, copying what it writes to `mirror` ([`crate::mirror`]).
+    pub fn with_mirror(self, mirror: B) -> Self {
+        Self {
+            mirror: Some(mirror),
+            ..self
         }
     }
 
@@ -311,6 +323,13 @@ async fn dispatch<B: Backend>(
             let mut stats = IngestStats::default();
             let result = ingest(ctx, request, &mut stats).await;
             log_ingest(request_id, body_bytes, &stats);
+            // Whatever the outcome: what it wrote is copied before the answer.
+            let ids: Vec<&str> = match &result {
+                Ok(Outcome::Done(done)) => done.document_ids.iter().map(String::as_str).collect(),
+                Ok(Outcome::Partial(p)) => p.document_ids.iter().map(String::as_str).collect(),
+                Err(_) => request.ids().collect(),
+            };
+            mirror::after_write(ctx, &ids).await?;
             answer(result?)
         }
         Call::Search(request) => {
@@ -334,9 +353,22 @@ async fn dispatch<B: Backend>(
             documents::list(ctx, next_token.clone(), *metadata).await?,
         )),
         Call::GetDocument(id) => answer(Outcome::done(documents::get(ctx, id).await?)),
-        Call::DeleteDocument(id) => answer(Outcome::done(documents::delete(ctx, id).await?)),
-        Call::DeleteByFilter(request) => answer(documents::delete_by_filter(ctx, request).await?),
-        Call::Reindex(request) => answer(reindex(ctx, request).await?),
+        Call::DeleteDocument(id) => {
+            let result = documents::delete(ctx, id).await;
+            mirror::after_write(ctx, &[id.as_str()]).await?;
+            answer(Outcome::done(result?))
+        }
+        Call::DeleteByFilter(request) => {
+            mirror::refuse_while_copying(ctx, "delete by filter")?;
+            answer(documents::delete_by_filter(ctx, request).await?)
+        }
+        Call::Reindex(request) => match request.copy {
+            Some(pass) => answer(mirror::copy(ctx, request, pass).await?),
+            None => {
+                mirror::refuse_while_copying(ctx, "reindex")?;
+                answer(reindex(ctx, request).await?)
+            }
+        },
     })
 }
 
@@ -403,6 +435,7 @@ pub async fn handle<B: Backend>(
                 Ok(call) => {
                     let ctx = Ctx {
                         backend: &app.backend,
+                        mirror: app.mirror.as_ref(),
                         config,
                         answers: &app.answers,
                         deadline: Deadline::new(started, invocation_deadline(&req), config),

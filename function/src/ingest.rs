@@ -226,13 +226,6 @@ fn write_order(count: usize) -> impl Iterator<Item = usize> {
 }
 
 /// The documents of a request, in request order.
-fn documents(request: &IngestRequest) -> &[DocumentInput] {
-    match request {
-        IngestRequest::Batch { documents, .. } => documents,
-        IngestRequest::Single(doc) => std::slice::from_ref(doc),
-    }
-}
-
 /// Ingests a request: `Done` when every document is stored, `Partial` when the deadline (or a
 /// throttled embedding call) left some chunks for the next, identical request.
 pub async fn ingest<B: Backend>(
@@ -250,7 +243,7 @@ pub async fn ingest<B: Backend>(
     stats.documents = request.count();
     let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let prepared = prepare_all(
-        documents(request),
+        request.documents(),
         stats.documents,
         batch,
         config,

@@ -16,6 +16,7 @@ pub mod embed;
 pub mod error;
 pub mod handler;
 pub mod ingest;
+pub mod mirror;
 pub mod reindex;
 pub mod search;
 pub mod store;

@@ -50,7 +50,14 @@ async fn main() -> Result<(), Error> {
         .timeout_config(timeouts)
         .load()
         .await;
-    serve(App::new(AwsBackend::new(&sdk, &config), Ok(config))).await
+    let backend = AwsBackend::new(&sdk, &config);
+    let mirror = config.mirror.clone().map(|index| backend.for_index(index));
+    let app = App::new(backend, Ok(config));
+    serve(match mirror {
+        Some(mirror) => app.with_mirror(mirror),
+        None => app,
+    })
+    .await
 }
 
 async fn serve<B: Backend>(app: App<B>) -> Result<(), Error> {

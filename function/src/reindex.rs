@@ -68,6 +68,8 @@ pub async fn reindex<B: Backend>(
         problems: Vec::new(),
         next_token: None,
         done: false,
+        copied: 0,
+        removed: 0,
     };
     let (chunks, originals): (Vec<_>, Vec<_>) = page
         .vectors

@@ -130,6 +130,19 @@ impl IngestRequest {
     }
 
     /// The documents, in request order.
+    pub fn documents(&self) -> &[DocumentInput] {
+        match self {
+            Self::Batch { documents, .. } => documents,
+            Self::Single(doc) => std::slice::from_ref(doc),
+        }
+    }
+
+    /// The ids the request gives (a document without one gets a new id when ingested).
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.documents().iter().filter_map(|d| d.id.as_deref())
+    }
+
+    /// The documents, in request order.
     pub fn into_documents(self) -> Vec<DocumentInput> {
         match self {
             Self::Batch { documents, .. } => documents,
@@ -304,6 +317,20 @@ pub struct ReindexRequest {
     /// From the previous round of this segment.
     #[serde(default)]
     pub next_token: Option<String>,
+    /// Instead of re-embedding: a round of the blue/green copy to the function's
+    /// `MIRROR_INDEX` (`deployer reindex --into`), listing this side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<CopyPass>,
+}
+
+/// Which index a copy round lists (`POST /documents/reindex {"copy": …}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyPass {
+    /// The index: every listed document is copied to the mirror.
+    Index,
+    /// The mirror: listed documents the index lacks are removed from it.
+    Mirror,
 }
 
 /// Answer of `POST /documents/reindex`.
@@ -321,6 +348,12 @@ pub struct ReindexResponse {
     pub next_token: Option<String>,
     /// Whether the segment is finished.
     pub done: bool,
+    /// Copy rounds: documents written to the mirror.
+    #[serde(default)]
+    pub copied: usize,
+    /// Copy rounds: documents removed from the mirror (the index holds none of them).
+    #[serde(default)]
+    pub removed: usize,
 }
 
 /// Every error body: `{"error": "...", "request_id": "..."}`, and a `code` when a client
@@ -340,6 +373,10 @@ pub struct ErrorBody {
 /// scaled to zero: `ModelNotReadyException`, or a first call still waiting for capacity). Send
 /// the same request again after `Retry-After`; a cold start takes seconds up to about a minute.
 pub const ENDPOINT_STARTING: &str = "EndpointStarting";
+
+/// The code of a 409 answered to a write that addresses documents by filter while the index is
+/// being copied to a new one (`deployer reindex --into`): send it again once that finished.
+pub const COPY_IN_PROGRESS: &str = "CopyInProgress";
 
 #[cfg(test)]
 mod tests {

@@ -63,6 +63,7 @@ pub async fn setup(aws: &LocalAws) -> (App<AwsBackend>, aws_sdk_s3vectors::Clien
     let config = Config {
         bucket: BUCKET.parse().unwrap(),
         index: INDEX.parse().unwrap(),
+        mirror: None,
         endpoint: "alex-embedding-endpoint".parse().unwrap(),
         dimension: 384,
         chunk: ChunkConfig::default(),

@@ -234,6 +234,7 @@ pub fn config() -> Config {
     Config {
         bucket: "b".parse().unwrap(),
         index: "i".parse().unwrap(),
+        mirror: None,
         endpoint: "e".parse().unwrap(),
         dimension: DIM,
         chunk: ChunkConfig {

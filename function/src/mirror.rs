@@ -1,0 +1,276 @@
+//! Blue/green (`deployer reindex --into NEW`): while the function's `MIRROR_INDEX` names the
+//! index being filled, the mirror is made to hold exactly what the index holds, document by
+//! document, with no re-embedding (the vectors are copied).
+//!
+//! **Copying a document** ([`documents`]): read it from both indexes (every vector, strays
+//! included, as [`store::read_many`] probes), write to the mirror what differs (other chunks
+//! first, the head last: a document is listed there only once complete), delete what the index
+//! does not hold (head last), then read the index again. If the document changed meanwhile (a
+//! concurrent write), copy it again. A copy that settles has, at its last read, left the
+//! mirror equal to the index.
+//!
+//! **Who copies.** Every write that addresses documents by id (`POST /ingest`,
+//! `DELETE /documents/{id}`) copies them after writing the index and before answering,
+//! whatever the write's outcome: a request that could not finish its copy fails (503), and the
+//! same request sent again copies again (its ids are in the request). `deployer reindex
+//! --into` copies everything else with `POST /documents/reindex {"copy": …}` ([`copy`]): every
+//! id listed in the index, then every id listed in the mirror that the index lacks. Writes that
+//! address documents by filter (delete by filter, reindex in place) are refused while a mirror
+//! is set: their retry could not find what their first attempt changed.
+//!
+//! **Why the mirror ends equal.** Take the last copy to write an id's vectors to the mirror: its
+//! last read of the index came after that write and found what it wrote. Any later change to
+//! the index is made by a write whose own copy reads the index after the change, so it finds
+//! the mirror different from what it reads and writes: it would be a later writer. So the
+//! index did not change after that read, and the mirror holds it. This needs every write that
+//! began before the mirror was set to have finished before the copy starts, which is why the
+//! deployer waits out the function's timeout after setting it.
+
+use crate::backend::{Backend, NewVector, StoredVector};
+use crate::domain::{Ctx, Outcome};
+use crate::embed::Deadline;
+use crate::error::DomainError;
+use crate::store::{self, Stored};
+use shared::api::{CopyPass, ReindexRequest, ReindexResponse};
+use shared::document::parse_key;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// Rounds of copying before a document that keeps changing is left to the next request.
+const ROUNDS: usize = 4;
+/// Keys per ListVectors page of a copy round.
+const COPY_PAGE: u32 = 500;
+/// Documents copied per batch of reads and writes.
+const BATCH: usize = 50;
+
+/// What copying did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Copied {
+    /// Documents whose vectors were written to the mirror.
+    pub written: usize,
+    /// Documents deleted from the mirror (the index holds nothing of them).
+    pub removed: usize,
+}
+
+/// The vectors of `stored` in the order a copy writes them: other chunks, the
+/// original-layout vector, the head.
+fn write_order(stored: &Stored) -> impl Iterator<Item = &StoredVector> {
+    let others = stored.chunks.range(1..).map(|(_, v)| v);
+    others
+        .chain(stored.original.as_ref())
+        .chain(stored.chunks.get(&0))
+}
+
+/// What makes `to` equal `from`: the vectors to write, then the keys to delete.
+fn difference(from: &Stored, to: &Stored) -> (Vec<NewVector>, Vec<String>) {
+    let have: HashMap<&str, &StoredVector> = write_order(to).map(|v| (v.key.as_str(), v)).collect();
+    let puts: Vec<NewVector> = write_order(from)
+        .filter(|v| have.get(v.key.as_str()) != Some(v))
+        .map(|v| NewVector {
+            key: v.key.clone(),
+            data: v.data.clone(),
+            metadata: v.metadata.clone(),
+        })
+        .collect();
+    let want: HashSet<&str> = write_order(from).map(|v| v.key.as_str()).collect();
+    let deletes = to
+        .deletion_order()
+        .into_iter()
+        .filter(|k| !want.contains(k.as_str()))
+        .collect();
+    (puts, deletes)
+}
+
+/// Makes the mirror `to` hold exactly what `from` holds for each of `ids`; fails with
+/// [`DomainError::OutOfTime`] when a document kept changing for [`ROUNDS`] copies.
+pub async fn documents<B: Backend>(
+    from: &B,
+    to: &B,
+    deadline: &Deadline,
+    ids: &[&str],
+) -> Result<Copied, DomainError> {
+    let mut copied = Copied::default();
+    let mut todo: Vec<&str> = ids
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for _ in 0..ROUNDS {
+        if todo.is_empty() {
+            return Ok(copied);
+        }
+        let first: Vec<(&str, usize)> = todo.iter().map(|id| (*id, 0)).collect();
+        let (source, target) = futures::try_join!(
+            store::read_many(from, deadline, &first),
+            store::read_many(to, deadline, &first)
+        )?;
+        let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+        for (s, t) in source.iter().zip(&target) {
+            let (p, d) = difference(s, t);
+            if !p.is_empty() {
+                copied.written += 1;
+            } else if !d.is_empty() && s.is_empty() {
+                copied.removed += 1;
+            }
+            puts.extend(p);
+            deletes.extend(d);
+        }
+        store::put_all(to, deadline, puts).await?;
+        store::delete_keys(to, deadline, &deletes).await?;
+        let again: Vec<(&str, usize)> = todo
+            .iter()
+            .zip(&source)
+            .map(|(id, s)| (*id, s.extent()))
+            .collect();
+        let now = store::read_many(from, deadline, &again).await?;
+        todo = todo
+            .iter()
+            .zip(source.iter().zip(&now))
+            .filter(|(_, (before, after))| before != after)
+            .map(|(id, _)| *id)
+            .collect();
+    }
+    if todo.is_empty() {
+        Ok(copied)
+    } else {
+        Err(DomainError::OutOfTime)
+    }
+}
+
+/// After a write: copies `ids` to the mirror, when one is set.
+pub async fn after_write<B: Backend>(ctx: &Ctx<'_, B>, ids: &[&str]) -> Result<(), DomainError> {
+    match ctx.mirror {
+        Some(mirror) if !ids.is_empty() => {
+            documents(ctx.backend, mirror, &ctx.deadline, ids).await?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a write that addresses documents by filter while a mirror is set.
+pub fn refuse_while_copying<B>(ctx: &Ctx<'_, B>, what: &str) -> Result<(), DomainError> {
+    match &ctx.config.mirror {
+        Some(mirror) => Err(DomainError::Copying(format!(
+            "{what} is refused while the index is being copied to `{mirror}` \
+             (deployer reindex --into); run it again once that has finished"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `POST /documents/reindex {"copy": "index" | "mirror", next_token}`: one round of the
+/// blue/green copy. `index`: the ids on one ListVectors page of the index are copied.
+/// `mirror`: the ids on one page of the mirror whose listed keys the index lacks are copied
+/// (which deletes them there). A round that ran out of time answers 202 with the same token.
+pub async fn copy<B: Backend>(
+    ctx: &Ctx<'_, B>,
+    request: &ReindexRequest,
+    pass: CopyPass,
+) -> Result<Outcome<ReindexResponse>, DomainError> {
+    let Some(mirror) = ctx.mirror else {
+        return Err(DomainError::Invalid(
+            "no MIRROR_INDEX is set: `deployer reindex --into NEW` sets it before copying".into(),
+        ));
+    };
+    let (backend, deadline) = (ctx.backend, &ctx.deadline);
+    let listed = match pass {
+        CopyPass::Index => backend,
+        CopyPass::Mirror => mirror,
+    };
+    deadline.check()?;
+    let page = listed
+        .list_vectors(crate::backend::ListRequest {
+            next_token: request.next_token.clone(),
+            max_results: COPY_PAGE,
+            metadata: false,
+            segment: None,
+        })
+        .await?;
+    let keys: Vec<String> = page.vectors.into_iter().map(|(k, _)| k).collect();
+    let mut out = ReindexResponse {
+        scanned: keys.len(),
+        reembedded: 0,
+        migrated: 0,
+        problems: Vec::new(),
+        next_token: None,
+        done: false,
+        copied: 0,
+        removed: 0,
+    };
+    let ids: BTreeSet<&str> = match pass {
+        CopyPass::Index => keys.iter().map(|k| parse_key(k).id()).collect(),
+        // Only ids with a listed key the index lacks: the index pass made the rest equal.
+        CopyPass::Mirror => {
+            let present: HashSet<String> = store::get_all(backend, deadline, keys.clone())
+                .await?
+                .into_iter()
+                .map(|v| v.key)
+                .collect();
+            keys.iter()
+                .filter(|k| !present.contains(*k))
+                .map(|k| parse_key(k).id())
+                .collect()
+        }
+    };
+    let ids: Vec<&str> = ids.into_iter().collect();
+    for batch in ids.chunks(BATCH) {
+        match documents(backend, mirror, deadline, batch).await {
+            Ok(c) => {
+                out.copied += c.written;
+                out.removed += c.removed;
+            }
+            Err(DomainError::OutOfTime) => {
+                out.next_token = request.next_token.clone();
+                return Ok(Outcome::Partial(out));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    out.next_token = page.next_token;
+    out.done = out.next_token.is_none();
+    Ok(Outcome::new(out.done, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn v(key: &str, n: f32) -> StoredVector {
+        StoredVector {
+            key: key.into(),
+            data: vec![n],
+            metadata: json!({"chunk_count": 3}).as_object().cloned().unwrap(),
+        }
+    }
+
+    fn doc(chunks: &[(usize, f32)], original: Option<f32>) -> Stored {
+        Stored {
+            original: original.map(|n| v("x", n)),
+            chunks: chunks
+                .iter()
+                .map(|&(i, n)| (i, v(&format!("x#{i}"), n)))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn a_copy_writes_the_head_last_and_deletes_it_last() {
+        let from = doc(&[(0, 1.0), (1, 1.0), (2, 2.0)], Some(5.0));
+        let to = doc(&[(1, 1.0), (2, 1.0), (3, 1.0), (4, 1.0)], None);
+        let (puts, deletes) = difference(&from, &to);
+        let keys: Vec<&str> = puts.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["x#2", "x", "x#0"], "what differs, head last");
+        assert_eq!(deletes, ["x#4", "x#3"], "strays, from the last");
+        let (puts, deletes) = difference(&Stored::default(), &from);
+        assert!(puts.is_empty());
+        assert_eq!(
+            deletes,
+            ["x", "x#2", "x#1", "x#0"],
+            "a removal ends with the head"
+        );
+        assert_eq!(difference(&from, &from), (Vec::new(), Vec::new()));
+    }
+}
