@@ -36,6 +36,9 @@ pub struct Ctx {
     pub endpoint_url: Option<String>,
     /// Resource names.
     pub names: StackNames,
+    /// The index a blue/green `reindex --into` is filling, while it runs: the function's role
+    /// may write it too.
+    pub mirror_index: Option<String>,
     /// Progress output.
     pub printer: Printer,
 }
@@ -153,6 +156,7 @@ impl Ctx {
             sagemaker: aws_sdk_sagemakerruntime::Client::new(&sdk),
             sagemaker_api: aws_sdk_sagemaker::Client::new(&sdk),
             names: StackNames::new(&global.name, &account, index),
+            mirror_index: None,
             account,
             partition,
             caller_arn: identity.arn().unwrap_or_default().to_string(),
@@ -229,6 +233,14 @@ impl Ctx {
     /// The index's ARN.
     pub fn index_arn(&self) -> String {
         format!("{}/index/{}", self.bucket_arn(), self.names.index)
+    }
+
+    /// The ARNs of the indexes the function uses: the index, and the mirror while one is set.
+    pub fn index_arns(&self) -> Vec<String> {
+        let mirror = self.mirror_index.iter();
+        std::iter::once(self.index_arn())
+            .chain(mirror.map(|m| format!("{}/index/{m}", self.bucket_arn())))
+            .collect()
     }
 
     /// What the command acts on: `account 123456789012, region us-east-1, endpoint …`.

@@ -140,11 +140,25 @@ async fn run_api(
                 let report = commands::search::run(args, &endpoint, &credentials, &printer).await?;
                 printer.emit(&report)
             }
-            Command::Reindex(args) => {
-                let report =
-                    commands::reindex::run(args, &endpoint, &credentials, &printer).await?;
-                printer.emit(&report)
-            }
+            Command::Reindex(args) => match &args.into {
+                Some(new) => {
+                    let report = commands::reindex::into(
+                        global,
+                        args,
+                        new,
+                        &endpoint,
+                        &credentials,
+                        &printer,
+                    )
+                    .await?;
+                    printer.emit(&report)
+                }
+                None => {
+                    let report =
+                        commands::reindex::run(args, &endpoint, &credentials, &printer).await?;
+                    printer.emit(&report)
+                }
+            },
             _ => unreachable!("matched above"),
         }
         .map(Ok)

@@ -526,6 +526,20 @@ pub fn resolve(
     Ok(out)
 }
 
+/// Sets one sticky key in `{stack}.toml` (keeping the rest and the comments): how `reindex
+/// --into` makes later `up`s use the new index.
+pub fn set_key(stack: &str, key: &str, value: &str) -> anyhow::Result<()> {
+    debug_assert!(STACK_KEYS.contains(&key), "{key} is not a sticky key");
+    let mut doc = load(stack)?.unwrap_or_default();
+    if doc.get(key).and_then(|i| i.as_str()) == Some(value) {
+        return Ok(());
+    }
+    doc[key] = toml_edit::value(value);
+    let path = path(stack);
+    std::fs::write(&path, doc.to_string())
+        .with_context(|| format!("could not write `{}`", path.display()))
+}
+
 /// After a successful `up`: stores the sticky flags it was given, keeping the others (and the
 /// file's comments).
 pub fn save(stack: &str, matches: &ArgMatches) -> anyhow::Result<()> {

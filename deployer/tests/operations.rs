@@ -598,3 +598,144 @@ fn sync_sends_what_changed_deletes_what_is_gone_and_reads_pdf_html_docx() {
     assert_eq!(gone["deleted_documents"], 2, "{gone}");
     assert!(!list(&env).iter().any(|id| id.starts_with("big.md")));
 }
+
+/// Whether the stack's bucket holds index `name`.
+fn index_exists(env: &Env, name: &str) -> bool {
+    let sdk = env.sdk();
+    block_on(async {
+        aws_sdk_s3vectors::Client::new(&sdk)
+            .get_index()
+            .vector_bucket_name("alex-vectors-123456789012")
+            .index_name(name)
+            .send()
+            .await
+            .is_ok()
+    })
+}
+
+/// The original course's index (every metadata key filterable, so `text` counts against the
+/// 2 KB filterable limit) moved to a new index with `reindex --into`, while searches run and a
+/// document is ingested; the chunk the old index refused is then stored.
+#[test]
+fn reindex_into_a_new_index_copies_everything_while_search_works_and_fixes_filterable_text() {
+    let env = Env::start();
+    let sdk = env.sdk();
+    block_on(async {
+        let s3v = aws_sdk_s3vectors::Client::new(&sdk);
+        s3v.create_vector_bucket()
+            .vector_bucket_name("alex-vectors-123456789012")
+            .send()
+            .await
+            .unwrap();
+        // As the console made it: no non-filterable keys.
+        s3v.create_index()
+            .vector_bucket_name("alex-vectors-123456789012")
+            .index_name("financial-research")
+            .data_type(aws_sdk_s3vectors::types::DataType::Float32)
+            .dimension(384)
+            .distance_metric(aws_sdk_s3vectors::types::DistanceMetric::Cosine)
+            .send()
+            .await
+            .unwrap();
+    });
+    let up = env.run(&["up", "--adopt", "--timeout", "5"]);
+    let err = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{err}");
+    assert!(
+        err.contains("does not declare `text` non-filterable"),
+        "{err}"
+    );
+    env.ok(&["output", "--write-env", ".env"]);
+    write(
+        &env,
+        &[
+            (
+                "a/tesla.md",
+                "Tesla builds electric vehicles and battery storage.",
+            ),
+            (
+                "b/nvidia.md",
+                "NVIDIA designs GPUs for data centres and gaming.",
+            ),
+            (
+                "c/long.md",
+                &"Cloud revenue grew again this quarter. ".repeat(60),
+            ),
+        ],
+    );
+    env.ok(&["ingest", "a", "b", "c"]);
+    // 1.5 KB of filterable metadata plus a 600-byte text: over 2 KB filterable here.
+    let summary = "s".repeat(1_500);
+    let bulky = json!({"id": "bulky", "text": "Amazon retail margins widened. ".repeat(20),
+        "metadata": {"summary": summary}})
+    .to_string();
+    write(&env, &[("bulky.jsonl", &bulky)]);
+    let refused = env.run(&["ingest", "bulky.jsonl"]);
+    assert_eq!(refused.status.code(), Some(1), "the old index refuses it");
+    let before = list(&env);
+    assert_eq!(before.len(), 3, "{before:?}");
+
+    // The copy, with searches running throughout and a document ingested meanwhile.
+    let mut copy = env
+        .command(&["reindex", "--into", "financial-research-v2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut searches = 0;
+    let mut ingested = false;
+    while copy.try_wait().unwrap().is_none() {
+        let hits = json_of(&env.ok(&["--json", "search", "electric vehicles", "-k", "3"]));
+        assert!(
+            hits.to_string().contains("a/tesla.md"),
+            "search answers during the copy: {hits}"
+        );
+        searches += 1;
+        if !ingested {
+            write(&env, &[("d/amd.md", "AMD sells CPUs and accelerators.")]);
+            env.ok(&["ingest", "d"]);
+            ingested = true;
+        }
+    }
+    let out = copy.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "switched the function from index `financial-research` to `financial-research-v2`"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("is kept with its vectors"), "{err}");
+    assert!(searches >= 2, "searches ran during the copy: {searches}");
+
+    // Every document is in the new index, the one ingested during the copy too.
+    let after = list(&env);
+    assert_eq!(
+        after,
+        ["a/tesla.md", "b/nvidia.md", "c/long.md", "d/amd.md"]
+    );
+    let long = json_of(&env.ok(&["--json", "documents", "get", "c/long.md"]));
+    assert!(long["chunks"].as_array().unwrap().len() > 1, "{long}");
+    // The chunk the old index refused is stored now (`text` is non-filterable here).
+    env.ok(&["ingest", "bulky.jsonl"]);
+    // The old index is kept; `up` keeps the new one (the setting stuck).
+    assert!(index_exists(&env, "financial-research"));
+    let toml = std::fs::read_to_string(env.dir.join("alex.toml")).unwrap();
+    assert!(
+        toml.contains("index_name = \"financial-research-v2\""),
+        "{toml}"
+    );
+    let plan = env.ok(&["plan"]);
+    assert!(!plan.contains("INDEX_NAME"), "{plan}");
+    env.ok(&["up"]);
+    assert_eq!(list(&env).len(), 5);
+    // Run again: it has switched already; nothing is copied twice.
+    let again = env.run(&["reindex", "--into", "financial-research-v2"]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{err}");
+    assert!(
+        err.contains("already serves index `financial-research-v2`"),
+        "{err}"
+    );
+}

@@ -119,6 +119,14 @@ pub struct ReindexArgs {
     /// Parallel ListVectors segments (each runs its own rounds)
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub segments: u32,
+    /// Blue/green: copy every document to a new index NEW_INDEX (created like the current
+    /// one, `text` non-filterable) without re-embedding, then switch the function to it; the
+    /// old index is kept. Search and writes by id keep working; delete by filter waits
+    #[arg(long, value_name = "NEW_INDEX", value_parser = super::index_name)]
+    pub into: Option<String>,
+    /// With --into: delete the old index and its vectors once the function has switched
+    #[arg(long, requires = "into")]
+    pub drop_old: bool,
     #[command(flatten)]
     pub api: ApiArgs,
 }

@@ -4,6 +4,9 @@
 //! id. The index is listed in `--segments` parallel ListVectors segments; each round runs
 //! inside the function's time budget, and a run stopped anywhere is finished by running it
 //! again (what is done carries the embedding marker and is skipped).
+//!
+//! `reindex --into NEW` ([`into`]) is the blue/green copy instead: see
+//! [`crate::stack::blue_green`] for its steps.
 
 use crate::api_client::{ApiClient, Credentials, MAX_CUT_ROUNDS, NoAnswer, REQUEST_TIMEOUT};
 use crate::cli::ReindexArgs;
@@ -11,7 +14,7 @@ use crate::printer::Printer;
 use crate::report::Report;
 use futures::future::try_join_all;
 use serde::Serialize;
-use shared::api::ReindexRequest;
+use shared::api::{CopyPass, ReindexRequest};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -64,6 +67,8 @@ struct Totals {
     scanned: AtomicUsize,
     reembedded: AtomicUsize,
     migrated: AtomicUsize,
+    copied: AtomicUsize,
+    removed: AtomicUsize,
 }
 
 /// Runs one segment to its end; its problems.
@@ -71,6 +76,7 @@ async fn segment(
     client: &ApiClient,
     endpoint: &str,
     (index, count): (u32, u32),
+    copy: Option<CopyPass>,
     totals: &Totals,
     printer: &Printer,
     spinner: Option<&indicatif::ProgressBar>,
@@ -79,6 +85,7 @@ async fn segment(
         segment: index,
         segments: count,
         next_token: None,
+        copy,
     };
     let mut problems = Vec::new();
     let mut cut = 0;
@@ -98,12 +105,23 @@ async fn segment(
             .reembedded
             .fetch_add(round.reembedded, Ordering::Relaxed);
         totals.migrated.fetch_add(round.migrated, Ordering::Relaxed);
-        let line = format!(
-            "reindex: {} scanned, {} re-embedded, {} migrated so far",
-            totals.scanned.load(Ordering::Relaxed),
-            totals.reembedded.load(Ordering::Relaxed),
-            totals.migrated.load(Ordering::Relaxed)
-        );
+        totals.copied.fetch_add(round.copied, Ordering::Relaxed);
+        totals.removed.fetch_add(round.removed, Ordering::Relaxed);
+        let load = |n: &AtomicUsize| n.load(Ordering::Relaxed);
+        let line = match copy {
+            None => format!(
+                "reindex: {} scanned, {} re-embedded, {} migrated so far",
+                load(&totals.scanned),
+                load(&totals.reembedded),
+                load(&totals.migrated)
+            ),
+            Some(_) => format!(
+                "copy: {} vector(s) scanned, {} document(s) copied, {} removed so far",
+                load(&totals.scanned),
+                load(&totals.copied),
+                load(&totals.removed)
+            ),
+        };
         match spinner {
             Some(s) => s.set_message(line),
             None => printer.step(&format!("{line} (segment {index})")),
@@ -134,6 +152,7 @@ pub async fn run(
             &client,
             endpoint,
             (i, count),
+            None,
             &totals,
             printer,
             spinner.as_ref(),
@@ -150,4 +169,128 @@ pub async fn run(
         problems,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// What `reindex --into` did.
+#[derive(Debug, Serialize)]
+pub struct IntoReport {
+    /// The index the function served.
+    pub from: String,
+    /// The index it serves now.
+    pub into: String,
+    /// Vectors listed by the copy.
+    pub scanned: usize,
+    /// Documents the copy wrote to the new index (the rest were there already, copied by
+    /// writes while it ran, or by an earlier run).
+    pub copied: usize,
+    /// Documents removed from the new index (not in the old one).
+    pub removed: usize,
+    /// Whether the old index was deleted (`--drop-old`).
+    pub dropped_old: bool,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for IntoReport {
+    /// Nothing on stdout: the summary goes to stderr.
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+impl Report for IntoReport {
+    fn summary(&self) -> Option<String> {
+        let kept = match self.dropped_old {
+            true => format!("`{}` was deleted", self.from),
+            false => format!(
+                "`{}` is kept with its vectors (`--drop-old` deletes it)",
+                self.from
+            ),
+        };
+        Some(format!(
+            "switched the function from index `{}` to `{}`: {} vector(s) scanned, {} document(s) copied, {} removed in {:.1} s; {kept}",
+            self.from, self.into, self.scanned, self.copied, self.removed, self.seconds
+        ))
+    }
+}
+
+/// `reindex --into NEW`: the blue/green copy ([`crate::stack::blue_green`]).
+pub async fn into(
+    global: &crate::cli::GlobalArgs,
+    args: &ReindexArgs,
+    new: &str,
+    endpoint: &str,
+    credentials: &Credentials,
+    printer: &Printer,
+) -> anyhow::Result<IntoReport> {
+    use crate::context::Ctx;
+    use crate::stack::blue_green;
+    let started = Instant::now();
+    crate::api_client::check_url(endpoint)?;
+    let probe = Ctx::load(global, new).await?;
+    let deployed = blue_green::deployed(&probe).await?;
+    let mut report = IntoReport {
+        from: deployed.index.clone(),
+        into: new.to_string(),
+        scanned: 0,
+        copied: 0,
+        removed: 0,
+        dropped_old: false,
+        seconds: 0.0,
+    };
+    if deployed.index == new {
+        // Switched already (by an earlier run): only what follows the switch is left.
+        printer.step(&format!("the function already serves index `{new}`"));
+        blue_green::switch(&probe, &deployed.endpoint).await?;
+        crate::settings::set_key(&global.name, "index_name", new)?;
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+    let mut old = Ctx::load(global, &deployed.index).await?;
+    old.mirror_index = Some(new.to_string());
+    blue_green::start(&old, &probe, &deployed.endpoint).await?;
+    printer.step(&format!(
+        "waiting {} s (the function's timeout) for writes that began before the copy to finish",
+        deployed.timeout
+    ));
+    tokio::time::sleep(std::time::Duration::from_secs(deployed.timeout)).await;
+
+    let client = ApiClient::new(credentials, REQUEST_TIMEOUT, printer)?;
+    let totals = Totals::default();
+    let spinner = printer.spinner("copy: listing the index");
+    for pass in [CopyPass::Index, CopyPass::Mirror] {
+        let problems = segment(
+            &client,
+            endpoint,
+            (0, 1),
+            Some(pass),
+            &totals,
+            printer,
+            spinner.as_ref(),
+        )
+        .await?;
+        if !problems.is_empty() {
+            anyhow::bail!(
+                "the copy to index `{new}` left problems: {}; the function still serves `{}`\nhint: run the same command again",
+                problems.join("; "),
+                deployed.index
+            );
+        }
+    }
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    report.scanned = totals.scanned.into_inner();
+    report.copied = totals.copied.into_inner();
+    report.removed = totals.removed.into_inner();
+
+    blue_green::switch(&probe, &deployed.endpoint).await?;
+    crate::settings::set_key(&global.name, "index_name", new)?;
+    if args.drop_old {
+        old.mirror_index = None;
+        blue_green::drop_index(&old).await?;
+        report.dropped_old = true;
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
 }

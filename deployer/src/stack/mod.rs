@@ -15,6 +15,7 @@
 //! plan/apply) plus one line here.
 
 mod apply;
+pub mod blue_green;
 mod probe;
 mod spec;
 

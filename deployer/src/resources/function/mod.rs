@@ -297,6 +297,57 @@ async fn update(
     Ok(())
 }
 
+/// The deployed function's environment and timeout (seconds); `None` when it does not exist.
+pub async fn deployed_env(ctx: &Ctx) -> anyhow::Result<Option<(BTreeMap<String, String>, i32)>> {
+    Ok(read(ctx).await?.map(|config| {
+        let timeout = config.timeout().unwrap_or(3);
+        (current(&config).env, timeout)
+    }))
+}
+
+/// Sets (`Some`) or removes (`None`) environment variables of the deployed function, keeping
+/// the rest of its configuration, and waits for the update to settle. Nothing is sent when the
+/// environment already is so.
+pub async fn set_env(a: &Applier<'_>, edits: &[(&str, Option<&str>)]) -> anyhow::Result<()> {
+    let Some((mut env, _)) = deployed_env(a).await? else {
+        bail!("{} does not exist\nhint: run `deployer up`", label(a));
+    };
+    let before = env.clone();
+    for (key, value) in edits {
+        match value {
+            Some(v) => env.insert(key.to_string(), v.to_string()),
+            None => env.remove(*key),
+        };
+    }
+    if env == before {
+        return Ok(());
+    }
+    let shown: Vec<String> = edits
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.unwrap_or("(removed)")))
+        .collect();
+    a.record(
+        Action::Update,
+        label(a),
+        format!("environment: {}", shown.join(", ")),
+    );
+    retry_transient(Transient::RoleNotReadyOrUpdating, || {
+        a.lambda
+            .update_function_configuration()
+            .function_name(&a.names.function)
+            .environment(
+                Environment::builder()
+                    .set_variables(Some(env.clone().into_iter().collect()))
+                    .build(),
+            )
+            .send()
+    })
+    .await
+    .map_err(|e| failed(&format!("update the environment of {}", label(a)), &e))?;
+    wait_settled(a).await?;
+    Ok(())
+}
+
 /// The function with the stack's name, if any, judged by its tags (GetFunction returns them
 /// only to callers allowed `lambda:ListTags`).
 pub async fn seen(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {

@@ -35,7 +35,7 @@ pub fn function_policy(ctx: &Ctx, endpoint: &str) -> Value {
                     "s3vectors:PutVectors", "s3vectors:GetVectors", "s3vectors:QueryVectors",
                     "s3vectors:DeleteVectors", "s3vectors:ListVectors", "s3vectors:GetIndex"
                 ],
-                "Resource": [ctx.index_arn()]
+                "Resource": ctx.index_arns()
             },
             {
                 "Sid": "Embeddings",

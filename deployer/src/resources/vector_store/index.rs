@@ -128,6 +128,29 @@ pub fn change(ctx: &Ctx, edit: &Edit) -> Change {
     }
 }
 
+/// The spec of the stack's existing index (dimension, metric, mode): what a new index of a
+/// blue/green `reindex --into` is created with. `None` when it does not exist.
+pub async fn spec_of(ctx: &Ctx) -> anyhow::Result<Option<IndexSpec>> {
+    let label = format!("vector index {}", ctx.names.index);
+    let Some(current) = read(ctx, &label).await? else {
+        return Ok(None);
+    };
+    let metric = match current.metric.as_str() {
+        "euclidean" => Metric::Euclidean,
+        _ => Metric::Cosine,
+    };
+    let mode = match current.mode.as_deref() {
+        Some("CLASSIC") => Some(IndexMode::Classic),
+        Some("ENHANCED") => Some(IndexMode::Enhanced),
+        _ => None,
+    };
+    Ok(Some(IndexSpec {
+        dimension: current.dimension,
+        metric,
+        mode,
+    }))
+}
+
 /// Reads the index (in an existing bucket) and diffs it with `spec`: an index `spec` cannot
 /// use is an error (see [`check`]); what is worth knowing about it is warned about.
 pub async fn plan(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<Option<Edit>> {

@@ -6,7 +6,7 @@ mod index;
 
 use encryption::{encryption, encryption_conflict};
 
-pub use index::IndexSpec;
+pub use index::{IndexSpec, spec_of};
 
 use crate::aws_error::{describe, is, is_not_found};
 use crate::context::Ctx;
@@ -183,6 +183,27 @@ async fn tag(a: &Applier<'_>, arn: String) -> anyhow::Result<()> {
 /// Tags the bucket as the stack's.
 pub async fn tag_bucket(a: &Applier<'_>) -> anyhow::Result<()> {
     tag(a, a.bucket_arn()).await
+}
+
+/// Creates the index `a` names like `spec` (the new index of a blue/green `reindex --into`),
+/// tagged as the stack's; whether it was created. An existing index is used only when the stack
+/// created it and it fits `spec`.
+pub async fn ensure_index(a: &Applier<'_>, spec: IndexSpec) -> anyhow::Result<bool> {
+    let label = format!("vector index {}", a.names.index);
+    if let Some(tags) = tags_of(a, &a.index_arn()).await?
+        && !crate::ownership::owned(a, Some(&tags))
+    {
+        bail!(
+            "{label} exists and this stack did not create it (it lacks the tags managed-by, stack); it is left as it is\nhint: choose another name for `--into`"
+        );
+    }
+    let edit = index::plan(a, spec).await?;
+    let created = matches!(edit, Some(index::Edit::Create(_)));
+    if let Some(edit) = &edit {
+        index::apply(a, edit).await?;
+    }
+    tag_index(a).await?;
+    Ok(created)
 }
 
 /// Tags the index as the stack's.
