@@ -175,7 +175,8 @@ async fn inspect(
     let missing = check(current, spec).map_err(|e| anyhow!("{label} {e}"))?;
     for key in missing {
         ctx.printer.warn(&format!(
-            "{label} does not declare `{key}` non-filterable (it cannot be changed after creation): chunks whose metadata exceeds 2 KB will be refused"
+            "{label} does not declare `{key}` non-filterable (it cannot be changed after creation): chunks whose metadata exceeds 2 KB will be refused\nhint: `deployer reindex --into {}-v2` moves the documents to a new index that declares it",
+            ctx.names.index
         ));
     }
     let change = mode_change(current, spec);
