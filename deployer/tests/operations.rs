@@ -738,4 +738,42 @@ fn reindex_into_a_new_index_copies_everything_while_search_works_and_fixes_filte
         err.contains("already serves index `financial-research-v2`"),
         "{err}"
     );
+    let out = env.run(&["reindex", "--into", "financial-research-v2", "--drop-old"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("nothing is deleted"), "{err}");
+    assert!(index_exists(&env, "financial-research"));
+
+    // Once more, dropping the index it leaves: v2 goes, v3 holds everything.
+    let out = env.run(&["reindex", "--into", "financial-research-v3", "--drop-old"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("`financial-research-v2` was deleted"), "{err}");
+    assert!(!index_exists(&env, "financial-research-v2"));
+    assert!(
+        index_exists(&env, "financial-research"),
+        "an index it did not leave stays"
+    );
+    assert_eq!(list(&env).len(), 5);
+    let hits = json_of(&env.ok(&["--json", "search", "retail margins", "-k", "1"]));
+    assert!(hits.to_string().contains("bulky"), "{hits}");
+    // An index someone else made is refused and left as it is; the function stays on v3.
+    block_on(async {
+        aws_sdk_s3vectors::Client::new(&sdk)
+            .create_index()
+            .vector_bucket_name("alex-vectors-123456789012")
+            .index_name("someone-else")
+            .data_type(aws_sdk_s3vectors::types::DataType::Float32)
+            .dimension(384)
+            .distance_metric(aws_sdk_s3vectors::types::DistanceMetric::Cosine)
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = env.run(&["reindex", "--into", "someone-else"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("this stack did not create it"), "{err}");
+    assert!(index_exists(&env, "someone-else"));
+    assert_eq!(list(&env).len(), 5);
 }

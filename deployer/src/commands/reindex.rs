@@ -240,6 +240,12 @@ pub async fn into(
     };
     if deployed.index == new {
         // Switched already (by an earlier run): only what follows the switch is left.
+        if args.drop_old {
+            anyhow::bail!(
+                "the function already serves index `{new}`; the index it served before is not known to this run, so nothing is deleted\nhint: delete it by name: `aws s3vectors delete-index --vector-bucket-name {} --index-name OLD`",
+                probe.names.bucket
+            );
+        }
         printer.step(&format!("the function already serves index `{new}`"));
         blue_green::switch(&probe, &deployed.endpoint).await?;
         crate::settings::set_key(&global.name, "index_name", new)?;
