@@ -597,6 +597,60 @@ fn sync_sends_what_changed_deletes_what_is_gone_and_reads_pdf_html_docx() {
     let gone = json_of(&env.ok(&["documents", "delete", "big.md", "--json"]));
     assert_eq!(gone["deleted_documents"], 2, "{gone}");
     assert!(!list(&env).iter().any(|id| id.starts_with("big.md")));
+
+    // A sync killed halfway, then run again: it finishes, and embeds only what the first run
+    // did not store (no stored document is embedded twice).
+    let files: Vec<(String, String)> = (0..40)
+        .map(|i| {
+            (
+                format!("resume/r{i:02}.md"),
+                format!("Company {i} reported revenue growth of {i} percent this quarter."),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    write(&env, &refs);
+    let stored = |env: &Env| {
+        list(env)
+            .iter()
+            .filter(|i| i.starts_with("resume/"))
+            .count()
+    };
+    let mut first = env
+        .command(&["sync", "resume", "--batch", "1", "--concurrency", "1", "-q"])
+        .spawn()
+        .unwrap();
+    while stored(&env) < 5 {
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "killed before it finished"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let before = stored(&env);
+    assert!((5..40).contains(&before), "{before}");
+    env.clear_requests();
+    let second = sync(&env, &["resume"]);
+    assert_eq!(second["unchanged"], before, "{second}");
+    assert_eq!(ids(&second["new"]).len(), 40 - before, "{second}");
+    assert_eq!(stored(&env), 40);
+    let embedded: usize = env.requests()["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["operation"] == "InvokeEndpoint" && c["status"] == 200)
+        .map(|c| c["inputs"].as_u64().unwrap_or(1) as usize)
+        .sum();
+    assert!(
+        embedded <= 40 - before,
+        "{embedded} texts embedded for {} files not stored",
+        40 - before
+    );
 }
 
 /// Whether the stack's bucket holds index `name`.
@@ -775,5 +829,13 @@ fn reindex_into_a_new_index_copies_everything_while_search_works_and_fixes_filte
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("this stack did not create it"), "{err}");
     assert!(index_exists(&env, "someone-else"));
+    // Back to the original (the stack's, adopted) index: it would refuse long texts.
+    let out = env.run(&["reindex", "--into", "financial-research"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("does not declare `text` non-filterable"),
+        "{err}"
+    );
     assert_eq!(list(&env).len(), 5);
 }

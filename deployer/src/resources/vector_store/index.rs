@@ -151,6 +151,20 @@ pub async fn spec_of(ctx: &Ctx) -> anyhow::Result<Option<IndexSpec>> {
     }))
 }
 
+/// The keys this stack declares non-filterable that the existing index does not (empty when
+/// it does not exist).
+pub async fn undeclared_non_filterable(ctx: &Ctx) -> anyhow::Result<Vec<&'static str>> {
+    let label = format!("vector index {}", ctx.names.index);
+    Ok(match read(ctx, &label).await? {
+        Some(current) => NON_FILTERABLE_KEYS
+            .iter()
+            .copied()
+            .filter(|k| !current.non_filterable.iter().any(|n| n == k))
+            .collect(),
+        None => Vec::new(),
+    })
+}
+
 /// Reads the index (in an existing bucket) and diffs it with `spec`: an index `spec` cannot
 /// use is an error (see [`check`]); what is worth knowing about it is warned about.
 pub async fn plan(ctx: &Ctx, spec: IndexSpec) -> anyhow::Result<Option<Edit>> {

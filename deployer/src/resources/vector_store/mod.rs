@@ -197,6 +197,13 @@ pub async fn ensure_index(a: &Applier<'_>, spec: IndexSpec) -> anyhow::Result<bo
             "{label} exists and this stack did not create it (it lacks the tags managed-by, stack); it is left as it is\nhint: choose another name for `--into`"
         );
     }
+    let undeclared = index::undeclared_non_filterable(a).await?;
+    if !undeclared.is_empty() {
+        bail!(
+            "{label} exists but does not declare `{}` non-filterable: it would refuse what the copy writes\nhint: choose a new name for `--into`",
+            undeclared.join("`, `")
+        );
+    }
     let edit = index::plan(a, spec).await?;
     let created = matches!(edit, Some(index::Edit::Create(_)));
     if let Some(edit) = &edit {
