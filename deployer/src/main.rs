@@ -99,6 +99,17 @@ async fn stale_target(global: &cli::GlobalArgs, endpoint: &str) -> Option<anyhow
     }
 }
 
+/// An S3 client when any of `paths` is an `s3://` source (only then is AWS configuration read).
+async fn s3_client(
+    global: &cli::GlobalArgs,
+    paths: &[std::path::PathBuf],
+) -> Option<aws_sdk_s3::Client> {
+    match commands::ingest::s3::any(paths) {
+        true => Some(commands::ingest::s3::client(global).await),
+        false => None,
+    }
+}
+
 /// Runs a command that talks to the deployed API and prints its report. When it fails
 /// entirely at an endpoint from `.env` or the environment, says whether the stack is still
 /// deployed there.
@@ -120,14 +131,20 @@ async fn run_api(
     let outcome = async {
         match command {
             Command::Ingest(args) => {
-                let report = commands::ingest::run(args, &endpoint, &credentials, &printer).await?;
+                let s3 = s3_client(global, &args.paths).await;
+                let report =
+                    commands::ingest::run(args, &endpoint, &credentials, &printer, s3.as_ref())
+                        .await?;
                 if report.failed_entirely() {
                     return Ok(Err(report));
                 }
                 printer.emit(&report)
             }
             Command::Sync(args) => {
-                let report = commands::sync::run(args, &endpoint, &credentials, &printer).await?;
+                let s3 = s3_client(global, &args.paths).await;
+                let report =
+                    commands::sync::run(args, &endpoint, &credentials, &printer, s3.as_ref())
+                        .await?;
                 printer.emit(&report)
             }
             Command::Documents(args) => {

@@ -839,3 +839,120 @@ fn reindex_into_a_new_index_copies_everything_while_search_works_and_fixes_filte
     );
     assert_eq!(list(&env).len(), 5);
 }
+
+/// `sync s3://bucket/prefix` as the deploying user: refused (with the hint) until the user
+/// holds only `deployer/sync-source-policy.json` for that prefix; then the prefix's readable
+/// objects are synced (an image named as skipped, another prefix never read), and an object
+/// removed from S3 is deleted from the index by the next sync.
+#[test]
+fn sync_reads_an_s3_prefix_with_read_access_to_it_only() {
+    let env = Env::start();
+    env.ok(&["up"]);
+    env.ok(&["output", "--write-env", ".env"]);
+    let sdk = env.sdk();
+    let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(true)
+        .build();
+    let s3 = aws_sdk_s3::Client::from_conf(s3_config);
+    let put = |key: &str, body: &[u8]| {
+        block_on(
+            s3.put_object()
+                .bucket("research-src")
+                .key(key)
+                .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()))
+                .send(),
+        )
+        .unwrap();
+    };
+    block_on(s3.create_bucket().bucket("research-src").send()).unwrap();
+    put(
+        "notes/tsla.md",
+        b"Tesla delivered more electric vehicles than expected.",
+    );
+    put(
+        "notes/web/page.html",
+        b"<html><body><nav>Home</nav><p>NVIDIA data centre revenue doubled.</p></body></html>",
+    );
+    put("notes/logo.png", b"\x89PNG");
+    put("private/salaries.md", b"Nobody may read this.");
+
+    let refused = env.run(&["sync", "s3://research-src/notes/"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(err.contains("AccessDenied"), "{err}");
+    assert!(
+        err.contains("hint: reading s3://research-src/notes/ needs s3:ListBucket"),
+        "{err}"
+    );
+    assert!(list(&env).is_empty());
+
+    let policy = policy_document("sync-source-policy.json")
+        .replace("SOURCE_BUCKET", "research-src")
+        .replace("SOURCE_PREFIX", "notes/");
+    block_on(
+        aws_sdk_iam::Client::new(&sdk)
+            .put_user_policy()
+            .user_name("deployer")
+            .policy_name("sync-source")
+            .policy_document(policy)
+            .send(),
+    )
+    .unwrap();
+    // IAM applies the change late, as AWS does.
+    let started = std::time::Instant::now();
+    let report = loop {
+        let out = env.run(&["sync", "--json", "s3://research-src/notes/"]);
+        if out.status.success() {
+            break json_of(&String::from_utf8_lossy(&out.stdout));
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(
+        ids(&report["new"]),
+        [
+            "research-src/notes/tsla.md",
+            "research-src/notes/web/page.html"
+        ],
+        "{report}"
+    );
+    let doc = json_of(&env.ok(&[
+        "documents",
+        "get",
+        "research-src/notes/web/page.html",
+        "--json",
+    ]));
+    let text = doc["chunks"][0]["text"].as_str().unwrap();
+    assert!(text.contains("NVIDIA data centre revenue doubled") && !text.contains("Home"));
+    assert_eq!(
+        doc["metadata"]["sync_source"], "s3://research-src/notes/",
+        "{doc}"
+    );
+    let hits = json_of(&env.ok(&["--json", "search", "electric vehicle deliveries", "-k", "1"]));
+    assert!(
+        hits.to_string().contains("research-src/notes/tsla.md"),
+        "{hits}"
+    );
+    assert!(!list(&env).iter().any(|id| id.contains("private")));
+
+    // Gone from S3: deleted from the index; the rest unchanged.
+    block_on(
+        s3.delete_object()
+            .bucket("research-src")
+            .key("notes/tsla.md")
+            .send(),
+    )
+    .unwrap();
+    let again = sync(&env, &["s3://research-src/notes/"]);
+    assert_eq!(
+        ids(&again["deleted"]),
+        ["research-src/notes/tsla.md"],
+        "{again}"
+    );
+    assert_eq!(again["unchanged"], 1, "{again}");
+    assert_eq!(list(&env), ["research-src/notes/web/page.html"]);
+}

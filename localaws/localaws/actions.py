@@ -358,7 +358,36 @@ def _sagemaker(call: Request):
     return None
 
 
-SERVICES = {"logs": _logs, "lambda": _lambda, "apigateway": _apigateway, "iam": _iam, "sts": _sts,
+# ---- S3 (path-style requests; the sources `deployer sync s3://…` reads) ----------------------
+
+S3_BUCKET_ACTIONS = {"CreateBucket": "s3:CreateBucket", "DeleteBucket": "s3:DeleteBucket",
+                     "HeadBucket": "s3:ListBucket", "GetBucketLocation": "s3:GetBucketLocation",
+                     "ListObjectsV2": "s3:ListBucket", "ListObjects": "s3:ListBucket"}
+S3_OBJECT_ACTIONS = {"GetObject": "s3:GetObject", "HeadObject": "s3:GetObject", "PutObject": "s3:PutObject",
+                     "DeleteObject": "s3:DeleteObject"}
+
+
+def _s3(call: Request):
+    """S3 ARNs name no region or account: `arn:aws:s3:::bucket`, `arn:aws:s3:::bucket/key`.
+    Listing is judged with the `s3:prefix`, `s3:delimiter` and `s3:max-keys` condition keys."""
+    op = call.operation
+    bucket, _, key = call.path.lstrip("/").partition("/")
+    if op == "ListBuckets":
+        return [Check("s3:ListAllMyBuckets", "*")]
+    if op in S3_BUCKET_ACTIONS:
+        context = {}
+        if op.startswith("ListObjects"):
+            for name in ("prefix", "delimiter", "max-keys"):
+                value = call.query.get(name, [None])[0]
+                if value is not None:
+                    context[f"s3:{name}"] = value
+        return [Check(S3_BUCKET_ACTIONS[op], f"arn:{call.partition}:s3:::{bucket}", context)]
+    if op in S3_OBJECT_ACTIONS:
+        return [Check(S3_OBJECT_ACTIONS[op], f"arn:{call.partition}:s3:::{bucket}/{key}")]
+    return None
+
+
+SERVICES = {"s3": _s3, "logs": _logs, "lambda": _lambda, "apigateway": _apigateway, "iam": _iam, "sts": _sts,
             "s3vectors": _s3vectors, "sagemaker": _sagemaker}
 
 

@@ -133,7 +133,7 @@ def _auth_error(service: str, environ, kind: str) -> Response:
 
 
 def _denied(service: str, environ, message: str) -> Response:
-    code = "AccessDenied" if service in QUERY_PROTOCOL else "AccessDeniedException"
+    code = "AccessDenied" if service in QUERY_PROTOCOL or service == "s3" else "AccessDeniedException"
     return aws_error(service, _status(environ), code, message)
 
 

@@ -143,6 +143,14 @@ def aws_error(service: str, status: int, code: str, message: str, retry_after: f
         )
         headers["Content-Type"] = "text/xml"
         return Response(status, body, headers)
+    if service == "s3":
+        # S3's REST-XML errors: <Error> at the root, the request id inside.
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+            f"<RequestId>{request_id}</RequestId></Error>"
+        )
+        headers["Content-Type"] = "application/xml"
+        return Response(status, body, headers)
     headers["x-amzn-ErrorType"] = code
     if service == "lambda":
         body = {"Type": "User" if status < 500 else "Service", "Message": message, "__type": code}

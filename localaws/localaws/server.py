@@ -97,6 +97,27 @@ APIGW_ROUTES = [
 READ_PREFIXES = ("Get", "List", "Describe", "Query", "Filter", "Invoke", "AssumeRole")
 
 
+def _s3_operation(method: str, path: str, query: dict) -> tuple[str, bool]:
+    """The S3 operation of a path-style request (`/bucket`, `/bucket/key`), and whether it writes.
+    Subresources other than `?location` are not mapped ("Unknown": denied)."""
+    bucket, _, key = path.lstrip("/").partition("/")
+    subresources = set(query) - {"list-type", "prefix", "delimiter", "max-keys", "continuation-token",
+                                 "start-after", "encoding-type", "fetch-owner", "marker", "x-id"}
+    if not bucket:
+        op = "ListBuckets" if method == "GET" else "Unknown"
+    elif subresources == {"location"} and not key and method == "GET":
+        op = "GetBucketLocation"
+    elif subresources:
+        op = "Unknown"
+    elif not key:
+        op = {"GET": "ListObjectsV2" if query.get("list-type") == ["2"] else "ListObjects", "PUT": "CreateBucket",
+              "DELETE": "DeleteBucket", "HEAD": "HeadBucket"}.get(method, "Unknown")
+    else:
+        op = {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject",
+              "DELETE": "DeleteObject"}.get(method, "Unknown")
+    return op, method in ("PUT", "POST", "DELETE")
+
+
 def _rest_operation(routes, method: str, path: str) -> str:
     for m, pattern, name in routes:
         if m == method and re.match(pattern, path):
@@ -160,6 +181,8 @@ class LocalAws:
             if op == "tags":
                 op = {"GET": "ListTagsForResource", "POST": "TagResource", "DELETE": "UntagResource"}.get(method, op)
             return op, not op.startswith(READ_PREFIXES)
+        if service == "s3":
+            return _s3_operation(method, path, parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         if service == "sagemaker":
             if path.endswith("/invocations"):
                 return "InvokeEndpoint", False

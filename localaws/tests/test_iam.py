@@ -435,3 +435,36 @@ def test_role_permission_changes_apply_after_the_propagation_delay(enforced):
         assert code(e) == "AccessDeniedException"
     finally:
         enforced.control("config", {"iam_propagation_secs": 0})
+
+
+def test_s3_reads_are_judged_by_bucket_prefix_and_object_arn(enforced):
+    """What `deployer sync s3://src/notes/` needs: s3:ListBucket on the bucket with an s3:prefix
+    condition, s3:GetObject on the prefix's objects; nothing else of the bucket."""
+    path_style = Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"})
+    s3 = boto3.client("s3", endpoint_url=enforced.url, region_name="us-east-1", config=path_style,
+                      **dict(zip(("aws_access_key_id", "aws_secret_access_key"),
+                                 (enforced.control("credentials")[k] for k in ("AccessKeyId", "SecretAccessKey")))))
+    s3.create_bucket(Bucket="src")
+    for key in ("notes/a.md", "notes/b.md", "private/c.md"):
+        s3.put_object(Bucket="src", Key=key, Body=f"text of {key}".encode())
+    key, secret = user_with(enforced, "s3-reader",
+                            allow("s3:ListBucket", "arn:aws:s3:::src", {"StringLike": {"s3:prefix": ["notes/*"]}}),
+                            allow("s3:GetObject", "arn:aws:s3:::src/notes/*"))
+    reader = boto3.client("s3", endpoint_url=enforced.url, region_name="us-east-1", config=path_style,
+                          aws_access_key_id=key, aws_secret_access_key=secret)
+    listed = reader.list_objects_v2(Bucket="src", Prefix="notes/")
+    assert [o["Key"] for o in listed["Contents"]] == ["notes/a.md", "notes/b.md"]
+    assert reader.get_object(Bucket="src", Key="notes/a.md")["Body"].read() == b"text of notes/a.md"
+    for call in (lambda: reader.list_objects_v2(Bucket="src"),
+                 lambda: reader.list_objects_v2(Bucket="src", Prefix="private/"),
+                 lambda: reader.get_object(Bucket="src", Key="private/c.md"),
+                 lambda: reader.put_object(Bucket="src", Key="notes/x.md", Body=b"x")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "AccessDenied", e.value.response
+        assert status(e) == 403
+    with pytest.raises(ClientError) as e:
+        reader.get_object(Bucket="src", Key="private/c.md")
+    assert message(e) == (f"User: arn:aws:iam::{ACCOUNT}:user/s3-reader is not authorized to perform: s3:GetObject "
+                          "on resource: arn:aws:s3:::src/private/c.md because no identity-based policy allows "
+                          "the s3:GetObject action")

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 /// `ingest`.
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Files (one document each: text, Markdown, PDF, HTML, DOCX), directories of them, or
-    /// `.jsonl` files of {text, metadata?, id?}; `-` reads JSONL from stdin
+    /// Files (one document each: text, Markdown, PDF, HTML, DOCX), directories of them,
+    /// `s3://BUCKET/PREFIX`, or `.jsonl` files of {text, metadata?, id?}; `-` reads JSONL from
+    /// stdin
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// The directory file ids are relative to: a file's id is its path under it, whichever
@@ -27,8 +28,8 @@ pub struct IngestArgs {
 /// `sync`.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// Directories and files to keep in step with the index (text, Markdown, PDF, HTML, DOCX;
-    /// `.jsonl` documents with ids)
+    /// Directories, files and `s3://BUCKET/PREFIX` sources to keep in step with the index
+    /// (text, Markdown, PDF, HTML, DOCX; `.jsonl` documents with ids)
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// The directory ids and sources are relative to

@@ -17,7 +17,8 @@
 
 use crate::api_client::{ApiClient, Credentials, REQUEST_TIMEOUT};
 use crate::cli::SyncArgs;
-use crate::commands::ingest::sources::{Source, read_documents};
+use crate::commands::ingest::s3::S3Url;
+use crate::commands::ingest::sources::{Source, read_sources as read_paths};
 use crate::commands::ingest::{send, unread};
 use crate::printer::{Printer, count};
 use anyhow::bail;
@@ -258,10 +259,11 @@ pub fn diff(
 
 /// Reads every source, stamps each document with its source and hash; refuses ids that
 /// repeat across sources and JSONL documents without an id (they could not be compared).
-fn read_sources(
+async fn read_sources(
     args: &SyncArgs,
     printer: &Printer,
     report: &mut SyncReport,
+    s3: Option<&aws_sdk_s3::Client>,
 ) -> anyhow::Result<(Vec<Source>, BTreeSet<String>)> {
     let mut docs: Vec<Source> = Vec::new();
     let mut labels = BTreeSet::new();
@@ -272,8 +274,11 @@ fn read_sources(
                 "`sync` reads files and directories, not stdin\nhint: use `deployer ingest -` for JSONL on stdin"
             );
         }
-        let label = source_label(path, &args.root)?;
-        let read = read_documents(std::slice::from_ref(path), &args.root)?;
+        let label = match S3Url::parse(path) {
+            Some(url) => url?.to_string(),
+            None => source_label(path, &args.root)?,
+        };
+        let read = read_paths(std::slice::from_ref(path), &args.root, s3).await?;
         report.failures.extend(unread(&read, printer));
         for mut s in read.docs {
             let Some(id) = s.doc.id.clone() else {
@@ -359,13 +364,14 @@ pub async fn run(
     endpoint: &str,
     credentials: &Credentials,
     printer: &Printer,
+    s3: Option<&aws_sdk_s3::Client>,
 ) -> anyhow::Result<SyncReport> {
     let started = Instant::now();
     let mut report = SyncReport {
         dry_run: args.dry_run,
         ..SyncReport::default()
     };
-    let (docs, labels) = read_sources(args, printer, &mut report)?;
+    let (docs, labels) = read_sources(args, printer, &mut report, s3).await?;
     report.scanned = docs.len();
     let client = ApiClient::new(credentials, REQUEST_TIMEOUT, printer)?;
     let (stored, calls) = stored(&client, endpoint).await?;

@@ -28,9 +28,10 @@ use serde::Serialize;
 use shared::api::{IngestProgress, IngestRequest, IngestResponse};
 use std::time::Instant;
 
+pub mod s3;
 pub mod sources;
 
-use sources::{Read, Source, batches, problem, read_documents};
+use sources::{Read, Source, batches, problem, read_sources};
 
 /// Rounds in a row without progress before a batch is given up.
 const MAX_STALLED_ROUNDS: u32 = 3;
@@ -324,9 +325,10 @@ pub async fn run(
     endpoint: &str,
     credentials: &Credentials,
     printer: &Printer,
+    s3: Option<&aws_sdk_s3::Client>,
 ) -> anyhow::Result<IngestReport> {
     let started = Instant::now();
-    let read = read_documents(&args.paths, &args.root)?;
+    let read = read_sources(&args.paths, &args.root, s3).await?;
     let mut report = IngestReport {
         failures: unread(&read, printer),
         ..IngestReport::default()

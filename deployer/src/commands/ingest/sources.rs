@@ -26,7 +26,7 @@ pub struct Source {
     pub origin: String,
 }
 
-fn parse_jsonl(text: &str, origin: &str) -> anyhow::Result<Vec<Source>> {
+pub(super) fn parse_jsonl(text: &str, origin: &str) -> anyhow::Result<Vec<Source>> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
@@ -79,7 +79,7 @@ const MAX_PART_BYTES: usize = MAX_DOCUMENT_BYTES - 48 * 1024;
 /// A file's document, or, when its text is over the function's 1 MiB limit, its parts: split
 /// at section boundaries ([`split_sections`]), ids `{id}/part-001…`, each with `part_of`,
 /// `part` and `parts` in its metadata (`documents get|delete {id}` find them by `part_of`).
-fn file_documents(path: &Path, id_path: &Path, extracted: Extracted) -> Vec<Source> {
+pub(super) fn file_documents(path: &Path, id_path: &Path, extracted: Extracted) -> Vec<Source> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -184,7 +184,7 @@ fn files_under(dir: &Path, skipped: &mut Vec<String>) -> anyhow::Result<Vec<Path
     Ok(found)
 }
 
-fn is_jsonl(path: &Path) -> bool {
+pub(super) fn is_jsonl(path: &Path) -> bool {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     matches!(ext.to_ascii_lowercase().as_str(), "jsonl" | "ndjson")
 }
@@ -239,25 +239,26 @@ pub struct Read {
     pub skipped: Vec<String>,
 }
 
-/// Reads the documents named by `paths` (files, directories, `-` for JSONL on stdin) and
-/// refuses ids that repeat. A file's id is its path relative to `root`.
-pub fn read_documents(paths: &[PathBuf], root: &Path) -> anyhow::Result<Read> {
-    let mut read = Read::default();
-    for path in paths {
-        if path.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("could not read stdin")?;
-            read.docs.extend(parse_jsonl(&text, "stdin")?);
-        } else if path.is_dir() {
-            for file in files_under(path, &mut read.skipped)? {
-                read_file(&file, root, &mut read)?;
-            }
-        } else {
-            read_file(path, root, &mut read)?;
+/// Reads one argument (a file, a directory, `-` for JSONL on stdin) into `read`.
+fn read_local(path: &Path, root: &Path, read: &mut Read) -> anyhow::Result<()> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("could not read stdin")?;
+        read.docs.extend(parse_jsonl(&text, "stdin")?);
+    } else if path.is_dir() {
+        for file in files_under(path, &mut read.skipped)? {
+            read_file(&file, root, read)?;
         }
+    } else {
+        read_file(path, root, read)?;
     }
+    Ok(())
+}
+
+/// Refuses ids that repeat (one document would replace the other).
+fn refuse_repeats(read: &Read) -> anyhow::Result<()> {
     let mut seen: HashMap<&str, &str> = HashMap::new();
     let mut repeated = Vec::new();
     for s in &read.docs {
@@ -273,6 +274,37 @@ pub fn read_documents(paths: &[PathBuf], root: &Path) -> anyhow::Result<Read> {
             repeated.join("\n  ")
         );
     }
+    Ok(())
+}
+
+/// Reads the documents named by local `paths` (files, directories, `-` for JSONL on stdin) and
+/// refuses ids that repeat. A file's id is its path relative to `root`. (The tests' way in:
+/// commands go through [`read_sources`].)
+#[cfg(test)]
+pub fn read_documents(paths: &[PathBuf], root: &Path) -> anyhow::Result<Read> {
+    let mut read = Read::default();
+    for path in paths {
+        read_local(path, root, &mut read)?;
+    }
+    refuse_repeats(&read)?;
+    Ok(read)
+}
+
+/// [`read_documents`], and `s3://bucket/prefix` sources through `s3` ([`super::s3`]).
+pub async fn read_sources(
+    paths: &[PathBuf],
+    root: &Path,
+    s3: Option<&aws_sdk_s3::Client>,
+) -> anyhow::Result<Read> {
+    let mut read = Read::default();
+    for path in paths {
+        match (super::s3::S3Url::parse(path), s3) {
+            (None, _) => read_local(path, root, &mut read)?,
+            (Some(url), Some(client)) => super::s3::read(client, &url?, &mut read).await?,
+            (Some(_), None) => bail!("`{}` needs an S3 client", path.display()),
+        }
+    }
+    refuse_repeats(&read)?;
     Ok(read)
 }
 
