@@ -32,7 +32,7 @@ use crate::embed::Deadline;
 use crate::error::DomainError;
 use crate::store::{self, Stored};
 use shared::api::{CopyPass, ReindexRequest, ReindexResponse};
-use shared::document::parse_key;
+use shared::document::{Key, parse_key};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Rounds of copying before a document that keeps changing is left to the next request.
@@ -159,8 +159,9 @@ pub fn refuse_while_copying<B>(ctx: &Ctx<'_, B>, what: &str) -> Result<(), Domai
     }
 }
 
-/// `POST /documents/reindex {"copy": "index" | "mirror", next_token}`: one round of the
-/// blue/green copy. `index`: the ids on one ListVectors page of the index are copied.
+/// `POST /documents/reindex {"copy": "index" | "mirror", segment, segments, next_token}`: one
+/// round of the blue/green copy, on one ListVectors segment (the CLI runs segments in
+/// parallel). `index`: the ids on one ListVectors page of the index are copied.
 /// `mirror`: the ids on one page of the mirror whose listed keys the index lacks are copied
 /// (which deletes them there). A round that ran out of time answers 202 with the same token.
 pub async fn copy<B: Backend>(
@@ -173,6 +174,11 @@ pub async fn copy<B: Backend>(
             "no MIRROR_INDEX is set: `deployer reindex --into NEW` sets it before copying".into(),
         ));
     };
+    if !(1..=16).contains(&request.segments) || request.segment >= request.segments {
+        return Err(DomainError::Invalid(
+            "`segments` must be 1..=16 and `segment` below it".into(),
+        ));
+    }
     let (backend, deadline) = (ctx.backend, &ctx.deadline);
     let listed = match pass {
         CopyPass::Index => backend,
@@ -184,7 +190,7 @@ pub async fn copy<B: Backend>(
             next_token: request.next_token.clone(),
             max_results: COPY_PAGE,
             metadata: false,
-            segment: None,
+            segment: Some((request.segment, request.segments)),
         })
         .await?;
     let keys: Vec<String> = page.vectors.into_iter().map(|(k, _)| k).collect();
@@ -199,7 +205,15 @@ pub async fn copy<B: Backend>(
         removed: 0,
     };
     let ids: BTreeSet<&str> = match pass {
-        CopyPass::Index => keys.iter().map(|k| parse_key(k).id()).collect(),
+        // A document is copied by the segment that lists its head (or its original-layout
+        // vector), so segments never copy one document twice; chunks without a head belong
+        // to a write in progress, which copies them itself.
+        CopyPass::Index => keys
+            .iter()
+            .map(|k| parse_key(k))
+            .filter(|k| matches!(k, Key::Chunk { index: 0, .. } | Key::Original(_)))
+            .map(|k| k.id())
+            .collect(),
         // Only ids with a listed key the index lacks: the index pass made the rest equal.
         CopyPass::Mirror => {
             let present: HashSet<String> = store::get_all(backend, deadline, keys.clone())

@@ -265,16 +265,21 @@ pub async fn into(
     let totals = Totals::default();
     let spinner = printer.spinner("copy: listing the index");
     for pass in [CopyPass::Index, CopyPass::Mirror] {
-        let problems = segment(
-            &client,
-            endpoint,
-            (0, 1),
-            Some(pass),
-            &totals,
-            printer,
-            spinner.as_ref(),
-        )
-        .await?;
+        // The index pass finishes before the mirror pass starts: what the mirror holds that the
+        // index lacks is judged against a complete copy.
+        let count = args.segments;
+        let runs = (0..count).map(|i| {
+            segment(
+                &client,
+                endpoint,
+                (i, count),
+                Some(pass),
+                &totals,
+                printer,
+                spinner.as_ref(),
+            )
+        });
+        let problems: Vec<String> = try_join_all(runs).await?.into_iter().flatten().collect();
         if !problems.is_empty() {
             anyhow::bail!(
                 "the copy to index `{new}` left problems: {}; the function still serves `{}`\nhint: run the same command again",
