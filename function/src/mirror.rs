@@ -194,16 +194,7 @@ pub async fn copy<B: Backend>(
         })
         .await?;
     let keys: Vec<String> = page.vectors.into_iter().map(|(k, _)| k).collect();
-    let mut out = ReindexResponse {
-        scanned: keys.len(),
-        reembedded: 0,
-        migrated: 0,
-        problems: Vec::new(),
-        next_token: None,
-        done: false,
-        copied: 0,
-        removed: 0,
-    };
+    let mut out = ReindexResponse::scanned(keys.len());
     let ids: BTreeSet<&str> = match pass {
         // A document is copied by the segment that lists its head (or its original-layout
         // vector), so segments never copy one document twice; chunks without a head belong

@@ -61,16 +61,7 @@ pub async fn reindex<B: Backend>(
             segment,
         })
         .await?;
-    let mut out = ReindexResponse {
-        scanned: page.vectors.len(),
-        reembedded: 0,
-        migrated: 0,
-        problems: Vec::new(),
-        next_token: None,
-        done: false,
-        copied: 0,
-        removed: 0,
-    };
+    let mut out = ReindexResponse::scanned(page.vectors.len());
     let (chunks, originals): (Vec<_>, Vec<_>) = page
         .vectors
         .into_iter()

@@ -15,6 +15,8 @@
 
 mod common;
 
+use common::model_config as config;
+
 use common::Stub;
 use function::backend::{
     Backend, BackendError, Hit, ListPage, ListRequest, NewVector, StoredVector,
@@ -24,7 +26,6 @@ use function::handler::{App, handle};
 use lambda_http::Body;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use shared::chunk::ChunkConfig;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,20 +33,6 @@ const IDS: [&str; 3] = ["a", "b/c", "d e"];
 const WORDS: [&str; 8] = [
     "revenue", "margin", "growth", "battery", "cloud", "retail", "chips", "demand",
 ];
-
-fn config() -> Config {
-    Config {
-        chunk: ChunkConfig {
-            max_tokens: 128,
-            overlap_tokens: 16,
-            ..ChunkConfig::default()
-        },
-        embed_batch_size: 2,
-        time_budget_ms: 20_000,
-        deadline_margin_ms: 1_000,
-        ..common::config()
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Fault {

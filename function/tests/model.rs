@@ -19,16 +19,17 @@
 
 mod common;
 
+use common::model_config as config;
+
 use common::{DIM, Stub};
 use function::backend::{
     Backend, BackendError, Hit, ListPage, ListRequest, NewVector, StoredVector,
 };
-use function::config::Config;
 use function::handler::{App, handle};
 use lambda_http::Body;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use shared::chunk::{ChunkConfig, chunk_text};
+use shared::chunk::chunk_text;
 use shared::document::{Key, parse_key};
 use shared::filter::Filter;
 use shared::metadata::{self, ChunkView};
@@ -51,20 +52,6 @@ const FILTERS: [&str; 5] = [
     r#"{"group": {"$ne": "g0"}, "v": {"$gte": 2}}"#,
     r#"{"$or": [{"group": "g2"}, {"v": {"$lt": 1}}]}"#,
 ];
-
-fn config() -> Config {
-    Config {
-        chunk: ChunkConfig {
-            max_tokens: 128,
-            overlap_tokens: 16,
-            ..ChunkConfig::default()
-        },
-        embed_batch_size: 2,
-        time_budget_ms: 20_000,
-        deadline_margin_ms: 1_000,
-        ..common::config()
-    }
-}
 
 // ---------------------------------------------------------------- the faulty backend
 

@@ -356,6 +356,22 @@ pub struct ReindexResponse {
     pub removed: usize,
 }
 
+impl ReindexResponse {
+    /// A round that looked at `scanned` vectors and has done nothing yet.
+    pub fn scanned(scanned: usize) -> Self {
+        Self {
+            scanned,
+            reembedded: 0,
+            migrated: 0,
+            problems: Vec::new(),
+            next_token: None,
+            done: false,
+            copied: 0,
+            removed: 0,
+        }
+    }
+}
+
 /// Every error body: `{"error": "...", "request_id": "..."}`, and a `code` when a client
 /// can act on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -369,3 +369,21 @@ pub fn dotenv(env: &Env) -> std::collections::HashMap<String, String> {
         })
         .collect()
 }
+
+/// Makes index `name` in the stack's bucket as the administrator (as the console or another
+/// tool would: untagged, every metadata key filterable).
+pub fn create_foreign_index(env: &Env, name: &str) {
+    let sdk = env.sdk();
+    block_on(async {
+        aws_sdk_s3vectors::Client::new(&sdk)
+            .create_index()
+            .vector_bucket_name("alex-vectors-123456789012")
+            .index_name(name)
+            .data_type(aws_sdk_s3vectors::types::DataType::Float32)
+            .dimension(384)
+            .distance_metric(aws_sdk_s3vectors::types::DistanceMetric::Cosine)
+            .send()
+            .await
+            .unwrap();
+    });
+}

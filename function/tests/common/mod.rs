@@ -251,6 +251,22 @@ pub fn config() -> Config {
     }
 }
 
+/// The model tests' configuration: small chunks (documents of a few hundred words have
+/// several), two texts per embedding call, a long time budget.
+pub fn model_config() -> Config {
+    Config {
+        chunk: ChunkConfig {
+            max_tokens: 128,
+            overlap_tokens: 16,
+            ..ChunkConfig::default()
+        },
+        embed_batch_size: 2,
+        time_budget_ms: 20_000,
+        deadline_margin_ms: 1_000,
+        ..config()
+    }
+}
+
 pub fn app() -> App<Stub> {
     app_with(config())
 }
