@@ -77,8 +77,8 @@ pub struct Extracted {
     pub text: String,
     /// What it was.
     pub format: Format,
-    /// PDF: how many pages.
-    pub pages: Option<usize>,
+    /// PDF: each page's text (empty for other formats).
+    pub pages: Vec<String>,
 }
 
 /// The text of `bytes`, read as `format`; the error says why there is none.
@@ -87,14 +87,14 @@ pub fn extract(format: Format, bytes: &[u8]) -> Result<Extracted, String> {
         Format::Text => (
             String::from_utf8(bytes.to_vec())
                 .map_err(|e| format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))?,
-            None,
+            Vec::new(),
         ),
         Format::Pdf => {
-            let pages = pdf_pages(bytes)?;
-            (pages.join("\n\n"), Some(pages.len()))
+            let pages: Vec<String> = pdf_pages(bytes)?.iter().map(|p| tidy(p)).collect();
+            (pages.join("\n\n"), pages)
         }
-        Format::Html => (html_text(bytes)?, None),
-        Format::Docx => (docx_text(bytes)?, None),
+        Format::Html => (html_text(bytes)?, Vec::new()),
+        Format::Docx => (docx_text(bytes)?, Vec::new()),
     };
     let text = tidy(&text);
     if text.trim().is_empty() {
@@ -262,7 +262,8 @@ mod tests {
             &["Page two: utility scale storage."],
         );
         let got = extract(Format::Pdf, &bytes).unwrap();
-        assert_eq!(got.pages, Some(2));
+        assert_eq!(got.pages.len(), 2);
+        assert!(got.pages[1].contains("utility scale storage."));
         for part in [
             "NextEra Energy",
             "builds wind farms.",

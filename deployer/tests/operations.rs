@@ -462,9 +462,10 @@ fn sync_sends_what_changed_deletes_what_is_gone_and_reads_pdf_html_docx() {
     // A dry run says what would happen, and what it costs, and sends nothing.
     let plan = sync(&env, &["corpus", "--dry-run"]);
     assert_eq!(plan["dry_run"], true);
-    assert_eq!(plan["scanned"], 6, "{plan}");
-    assert_eq!(ids(&plan["new"]).len(), 6, "{plan}");
-    assert!(plan["estimate"]["chunks"].as_u64().unwrap() >= 6, "{plan}");
+    // The PDF's two pages are two documents (a hit cites its page).
+    assert_eq!(plan["scanned"], 7, "{plan}");
+    assert_eq!(ids(&plan["new"]).len(), 7, "{plan}");
+    assert!(plan["estimate"]["chunks"].as_u64().unwrap() >= 7, "{plan}");
     assert!(plan["estimate"]["usd"].as_f64().unwrap() > 0.0, "{plan}");
     assert_eq!(list(&env), ["corpus/by-hand", "other/x.md"]);
 
@@ -476,7 +477,7 @@ fn sync_sends_what_changed_deletes_what_is_gone_and_reads_pdf_html_docx() {
         "{err}"
     );
     assert!(
-        err.contains("6 scanned: 6 new, 0 modified, 0 unchanged, 0 deleted"),
+        err.contains("7 scanned: 7 new, 0 modified, 0 unchanged, 0 deleted"),
         "{err}"
     );
     assert_eq!(
@@ -487,7 +488,8 @@ fn sync_sends_what_changed_deletes_what_is_gone_and_reads_pdf_html_docx() {
             "corpus/by-hand",
             "corpus/c.txt",
             "corpus/news.html",
-            "corpus/report.pdf",
+            "corpus/report.pdf/page-001",
+            "corpus/report.pdf/page-002",
             "corpus/review.docx",
             "other/x.md"
         ]
@@ -496,7 +498,11 @@ fn sync_sends_what_changed_deletes_what_is_gone_and_reads_pdf_html_docx() {
     for (query, id) in [
         (
             "NextEra Energy builds wind farms across the Great Plains",
-            "corpus/report.pdf",
+            "corpus/report.pdf/page-001",
+        ),
+        (
+            "Utility scale battery storage doubled this year",
+            "corpus/report.pdf/page-002",
         ),
         (
             "Rivian opened forty new adventure network sites",
@@ -510,6 +516,15 @@ fn sync_sends_what_changed_deletes_what_is_gone_and_reads_pdf_html_docx() {
         let found = json_of(&env.ok(&["search", query, "-k", "1", "--json"]));
         assert_eq!(found["results"][0]["document_id"], id, "{query}: {found}");
     }
+    let hit = json_of(&env.ok(&[
+        "search",
+        "Utility scale battery storage doubled this year",
+        "-k",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(hit["results"][0]["metadata"]["page"], 2, "{hit}");
+    // `documents get` by the file's id merges its pages.
     let pdf = json_of(&env.ok(&["documents", "get", "corpus/report.pdf", "--json"]));
     assert_eq!(pdf["metadata"]["format"], "pdf");
     assert_eq!(pdf["metadata"]["pages"], 2);
@@ -518,7 +533,7 @@ fn sync_sends_what_changed_deletes_what_is_gone_and_reads_pdf_html_docx() {
     // Unchanged: nothing embedded or written, one listing call.
     env.clear_requests();
     let again = sync(&env, &["corpus"]);
-    assert_eq!(again["unchanged"], 6, "{again}");
+    assert_eq!(again["unchanged"], 7, "{again}");
     assert_eq!(again["listing_calls"], 1, "{again}");
     let calls = env.requests();
     let ops: Vec<&str> = calls["requests"]
@@ -549,7 +564,7 @@ fn sync_sends_what_changed_deletes_what_is_gone_and_reads_pdf_html_docx() {
     assert_eq!(ids(&changed["new"]), ["corpus/d.md"], "{changed}");
     assert_eq!(ids(&changed["modified"]), ["corpus/a.md"], "{changed}");
     assert_eq!(ids(&changed["deleted"]), ["corpus/b.md"], "{changed}");
-    assert_eq!(changed["unchanged"], 4, "{changed}");
+    assert_eq!(changed["unchanged"], 5, "{changed}");
     let now = list(&env);
     assert!(!now.contains(&"corpus/b.md".to_string()), "{now:?}");
     // The other source and the hand-ingested document are still there.

@@ -286,6 +286,10 @@ pub async fn send(
         sent.ids.extend(batch.ids);
         sent.failures.extend(batch.failures);
         if let Some(bar) = &bar {
+            bar.set_message(format!(
+                "ingesting ({} stored)",
+                crate::printer::count(sent.chunks, "chunk")
+            ));
             bar.inc(n);
         }
     }

@@ -90,10 +90,13 @@ pub(super) fn file_documents(path: &Path, id_path: &Path, extracted: Extracted) 
     if extracted.format != Format::Text {
         metadata.insert("format".into(), Value::from(extracted.format.as_str()));
     }
-    if let Some(pages) = extracted.pages {
-        metadata.insert("pages".into(), Value::from(pages));
+    if !extracted.pages.is_empty() {
+        metadata.insert("pages".into(), Value::from(extracted.pages.len()));
     }
     let (id, origin) = (file_id(id_path), path.display().to_string());
+    if extracted.pages.len() > 1 {
+        return page_documents(&id, &origin, &metadata, extracted.pages);
+    }
     if extracted.text.len() <= MAX_DOCUMENT_BYTES {
         return vec![Source {
             doc: DocumentInput {
@@ -121,6 +124,41 @@ pub(super) fn file_documents(path: &Path, id_path: &Path, extracted: Extracted) 
                     id: Some(format!("{id}/part-{:03}", i + 1)),
                 },
                 origin: format!("{origin} (part {} of {n})", i + 1),
+            }
+        })
+        .collect()
+}
+
+/// The metadata key holding a PDF page's number (1-based).
+pub const PAGE_KEY: &str = "page";
+
+/// A PDF of several pages as one document per page, `{id}/page-001…` with `page` (and
+/// `part_of`, `part`, `parts`, so `documents get|delete {id}` reach them all): a search hit
+/// cites its page. Pages without text are left out.
+fn page_documents(
+    id: &str,
+    origin: &str,
+    metadata: &Map<String, Value>,
+    pages: Vec<String>,
+) -> Vec<Source> {
+    let n = pages.len();
+    pages
+        .into_iter()
+        .enumerate()
+        .filter(|(_, text)| !text.trim().is_empty())
+        .map(|(i, text)| {
+            let mut metadata = metadata.clone();
+            metadata.insert(PART_OF_KEY.into(), Value::from(id));
+            metadata.insert(PART_KEY.into(), Value::from(i + 1));
+            metadata.insert(PARTS_KEY.into(), Value::from(n));
+            metadata.insert(PAGE_KEY.into(), Value::from(i + 1));
+            Source {
+                doc: DocumentInput {
+                    text,
+                    metadata: Some(metadata.into()),
+                    id: Some(format!("{id}/page-{:03}", i + 1)),
+                },
+                origin: format!("{origin} (page {} of {n})", i + 1),
             }
         })
         .collect()
@@ -442,7 +480,7 @@ mod tests {
         let big = Extracted {
             text: (0..4000).map(section).collect(),
             format: Format::Text,
-            pages: None,
+            pages: Vec::new(),
         };
         let docs = file_documents(Path::new("notes/big.md"), Path::new("notes/big.md"), big);
         assert!(docs.len() >= 2);
@@ -462,6 +500,33 @@ mod tests {
             assert_eq!(get(PART_KEY), Some(Value::from(i + 1)));
             assert_eq!(get(PARTS_KEY), Some(Value::from(docs.len())));
         }
+    }
+
+    #[test]
+    fn a_pdf_of_several_pages_is_a_document_per_page() {
+        let pdf = Extracted {
+            text: "one\n\ntwo".into(),
+            format: Format::Pdf,
+            pages: vec!["one".into(), " ".into(), "three".into()],
+        };
+        let docs = file_documents(Path::new("r/a.pdf"), Path::new("r/a.pdf"), pdf);
+        let ids: Vec<&str> = docs.iter().filter_map(|d| d.doc.id.as_deref()).collect();
+        assert_eq!(
+            ids,
+            ["r/a.pdf/page-001", "r/a.pdf/page-003"],
+            "blank pages left out"
+        );
+        let m = docs[1].doc.metadata.as_ref().unwrap();
+        let get = |k: &str| {
+            m.iter()
+                .find(|(key, _)| key.as_str() == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(get(PAGE_KEY), Some(Value::from(3)));
+        assert_eq!(get(PART_OF_KEY), Some(Value::from("r/a.pdf")));
+        assert_eq!(get("pages"), Some(Value::from(3)));
+        assert_eq!(docs[1].doc.text, "three");
+        assert_eq!(docs[1].origin, "r/a.pdf (page 3 of 3)");
     }
 
     #[test]
