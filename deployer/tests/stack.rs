@@ -666,15 +666,9 @@ fn make_foreign_resources(env: &Env) {
             .send()
             .await
             .unwrap();
-        s3v.create_index()
-            .vector_bucket_name("alex-vectors-123456789012")
-            .index_name("financial-research")
-            .data_type(aws_sdk_s3vectors::types::DataType::Float32)
-            .dimension(384)
-            .distance_metric(aws_sdk_s3vectors::types::DistanceMetric::Cosine)
-            .send()
-            .await
-            .unwrap();
+    });
+    create_foreign_index(env, "financial-research");
+    block_on(async {
         let iam = aws_sdk_iam::Client::new(&sdk);
         iam.create_role()
             .role_name("alex-ingest-lambda-role")

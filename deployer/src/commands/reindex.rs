@@ -298,7 +298,6 @@ pub async fn into(
     blue_green::switch(&probe, &deployed.endpoint).await?;
     crate::settings::set_key(&global.name, "index_name", new)?;
     if args.drop_old {
-        old.mirror_index = None;
         blue_green::drop_index(&old).await?;
         report.dropped_old = true;
     }
