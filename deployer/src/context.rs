@@ -39,6 +39,9 @@ pub struct Ctx {
     /// The index a blue/green `reindex --into` is filling, while it runs: the function's role
     /// may write it too.
     pub mirror_index: Option<String>,
+    /// The endpoint of the model a blue/green `reindex --into` fills the new index with, when
+    /// it is another model: the function's role may invoke it too.
+    pub mirror_endpoint: Option<String>,
     /// Progress output.
     pub printer: Printer,
 }
@@ -157,6 +160,7 @@ impl Ctx {
             sagemaker_api: aws_sdk_sagemaker::Client::new(&sdk),
             names: StackNames::new(&global.name, &account, index),
             mirror_index: None,
+            mirror_endpoint: None,
             account,
             partition,
             caller_arn: identity.arn().unwrap_or_default().to_string(),
@@ -240,6 +244,18 @@ impl Ctx {
         let mirror = self.mirror_index.iter();
         std::iter::once(self.index_arn())
             .chain(mirror.map(|m| format!("{}/index/{m}", self.bucket_arn())))
+            .collect()
+    }
+
+    /// The ARNs of the endpoints the function invokes: `endpoint`, and the mirror's own while
+    /// one is set.
+    pub fn endpoint_arns(&self, endpoint: &str) -> Vec<String> {
+        std::iter::once(endpoint)
+            .chain(self.mirror_endpoint.as_deref())
+            .map(|e| {
+                let resource = format!("endpoint/{}", e.to_ascii_lowercase());
+                self.arn("sagemaker", &self.region, &self.account, &resource)
+            })
             .collect()
     }
 

@@ -846,6 +846,253 @@ fn reindex_into_a_new_index_copies_everything_while_search_works_and_fixes_filte
     assert_eq!(list(&env).len(), 5);
 }
 
+/// As the administrator, README's "Changing the model": the permissions boundary and the
+/// deploying policy allow InvokeEndpoint on `endpoint` beside the stack's (new default
+/// versions of both managed policies).
+fn allow_endpoint(env: &Env, endpoint: &str) {
+    let stack = "\"arn:aws:sagemaker:*:123456789012:endpoint/alex-embedding-endpoint\"";
+    let both = format!("[{stack}, \"arn:aws:sagemaker:*:123456789012:endpoint/{endpoint}\"]");
+    let sdk = env.sdk();
+    block_on(async {
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        for (name, file) in [
+            ("alex-ingest-boundary", "boundary-policy.json"),
+            ("alex-deployer", "deployer-policy.json"),
+        ] {
+            let document = policy_document(file);
+            assert!(document.contains(stack), "{file} names the endpoint");
+            iam.create_policy_version()
+                .policy_arn(format!("arn:aws:iam::123456789012:policy/{name}"))
+                .policy_document(document.replace(stack, &both))
+                .set_as_default(true)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+}
+
+/// Texts embedded by `endpoint` since the log was cleared.
+fn embedded_by(env: &Env, endpoint: &str) -> usize {
+    env.requests()["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["operation"] == "InvokeEndpoint" && c["status"] == 200)
+        .filter(|c| c["endpoint"] == endpoint)
+        .map(|c| c["inputs"].as_u64().unwrap_or(0) as usize)
+        .sum()
+}
+
+/// A model change: `reindex --into NEW --embedding-endpoint OTHER` embeds every chunk again from
+/// its stored text through another model's endpoint (256 dimensions), a document ingested
+/// during the copy too; then the function embeds and searches with the new model, and `up`
+/// keeps it. Refused, changing nothing, until the administrator allows the endpoint; an index
+/// holding another model's vectors is never filled with the new one's.
+#[test]
+fn reindex_into_with_another_model_embeds_everything_again_and_switches_the_model() {
+    let env = Env::start();
+    let small = "alex-small-endpoint";
+    env.aws.control(
+        "POST",
+        "endpoints",
+        Some(&json!({"name": small, "dimension": 256}).to_string()),
+    );
+    env.ok(&["up", "--timeout", "5"]);
+    env.ok(&["output", "--write-env", ".env"]);
+    write(
+        &env,
+        &[
+            (
+                "a/tesla.md",
+                "Tesla builds electric vehicles and battery storage.",
+            ),
+            (
+                "b/nvidia.md",
+                "NVIDIA designs GPUs for data centres and gaming.",
+            ),
+            (
+                "c/long.md",
+                &"Cloud revenue grew again this quarter. ".repeat(60),
+            ),
+        ],
+    );
+    env.ok(&["ingest", "a", "b", "c"]);
+    let chunks: usize = ["a/tesla.md", "b/nvidia.md", "c/long.md"]
+        .iter()
+        .map(|id| {
+            let doc = json_of(&env.ok(&["--json", "documents", "get", id]));
+            doc["chunks"].as_array().unwrap().len()
+        })
+        .sum();
+    assert!(chunks > 3, "the long document has several chunks");
+    let new = [
+        "reindex",
+        "--into",
+        "research-small",
+        "--embedding-endpoint",
+        small,
+    ];
+
+    // The deploying identity may not invoke the new endpoint yet: nothing changes.
+    let out = env.run(&new);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Changing the model"), "{err}");
+    assert!(!index_exists(&env, "research-small"));
+
+    allow_endpoint(&env, small);
+    // IAM applies the change late; a dimension the endpoint does not answer is refused.
+    let started = std::time::Instant::now();
+    loop {
+        let out = env.run(&[&new[..], &["--dimension", "300"][..]].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        if err.contains("returns 256-dimensional vectors, not 300") {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "{err}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert!(!index_exists(&env, "research-small"));
+
+    env.clear_requests();
+    let copy = env
+        .command(&new)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    write(&env, &[("d/amd.md", "AMD sells CPUs and accelerators.")]);
+    env.ok(&["ingest", "d"]);
+    let out = copy.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("embedded again with alex-small-endpoint (256 dims)"),
+        "{err}"
+    );
+    // Every chunk went through the new model (the one ingested meanwhile too).
+    assert!(embedded_by(&env, small) > chunks, "{err}");
+    let sdk = env.sdk();
+    let dimension = block_on(async {
+        aws_sdk_s3vectors::Client::new(&sdk)
+            .get_index()
+            .vector_bucket_name("alex-vectors-123456789012")
+            .index_name("research-small")
+            .send()
+            .await
+            .unwrap()
+            .index
+            .unwrap()
+            .dimension
+    });
+    assert_eq!(dimension, 256);
+    assert_eq!(
+        list(&env),
+        ["a/tesla.md", "b/nvidia.md", "c/long.md", "d/amd.md"]
+    );
+
+    // The function now embeds queries and documents with the new model.
+    env.clear_requests();
+    let hits = json_of(&env.ok(&["--json", "search", "electric cars", "-k", "1"]));
+    assert!(hits.to_string().contains("a/tesla.md"), "{hits}");
+    let hits = json_of(&env.ok(&["--json", "search", "processors", "-k", "1"]));
+    assert!(hits.to_string().contains("d/amd.md"), "{hits}");
+    assert_eq!(embedded_by(&env, small), 2);
+    assert_eq!(embedded_by(&env, "alex-embedding-endpoint"), 0);
+    let toml = std::fs::read_to_string(env.dir.join("alex.toml")).unwrap();
+    for line in [
+        "index_name = \"research-small\"",
+        "embedding_endpoint = \"alex-small-endpoint\"",
+        "dimension = \"256\"",
+    ] {
+        assert!(toml.contains(line), "{toml}");
+    }
+    let plan = env.ok(&["plan"]);
+    for var in [
+        "INDEX_NAME",
+        "SAGEMAKER_ENDPOINT",
+        "EMBEDDING_DIMENSION",
+        "MIRROR",
+    ] {
+        assert!(!plan.contains(var), "{plan}");
+    }
+    env.ok(&["up"]);
+    assert_eq!(list(&env).len(), 4);
+
+    // Back to the first model, into the index it left: that index's vectors are not recorded
+    // as the first model's, and vectors embedded again are compared by their metadata, so it
+    // is refused; the function stays as it is.
+    let out = env.run(&[
+        "reindex",
+        "--into",
+        "financial-research",
+        "--embedding-endpoint",
+        "alex-embedding-endpoint",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("would mix two models"), "{err}");
+    let hits = json_of(&env.ok(&["--json", "search", "electric cars", "-k", "1"]));
+    assert!(hits.to_string().contains("a/tesla.md"), "{hits}");
+}
+
+/// The index's write quotas made tight (S3 Vectors answers 429 TooManyRequestsException over
+/// them): the function's SDK backs off and retries, then answers 503 `Retry-After`, which the
+/// CLI honours. A sync and a blue/green copy both finish with every document and no failure,
+/// and the quota did bite.
+#[test]
+fn writes_over_the_index_write_quota_are_paced_and_nothing_is_lost() {
+    let env = Env::start();
+    env.ok(&["up", "--timeout", "5"]);
+    env.ok(&["output", "--write-env", ".env"]);
+    env.aws.control(
+        "POST",
+        "config",
+        // As AWS's 2,500 vectors/s to 500 per PutVectors: room for the largest single write.
+        Some(r#"{"s3vectors_write_vectors_per_sec": 40, "s3vectors_write_requests_per_sec": 2}"#),
+    );
+    let files: Vec<(String, String)> = (0..24)
+        .map(|i| {
+            let text = format!("Quarterly note {i} on revenue, margins and demand. ").repeat(40);
+            (format!("notes/n{i:02}.md"), text)
+        })
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    write(&env, &files);
+    env.clear_requests();
+    let report = sync(&env, &["notes", "--batch", "1", "--concurrency", "4"]);
+    assert_eq!(ids(&report["new"]).len(), 24, "{report}");
+    assert_eq!(report["failures"], json!([]), "{report}");
+    let throttled = |env: &Env| {
+        env.requests()["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["operation"] == "PutVectors" && c["status"] == 429)
+            .count()
+    };
+    assert!(throttled(&env) > 0, "the quota bit during the sync");
+    assert_eq!(list(&env).len(), 24);
+
+    env.clear_requests();
+    let out = env.run(&[
+        "reindex",
+        "--into",
+        "financial-research-v2",
+        "--segments",
+        "4",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(throttled(&env) > 0, "the quota bit during the copy: {err}");
+    assert_eq!(list(&env).len(), 24, "every document is in the new index");
+}
+
 /// `sync s3://bucket/prefix` as the deploying user: refused (with the hint) until the user
 /// holds only `deployer/sync-source-policy.json` for that prefix; then the prefix's readable
 /// objects are synced (an image named as skipped, another prefix never read), and an object

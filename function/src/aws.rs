@@ -42,14 +42,15 @@ impl AwsBackend {
         }
     }
 
-    /// The same clients, calling `index` (the mirror of a blue/green copy).
-    pub fn for_index(&self, index: Name) -> Self {
+    /// The same clients, calling `index` (the mirror of a blue/green copy) and `endpoint`
+    /// (the mirror's model, when it has its own).
+    pub fn for_mirror(&self, index: Name, endpoint: Option<Name>) -> Self {
         Self {
             s3vectors: self.s3vectors.clone(),
             sagemaker: self.sagemaker.clone(),
             bucket: self.bucket.clone(),
             index,
-            endpoint: self.endpoint.clone(),
+            endpoint: endpoint.unwrap_or_else(|| self.endpoint.clone()),
         }
     }
 }

@@ -79,6 +79,13 @@ pub struct Config {
     /// filling. While set, every document a write addresses is copied there after the write
     /// ([`crate::mirror`]), and writes that address documents by filter are refused.
     pub mirror: Option<Name>,
+    /// `MIRROR_ENDPOINT` (unset, or empty: none): with a mirror, the endpoint of the model the
+    /// mirror is filled with. Its vectors are then embedded again from each chunk's stored
+    /// text through this endpoint instead of copied ([`crate::mirror`]): a model change.
+    pub mirror_endpoint: Option<Name>,
+    /// `MIRROR_DIMENSION` (default: `EMBEDDING_DIMENSION`): the mirror's dimension (another
+    /// dimension needs `MIRROR_ENDPOINT`).
+    pub mirror_dimension: usize,
     /// `SAGEMAKER_ENDPOINT` (required).
     pub endpoint: Name,
     /// `EMBEDDING_DIMENSION` (default 384): the index's dimension.
@@ -138,6 +145,7 @@ impl Config {
             .and_then(|v| Name::new(v).ok())
             .unwrap_or_else(|| Name(DEFAULT_INDEX.to_string()));
         let mirror = var("MIRROR_INDEX").and_then(|v| Name::new(v).ok());
+        let mirror_endpoint = var("MIRROR_ENDPOINT").and_then(|v| Name::new(v).ok());
         let defaults = ChunkConfig::default();
         let dimension = number("EMBEDDING_DIMENSION", DEFAULT_DIMENSION as usize, 1, 4096);
         let chunk = ChunkConfig {
@@ -158,6 +166,7 @@ impl Config {
             64 * 1024,
             64 * 1024 * 1024,
         );
+        let mirror_dimension = number("MIRROR_DIMENSION", dimension, 1, 4096);
         let time_budget_ms = number("TIME_BUDGET_MS", 29_000, 1_000, 900_000) as u64;
         let deadline_margin_ms = number("DEADLINE_MARGIN_MS", 1_500, 0, 60_000) as u64;
         if mirror
@@ -168,11 +177,21 @@ impl Config {
                 "MIRROR_INDEX must differ from INDEX_NAME (`{index}`)"
             ));
         }
+        if mirror.is_none() && mirror_endpoint.is_some() {
+            problems.push("MIRROR_ENDPOINT is set without MIRROR_INDEX".to_string());
+        }
+        if mirror_endpoint.is_none() && mirror_dimension != dimension {
+            problems.push(format!(
+                "MIRROR_DIMENSION ({mirror_dimension}) differs from EMBEDDING_DIMENSION ({dimension}) without MIRROR_ENDPOINT: vectors of one dimension cannot be copied into another"
+            ));
+        }
         match (bucket, endpoint) {
             (Some(bucket), Some(endpoint)) if problems.is_empty() => Ok(Self {
                 bucket,
                 index,
                 mirror,
+                mirror_endpoint,
+                mirror_dimension,
                 endpoint,
                 dimension,
                 chunk,
@@ -184,6 +203,23 @@ impl Config {
             }),
             _ => Err(ConfigError { problems }),
         }
+    }
+}
+
+impl Config {
+    /// What the mirror's vectors are embedded with, when they are embedded again rather than
+    /// copied (`MIRROR_ENDPOINT` set): this configuration with the mirror's index, endpoint and
+    /// dimension.
+    pub fn mirror_model(&self) -> Option<Config> {
+        let (index, endpoint) = (self.mirror.clone()?, self.mirror_endpoint.clone()?);
+        Some(Config {
+            index,
+            mirror: None,
+            mirror_endpoint: None,
+            endpoint,
+            dimension: self.mirror_dimension,
+            ..self.clone()
+        })
     }
 }
 
@@ -232,6 +268,44 @@ mod tests {
             vars("a").unwrap_err().problems(),
             ["MIRROR_INDEX must differ from INDEX_NAME (`a`)"]
         );
+    }
+
+    #[test]
+    fn a_mirror_of_another_model_names_its_endpoint() {
+        let vars = |pairs: &[(&str, &str)]| {
+            let mut all = vec![
+                ("VECTOR_BUCKET", "b"),
+                ("SAGEMAKER_ENDPOINT", "e"),
+                ("INDEX_NAME", "a"),
+            ];
+            all.extend_from_slice(pairs);
+            Config::from_lookup(lookup(&all))
+        };
+        let copy = vars(&[("MIRROR_INDEX", "a-v2")]).unwrap();
+        assert_eq!((copy.mirror_model(), copy.mirror_dimension), (None, 384));
+        let model = vars(&[
+            ("MIRROR_INDEX", "a-v2"),
+            ("MIRROR_ENDPOINT", "e2"),
+            ("MIRROR_DIMENSION", "256"),
+        ])
+        .unwrap()
+        .mirror_model()
+        .unwrap();
+        assert_eq!(
+            (
+                model.index.as_str(),
+                model.endpoint.as_str(),
+                model.dimension
+            ),
+            ("a-v2", "e2", 256)
+        );
+        assert_eq!((model.mirror, model.mirror_endpoint), (None, None));
+        assert_eq!(
+            vars(&[("MIRROR_ENDPOINT", "e2")]).unwrap_err().problems(),
+            ["MIRROR_ENDPOINT is set without MIRROR_INDEX"]
+        );
+        let err = vars(&[("MIRROR_INDEX", "a-v2"), ("MIRROR_DIMENSION", "256")]).unwrap_err();
+        assert!(err.to_string().contains("without MIRROR_ENDPOINT"), "{err}");
     }
 
     #[test]

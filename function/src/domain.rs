@@ -11,8 +11,8 @@ use crate::embed::{AnswerShape, Deadline, Embedder};
 pub struct Ctx<'a, B> {
     /// The AWS calls.
     pub backend: &'a B,
-    /// The same calls on the mirror index (`MIRROR_INDEX`), while one is set.
-    pub mirror: Option<&'a B>,
+    /// The mirror of a blue/green copy (`MIRROR_INDEX`), while one is set.
+    pub mirror: Option<Mirror<'a, B>>,
     /// The validated configuration.
     pub config: &'a Config,
     /// What this environment has learnt of the endpoint's answers.
@@ -35,6 +35,24 @@ impl<'a, B> Ctx<'a, B> {
         Embedder::new(self.backend, self.config, self.answers, self.deadline)
     }
 }
+
+/// The index a blue/green copy is filling ([`crate::mirror`]).
+pub struct Mirror<'a, B> {
+    /// The AWS calls on the mirror index (and on the mirror's endpoint, when it has one).
+    pub backend: &'a B,
+    /// The mirror's model (its configuration, with the mirror's endpoint and dimension, and
+    /// what is learnt of its endpoint's answers) when its vectors are embedded again from
+    /// their text; `None` when they are copied.
+    pub model: Option<(&'a Config, &'a AnswerShape)>,
+}
+
+impl<B> Clone for Mirror<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<B> Copy for Mirror<'_, B> {}
 
 /// What a request that may take more than one round did: all of it, or part of it (what was
 /// done is kept, and the caller sends again to continue). `Done` answers 200, `Partial` 202.

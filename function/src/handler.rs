@@ -6,7 +6,7 @@
 use crate::backend::{Backend, Unconfigured};
 use crate::config::{Config, ConfigError};
 use crate::documents;
-use crate::domain::{Ctx, Outcome};
+use crate::domain::{Ctx, Mirror, Outcome};
 use crate::embed::{AnswerShape, Deadline};
 use crate::error::{ApiError, DomainError};
 use crate::ingest::{IngestStats, ingest};
@@ -33,6 +33,10 @@ pub struct App<B> {
     pub config: Result<Config, ConfigError>,
     /// The embedding endpoint's answer shape, once an answer showed it.
     answers: AnswerShape,
+    /// The mirror's model, when it is filled with another model's vectors (`MIRROR_ENDPOINT`).
+    mirror_model: Option<Config>,
+    /// The mirror's endpoint's answer shape, once an answer showed it.
+    mirror_answers: AnswerShape,
     /// When this environment handled its first request (IAM may still be propagating then).
     first_request: OnceLock<Instant>,
 }
@@ -43,13 +47,16 @@ impl<B> App<B> {
         Self {
             backend,
             mirror: None,
+            mirror_model: config.as_ref().ok().and_then(Config::mirror_model),
             config,
             answers: AnswerShape::default(),
+            mirror_answers: AnswerShape::default(),
             first_request: OnceLock::new(),
         }
     }
 
-    /// The app, copying what it writes to `mirror` ([`crate::mirror`]).
+    /// The app, copying what it writes to `mirror` ([`crate::mirror`]), which calls the
+    /// mirror's index (and `MIRROR_ENDPOINT`, when the configuration names one).
     pub fn with_mirror(self, mirror: B) -> Self {
         Self {
             mirror: Some(mirror),
@@ -435,7 +442,10 @@ pub async fn handle<B: Backend>(
                 Ok(call) => {
                     let ctx = Ctx {
                         backend: &app.backend,
-                        mirror: app.mirror.as_ref(),
+                        mirror: app.mirror.as_ref().map(|backend| Mirror {
+                            backend,
+                            model: app.mirror_model.as_ref().map(|m| (m, &app.mirror_answers)),
+                        }),
                         config,
                         answers: &app.answers,
                         deadline: Deadline::new(started, invocation_deadline(&req), config),

@@ -51,7 +51,8 @@ async fn main() -> Result<(), Error> {
         .load()
         .await;
     let backend = AwsBackend::new(&sdk, &config);
-    let mirror = config.mirror.clone().map(|index| backend.for_index(index));
+    let mirror = (config.mirror.clone())
+        .map(|index| backend.for_mirror(index, config.mirror_endpoint.clone()));
     let app = App::new(backend, Ok(config));
     serve(match mirror {
         Some(mirror) => app.with_mirror(mirror),

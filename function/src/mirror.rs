@@ -1,13 +1,19 @@
 //! Blue/green (`deployer reindex --into NEW`): while the function's `MIRROR_INDEX` names the
 //! index being filled, the mirror is made to hold exactly what the index holds, document by
-//! document, with no re-embedding (the vectors are copied).
+//! document: the same keys and metadata, and either the same vectors (copied: no embedding) or,
+//! when `MIRROR_ENDPOINT` names another model, that model's vectors of each chunk's stored
+//! text (a model or dimension change).
 //!
 //! **Copying a document** ([`documents`]): read it from both indexes (every vector, strays
 //! included, as [`store::read_many`] probes), write to the mirror what differs (other chunks
 //! first, the head last: a document is listed there only once complete), delete what the index
 //! does not hold (head last), then read the index again. If the document changed meanwhile (a
 //! concurrent write), copy it again. A copy that settles has, at its last read, left the
-//! mirror equal to the index.
+//! mirror equal to the index. With another model, "differs" compares keys and metadata (the
+//! vectors cannot be compared), and what differs is embedded from its `text` through the
+//! mirror's endpoint before it is written; a vector without text cannot be, and is reported.
+//! The deployer never fills one index with two models: it tags the index with the endpoint
+//! it is filled from and refuses another.
 //!
 //! **Who copies.** Every write that addresses documents by id (`POST /ingest`,
 //! `DELETE /documents/{id}`) copies them after writing the index and before answering,
@@ -24,11 +30,14 @@
 //! the mirror different from what it reads and writes: it would be a later writer. So the
 //! index did not change after that read, and the mirror holds it. This needs every write that
 //! began before the mirror was set to have finished before the copy starts, which is why the
-//! deployer waits out the function's timeout after setting it.
+//! deployer waits out the function's timeout after setting it. With another model the
+//! argument holds as well: the mirror's vector is the new model's embedding of the `text` in
+//! its metadata, so vectors whose metadata is equal are the right ones.
 
 use crate::backend::{Backend, NewVector, StoredVector};
-use crate::domain::{Ctx, Outcome};
-use crate::embed::Deadline;
+use crate::config::Config;
+use crate::domain::{Ctx, Mirror, Outcome};
+use crate::embed::{AnswerShape, Deadline, Embedder};
 use crate::error::DomainError;
 use crate::store::{self, Stored};
 use shared::api::{CopyPass, ReindexRequest, ReindexResponse};
@@ -43,12 +52,16 @@ const COPY_PAGE: u32 = 500;
 const BATCH: usize = 50;
 
 /// What copying did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Copied {
     /// Documents whose vectors were written to the mirror.
     pub written: usize,
     /// Documents deleted from the mirror (the index holds nothing of them).
     pub removed: usize,
+    /// Vectors embedded with the mirror's model (another model's mirror only).
+    pub embedded: usize,
+    /// Vectors that could not be embedded with the mirror's model (no stored text).
+    pub problems: Vec<String>,
 }
 
 /// The vectors of `stored` in the order a copy writes them: other chunks, the
@@ -60,11 +73,16 @@ fn write_order(stored: &Stored) -> impl Iterator<Item = &StoredVector> {
         .chain(stored.chunks.get(&0))
 }
 
-/// What makes `to` equal `from`: the vectors to write, then the keys to delete.
-fn difference(from: &Stored, to: &Stored) -> (Vec<NewVector>, Vec<String>) {
+/// What makes `to` equal `from`: the vectors to write, then the keys to delete. With
+/// `same_model` false, vectors are compared by metadata only (another model's vectors differ).
+fn difference(from: &Stored, to: &Stored, same_model: bool) -> (Vec<NewVector>, Vec<String>) {
     let have: HashMap<&str, &StoredVector> = write_order(to).map(|v| (v.key.as_str(), v)).collect();
+    let equal = |a: &StoredVector, b: &StoredVector| match same_model {
+        true => a == b,
+        false => a.metadata == b.metadata,
+    };
     let puts: Vec<NewVector> = write_order(from)
-        .filter(|v| have.get(v.key.as_str()) != Some(v))
+        .filter(|v| !have.get(v.key.as_str()).is_some_and(|h| equal(v, h)))
         .map(|v| NewVector {
             key: v.key.clone(),
             data: v.data.clone(),
@@ -80,11 +98,73 @@ fn difference(from: &Stored, to: &Stored) -> (Vec<NewVector>, Vec<String>) {
     (puts, deletes)
 }
 
+/// Embeds `puts` again from their stored text with the mirror's model. A vector without text
+/// is left out, with a problem. When the deadline stops part of it, what was embedded is kept
+/// except the head (and original-layout vector) of a document left incomplete, so the mirror
+/// lists a document only once complete; the answer is then `false`.
+async fn embed_again<B: Backend>(
+    backend: &B,
+    (config, answers): (&Config, &AnswerShape),
+    deadline: &Deadline,
+    puts: &mut Vec<NewVector>,
+    problems: &mut Vec<String>,
+) -> Result<bool, DomainError> {
+    let text = |p: &NewVector| {
+        p.metadata
+            .get(shared::metadata::TEXT_KEY)
+            .and_then(serde_json::Value::as_str)
+            .filter(|t| !t.trim().is_empty())
+            .map(str::to_string)
+    };
+    puts.retain(|p| {
+        let has = text(p).is_some();
+        if !has {
+            problems.push(format!(
+                "{}: no stored text to embed with the new model",
+                p.key
+            ));
+        }
+        has
+    });
+    let texts: Vec<String> = puts.iter().filter_map(text).collect();
+    // The endpoint truncates what is longer than the model takes (an original-layout
+    // document's whole text): count at most that for the batch sizes.
+    let tokens: Vec<usize> = texts
+        .iter()
+        .map(|t| {
+            let max = shared::tokenize::MODEL_MAX_TOKENS;
+            shared::tokenize::count_tokens(t).map_or(max, |n| n.min(max))
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let vectors = Embedder::new(backend, config, answers, *deadline)
+        .embed(&refs, &tokens)
+        .await
+        .into_result()?;
+    let incomplete: HashSet<String> = puts
+        .iter()
+        .zip(&vectors)
+        .filter(|(_, v)| v.is_none())
+        .map(|(p, _)| parse_key(&p.key).id().to_string())
+        .collect();
+    let embedded = std::mem::take(puts).into_iter().zip(vectors);
+    *puts = embedded
+        .filter_map(|(p, v)| v.map(|data| NewVector { data, ..p }))
+        .filter(|p| {
+            let key = parse_key(&p.key);
+            let listed = matches!(key, Key::Chunk { index: 0, .. } | Key::Original(_));
+            !(listed && incomplete.contains(key.id()))
+        })
+        .collect();
+    Ok(incomplete.is_empty())
+}
+
 /// Makes the mirror `to` hold exactly what `from` holds for each of `ids`; fails with
-/// [`DomainError::OutOfTime`] when a document kept changing for [`ROUNDS`] copies.
+/// [`DomainError::OutOfTime`] when a document kept changing for [`ROUNDS`] copies, or the
+/// deadline stopped the embedding of what it writes (what was written is kept).
 pub async fn documents<B: Backend>(
     from: &B,
-    to: &B,
+    to: Mirror<'_, B>,
     deadline: &Deadline,
     ids: &[&str],
 ) -> Result<Copied, DomainError> {
@@ -102,11 +182,11 @@ pub async fn documents<B: Backend>(
         let first: Vec<(&str, usize)> = todo.iter().map(|id| (*id, 0)).collect();
         let (source, target) = futures::try_join!(
             store::read_many(from, deadline, &first),
-            store::read_many(to, deadline, &first)
+            store::read_many(to.backend, deadline, &first)
         )?;
         let (mut puts, mut deletes) = (Vec::new(), Vec::new());
         for (s, t) in source.iter().zip(&target) {
-            let (p, d) = difference(s, t);
+            let (p, d) = difference(s, t, to.model.is_none());
             if !p.is_empty() {
                 copied.written += 1;
             } else if !d.is_empty() && s.is_empty() {
@@ -115,8 +195,20 @@ pub async fn documents<B: Backend>(
             puts.extend(p);
             deletes.extend(d);
         }
-        store::put_all(to, deadline, puts).await?;
-        store::delete_keys(to, deadline, &deletes).await?;
+        let complete = match to.model {
+            Some(model) => {
+                embed_again(to.backend, model, deadline, &mut puts, &mut copied.problems).await?
+            }
+            None => true,
+        };
+        if to.model.is_some() {
+            copied.embedded += puts.len();
+        }
+        store::put_all(to.backend, deadline, puts).await?;
+        store::delete_keys(to.backend, deadline, &deletes).await?;
+        if !complete {
+            return Err(DomainError::OutOfTime);
+        }
         let again: Vec<(&str, usize)> = todo
             .iter()
             .zip(&source)
@@ -141,8 +233,11 @@ pub async fn documents<B: Backend>(
 pub async fn after_write<B: Backend>(ctx: &Ctx<'_, B>, ids: &[&str]) -> Result<(), DomainError> {
     match ctx.mirror {
         Some(mirror) if !ids.is_empty() => {
-            documents(ctx.backend, mirror, &ctx.deadline, ids).await?;
-            Ok(())
+            let copied = documents(ctx.backend, mirror, &ctx.deadline, ids).await?;
+            match copied.problems.is_empty() {
+                true => Ok(()),
+                false => Err(DomainError::Internal(copied.problems.join("; "))),
+            }
         }
         _ => Ok(()),
     }
@@ -182,7 +277,7 @@ pub async fn copy<B: Backend>(
     let (backend, deadline) = (ctx.backend, &ctx.deadline);
     let listed = match pass {
         CopyPass::Index => backend,
-        CopyPass::Mirror => mirror,
+        CopyPass::Mirror => mirror.backend,
     };
     deadline.check()?;
     let page = listed
@@ -224,6 +319,8 @@ pub async fn copy<B: Backend>(
             Ok(c) => {
                 out.copied += c.written;
                 out.removed += c.removed;
+                out.reembedded += c.embedded;
+                out.problems.extend(c.problems);
             }
             Err(DomainError::OutOfTime) => {
                 out.next_token = request.next_token.clone();
@@ -265,17 +362,21 @@ mod tests {
     fn a_copy_writes_the_head_last_and_deletes_it_last() {
         let from = doc(&[(0, 1.0), (1, 1.0), (2, 2.0)], Some(5.0));
         let to = doc(&[(1, 1.0), (2, 1.0), (3, 1.0), (4, 1.0)], None);
-        let (puts, deletes) = difference(&from, &to);
+        let (puts, deletes) = difference(&from, &to, true);
         let keys: Vec<&str> = puts.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["x#2", "x", "x#0"], "what differs, head last");
         assert_eq!(deletes, ["x#4", "x#3"], "strays, from the last");
-        let (puts, deletes) = difference(&Stored::default(), &from);
+        // Another model's vectors are compared by their metadata.
+        let (puts, _) = difference(&from, &to, false);
+        let keys: Vec<&str> = puts.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["x", "x#0"], "x#2 has the same metadata");
+        let (puts, deletes) = difference(&Stored::default(), &from, true);
         assert!(puts.is_empty());
         assert_eq!(
             deletes,
             ["x", "x#2", "x#1", "x#0"],
             "a removal ends with the head"
         );
-        assert_eq!(difference(&from, &from), (Vec::new(), Vec::new()));
+        assert_eq!(difference(&from, &from, true), (Vec::new(), Vec::new()));
     }
 }

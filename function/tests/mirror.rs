@@ -9,6 +9,10 @@
 //! run of it did, and then the mirror must hold exactly the index's vectors: nothing of a
 //! deleted document resurrected, nothing written lost, no stray left.
 //!
+//! Half the cases fill the mirror with another model (`MIRROR_ENDPOINT`, another dimension):
+//! the mirror must then hold the index's keys and metadata, and for each the other model's
+//! embedding of its text (the mirror's endpoint faulted like the rest).
+//!
 //! Writes that address documents by filter are refused while a mirror is set (409).
 //!
 //! `MIRROR_CASES=N` runs more or fewer cases (default 600).
@@ -30,6 +34,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const IDS: [&str; 3] = ["a", "b/c", "d e"];
+/// The other model's width, when the mirror is filled with another model.
+const OTHER_DIM: usize = 24;
 const WORDS: [&str; 8] = [
     "revenue", "margin", "growth", "battery", "cloud", "retail", "chips", "demand",
 ];
@@ -202,6 +208,8 @@ struct Harness {
     unacked: Vec<Op>,
     /// Whether a run of the copy finished.
     copied: bool,
+    /// Whether the mirror is filled with another model.
+    other_model: bool,
 }
 
 fn path(id: &str) -> String {
@@ -209,9 +217,14 @@ fn path(id: &str) -> String {
 }
 
 impl Harness {
-    /// The index already holds `seed` (written with no mirror set).
-    async fn new(seed: &[(usize, (usize, usize))]) -> Self {
-        let (index, mirror) = (Arc::new(Stub::default()), Arc::new(Stub::default()));
+    /// The index already holds `seed` (written with no mirror set); the mirror is filled with
+    /// another model when `other_model`.
+    async fn new(seed: &[(usize, (usize, usize))], other_model: bool) -> Self {
+        let mirror = match other_model {
+            true => Stub::of_dimension(OTHER_DIM),
+            false => Stub::default(),
+        };
+        let (index, mirror) = (Arc::new(Stub::default()), Arc::new(mirror));
         let faults = Arc::new(Faults::default());
         let backend = |stub: &Arc<Stub>| Faulty {
             inner: stub.clone(),
@@ -227,6 +240,8 @@ impl Harness {
         }
         let config = Config {
             mirror: Some("i-v2".parse().unwrap()),
+            mirror_endpoint: other_model.then(|| "e2".parse().unwrap()),
+            mirror_dimension: if other_model { OTHER_DIM } else { common::DIM },
             ..config()
         };
         Self {
@@ -236,6 +251,7 @@ impl Harness {
             faults,
             unacked: Vec::new(),
             copied: false,
+            other_model,
         }
     }
 
@@ -343,8 +359,33 @@ impl Harness {
             keys(&index),
             "the mirror holds the index's keys"
         );
-        assert!(mirror == index, "the mirror holds the index's vectors");
+        if !self.other_model {
+            assert!(mirror == index, "the mirror holds the index's vectors");
+            return;
+        }
+        for ((key, (data, meta)), (_, (_, want))) in mirror.iter().zip(&index) {
+            assert_eq!(meta, want, "{key}: the mirror holds the index's metadata");
+            let text = meta["text"].as_str().unwrap();
+            let expected = other_model_vector(text).await;
+            let far = data.iter().zip(&expected).map(|(a, b)| (a - b).abs());
+            assert!(
+                far.fold(0.0, f32::max) < 1e-5,
+                "{key}: the other model's vector of its text"
+            );
+        }
     }
+}
+
+/// The other model's embedding of `text`, as the function makes it from the endpoint's answer.
+async fn other_model_vector(text: &str) -> Vec<f32> {
+    let body = json!({"inputs": [text], "parameters": {"truncation": true}});
+    let answer = Stub::of_dimension(OTHER_DIM)
+        .invoke_endpoint(serde_json::to_vec(&body).unwrap())
+        .await
+        .unwrap();
+    shared::embedding::decode_embeddings(&answer, 1, OTHER_DIM)
+        .unwrap()
+        .remove(0)
 }
 
 /// Whether `answer` acknowledges `op`; anything but a failure the client retries is a bug.
@@ -356,14 +397,14 @@ fn acked(op: &Op, answer: Option<(u16, Value)>, ok: &[u16]) -> bool {
     }
 }
 
-fn run_case(seed: &[(usize, (usize, usize))], ops: &[Op]) {
+fn run_case(seed: &[(usize, (usize, usize))], ops: &[Op], other_model: bool) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut h = Harness::new(seed).await;
+        let mut h = Harness::new(seed, other_model).await;
         for op in ops {
             h.run(op).await;
         }
@@ -388,9 +429,10 @@ proptest! {
     #[test]
     fn the_mirror_ends_holding_exactly_the_index(
         seed in prop::collection::vec((0..IDS.len(), shape()), 0..3),
-        ops in prop::collection::vec(op(), 1..10)
+        ops in prop::collection::vec(op(), 1..10),
+        other_model in any::<bool>()
     ) {
-        run_case(&seed, &ops);
+        run_case(&seed, &ops, other_model);
     }
 }
 
@@ -404,7 +446,7 @@ fn writes_by_filter_wait_for_the_copy() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let h = Harness::new(&[(0, (4, 0))]).await;
+        let h = Harness::new(&[(0, (4, 0))], false).await;
         for (path, body) in [
             ("/documents/delete", json!({"filter": {"x": 1}})),
             ("/documents/reindex", json!({"segment": 0, "segments": 1})),

@@ -71,8 +71,9 @@ class Call:
     status: int = 0
     fault: str = ""
     at: float = field(default_factory=time.time)
-    # InvokeEndpoint only: input strings, tokens per input ([CLS]/[SEP] included, after
-    # truncation), request and answer sizes in bytes, the container's time in ms.
+    # InvokeEndpoint only: the endpoint, input strings, tokens per input ([CLS]/[SEP] included,
+    # after truncation), request and answer sizes in bytes, the container's time in ms.
+    endpoint: str | None = None
     inputs: int | None = None
     tokens: list[int] | None = None
     request_bytes: int | None = None
@@ -87,7 +88,7 @@ class Call:
             "status": self.status,
             "fault": self.fault,
         }
-        for key in ("inputs", "tokens", "request_bytes", "answer_bytes", "model_ms"):
+        for key in ("endpoint", "inputs", "tokens", "request_bytes", "answer_bytes", "model_ms"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value

@@ -31,6 +31,13 @@ capacity and waits `cold_start_ms` for it (while counting as active); calls that
 capacity is provisioned fail with 429 ModelNotReadyException, as SageMaker answers them. A
 real-time endpoint's instances stay up (`cold_start_ms` 0). `{"name": ..., "cold": true}` on
 `POST /_localaws/endpoints` makes an endpoint cold now.
+
+Models. Every endpoint runs all-MiniLM-L6-v2 (384 dimensions) unless its `dimension` is set
+below 384: it then stands for another model, whose hidden states are MiniLM's projected onto
+`dimension` fixed orthonormal directions (seeded by the dimension). Its vectors differ from
+MiniLM's and cannot be compared with them, but keep their meaning (a projection preserves
+most angles), so a search through the same endpoint still finds what it embedded: what a
+model change (`deployer reindex --into NEW --embedding-endpoint OTHER`) needs to be tested.
 """
 
 import json
@@ -46,6 +53,8 @@ import numpy as np
 from .common import ACCOUNT_ID, Response, aws_error
 
 MAX_TOKENS = 512
+# all-MiniLM-L6-v2's hidden size.
+MODEL_DIMENSION = 384
 # sentence-transformers' max_seq_length for all-MiniLM-L6-v2 (special tokens included).
 SENTENCE_MAX_TOKENS = 256
 INVOKE_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
@@ -148,6 +157,21 @@ class MiniLM:
         return self.pool(self.hidden_states(self.token_ids(text, True, SENTENCE_MAX_TOKENS)))
 
 
+_PROJECTIONS: dict[int, np.ndarray] = {}
+
+
+def project(states: np.ndarray, dimension: int) -> np.ndarray:
+    """`states` as a `dimension`-wide model answers them (see "Models" above): unchanged at
+    MiniLM's own width, else onto fixed orthonormal directions."""
+    if dimension >= states.shape[1]:
+        return states
+    basis = _PROJECTIONS.get(dimension)
+    if basis is None:
+        gaussian = np.random.default_rng(dimension).standard_normal((states.shape[1], dimension))
+        basis = _PROJECTIONS.setdefault(dimension, np.linalg.qr(gaussian)[0].astype(np.float32))
+    return (states @ basis).astype(np.float32)
+
+
 @dataclass
 class EndpointConfig:
     profile: str = "serverless"
@@ -156,6 +180,7 @@ class EndpointConfig:
     latency_ms: float = 0.0
     cold_start_ms: float = DEFAULT_COLD_START_MS["serverless"]
     idle_secs: float = DEFAULT_IDLE_SECS["serverless"]
+    dimension: int = MODEL_DIMENSION
 
     @classmethod
     def for_profile(cls, profile: str) -> "EndpointConfig":
@@ -167,8 +192,8 @@ class EndpointConfig:
         return PAYLOAD_CAPS[self.profile]
 
     def update(self, values: dict) -> None:
-        """Applies `profile`, `max_concurrency`, `task`, `latency_ms`, `cold_start_ms`, `idle_secs`;
-        ValueError if one is invalid."""
+        """Applies `profile`, `max_concurrency`, `task`, `latency_ms`, `cold_start_ms`, `idle_secs`,
+        `dimension`; ValueError if one is invalid."""
         profile = values.get("profile", self.profile)
         if profile not in PAYLOAD_CAPS:
             raise ValueError(f"profile must be one of {sorted(PAYLOAD_CAPS)}")
@@ -183,8 +208,11 @@ class EndpointConfig:
         idle = float(values.get("idle_secs", defaults.idle_secs))
         if min(concurrency, latency, cold_start, idle) < 0:
             raise ValueError("max_concurrency, latency_ms, cold_start_ms and idle_secs must not be negative")
+        dimension = values.get("dimension", self.dimension)
+        if not isinstance(dimension, int) or isinstance(dimension, bool) or not 1 <= dimension <= MODEL_DIMENSION:
+            raise ValueError(f"dimension must be an integer in 1..={MODEL_DIMENSION}")
         self.profile, self.task, self.max_concurrency, self.latency_ms = profile, task, concurrency, latency
-        self.cold_start_ms, self.idle_secs = cold_start, idle
+        self.cold_start_ms, self.idle_secs, self.dimension = cold_start, idle, dimension
 
 
 class SageMakerRuntime:
@@ -257,6 +285,7 @@ class SageMakerRuntime:
         if not m:
             return None
         name = m.group(1)
+        call.endpoint = name
         call.request_bytes = len(body)
         with self._active_lock:
             config = self.configs.get(name)
@@ -382,7 +411,7 @@ class SageMakerRuntime:
         except ValueError as e:
             return client_error(str(e))
         call.tokens = [len(i) for i in ids]
-        states = [self.model.hidden_states(i) for i in ids]
+        states = [project(self.model.hidden_states(i), config.dimension) for i in ids]
         if tei:
             normalize = req.get("normalize", True) is not False
             pooled = [self.model.pool(s) if normalize else s.mean(axis=0) for s in states]

@@ -81,3 +81,28 @@ def test_unknown_endpoint_is_validation_error(aws):
 def test_registered_endpoints_are_served(aws):
     aws.control("endpoints", {"name": "other-endpoint"})
     assert np.asarray(invoke(aws, {"inputs": "x"}, endpoint="other-endpoint")).shape[2] == 384
+
+
+def test_an_endpoint_of_another_dimension_stands_for_another_model(aws):
+    aws.control("endpoints", {"name": "small-endpoint", "dimension": 256, "task": "tei"})
+    texts = ["electric vehicles and sustainable transportation", "Tesla builds electric cars and batteries",
+             "Amazon Web Services sells cloud computing"]
+    small = np.asarray(invoke(aws, {"inputs": texts}, endpoint="small-endpoint"))
+    assert small.shape == (3, 256)
+    # The call log names the endpoint each call went to.
+    assert [c["inputs"] for c in aws.requests() if c.get("endpoint") == "small-endpoint"] == [3]
+    assert np.allclose(np.linalg.norm(small, axis=1), 1.0, atol=1e-5)
+    # Its own vectors keep their meaning...
+    q, tesla, amazon = small
+    assert q @ tesla > q @ amazon + 0.1
+    # ...and are the same on every call, but are not MiniLM's (not even its first 256 numbers).
+    again = np.asarray(invoke(aws, {"inputs": texts}, endpoint="small-endpoint"))
+    assert np.array_equal(small, again)
+    full = np.asarray([pooled(o[0]) for o in invoke(aws, {"inputs": texts})])
+    assert np.abs(small - full[:, :256]).max() > 0.1
+    # The token-level task answers at the same width.
+    aws.control("endpoints", {"name": "small-endpoint", "task": "feature-extraction"})
+    assert np.asarray(invoke(aws, {"inputs": "x"}, endpoint="small-endpoint")).shape == (1, 3, 256)
+    for bad in (0, 385, "256", True):
+        with pytest.raises(Exception):
+            aws.control("endpoints", {"name": "small-endpoint", "dimension": bad})

@@ -125,6 +125,13 @@ pub struct ReindexArgs {
     /// old index is kept. Search and writes by id keep working; delete by filter waits
     #[arg(long, value_name = "NEW_INDEX", value_parser = super::index_name)]
     pub into: Option<String>,
+    /// With --into: change the model. Every chunk is embedded again from its stored text
+    /// through this SageMaker endpoint into the new index, and the function switches to it
+    #[arg(long, requires = "into", value_name = "ENDPOINT")]
+    pub embedding_endpoint: Option<String>,
+    /// With --embedding-endpoint: the new model's dimension (default: what the endpoint answers)
+    #[arg(long, requires = "embedding_endpoint", value_parser = super::dimension())]
+    pub dimension: Option<u32>,
     /// With --into: delete the old index and its vectors once the function has switched
     #[arg(long, requires = "into")]
     pub drop_old: bool,

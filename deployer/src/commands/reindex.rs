@@ -185,6 +185,13 @@ pub struct IntoReport {
     pub copied: usize,
     /// Documents removed from the new index (not in the old one).
     pub removed: usize,
+    /// The endpoint of the model the new index holds (another one than before when
+    /// `--embedding-endpoint` changed the model).
+    pub endpoint: String,
+    /// The new index's dimension.
+    pub dimension: u32,
+    /// Vectors embedded again with the new model (0 when vectors were copied).
+    pub reembedded: usize,
     /// Whether the old index was deleted (`--drop-old`).
     pub dropped_old: bool,
     /// Seconds.
@@ -207,8 +214,15 @@ impl Report for IntoReport {
                 self.from
             ),
         };
+        let embedded = match self.reembedded {
+            0 => String::new(),
+            n => format!(
+                ", {n} vector(s) embedded again with {} ({} dims)",
+                self.endpoint, self.dimension
+            ),
+        };
         Some(format!(
-            "switched the function from index `{}` to `{}`: {} vector(s) scanned, {} document(s) copied, {} removed in {:.1} s; {kept}",
+            "switched the function from index `{}` to `{}`: {} vector(s) scanned, {} document(s) copied, {} removed{embedded} in {:.1} s; {kept}",
             self.from, self.into, self.scanned, self.copied, self.removed, self.seconds
         ))
     }
@@ -224,7 +238,7 @@ pub async fn into(
     printer: &Printer,
 ) -> anyhow::Result<IntoReport> {
     use crate::context::Ctx;
-    use crate::stack::blue_green;
+    use crate::stack::blue_green::{self, Model};
     let started = Instant::now();
     crate::api_client::check_url(endpoint)?;
     let probe = Ctx::load(global, new).await?;
@@ -235,11 +249,25 @@ pub async fn into(
         scanned: 0,
         copied: 0,
         removed: 0,
+        endpoint: deployed.model.endpoint.clone(),
+        dimension: deployed.model.dimension,
+        reembedded: 0,
         dropped_old: false,
         seconds: 0.0,
     };
+    let changes_model = |e: &String| *e != deployed.model.endpoint;
     if deployed.index == new {
         // Switched already (by an earlier run): only what follows the switch is left.
+        if let Some(e) = args
+            .embedding_endpoint
+            .as_ref()
+            .filter(|e| changes_model(e))
+        {
+            anyhow::bail!(
+                "the function already serves index `{new}` with endpoint {}; it cannot be filled with {e}'s vectors in place\nhint: choose a new name for `--into`",
+                deployed.model.endpoint
+            );
+        }
         if args.drop_old {
             anyhow::bail!(
                 "the function already serves index `{new}`; the index it served before is not known to this run, so nothing is deleted\nhint: delete it by name: `aws s3vectors delete-index --vector-bucket-name {} --index-name OLD`",
@@ -247,14 +275,42 @@ pub async fn into(
             );
         }
         printer.step(&format!("the function already serves index `{new}`"));
-        blue_green::switch(&probe, &deployed.endpoint).await?;
-        crate::settings::set_key(&global.name, "index_name", new)?;
+        blue_green::switch(&probe, &deployed.model).await?;
+        // The same command run again: its model (if it named one) is the one now served.
+        let model = args.embedding_endpoint.as_ref().map(|_| &deployed.model);
+        remember(&global.name, new, model)?;
         report.seconds = started.elapsed().as_secs_f64();
         return Ok(report);
     }
+    let into = match &args.embedding_endpoint {
+        Some(e) if changes_model(e) => {
+            let profile = crate::endpoint::observe(&probe, e)
+                .await
+                .map_or(crate::model::EndpointProfile::Serverless, |o| o.profile);
+            let dimension = crate::stack::new_model(&probe, e, args.dimension, profile).await?;
+            printer.step(&format!(
+                "model change: every chunk is embedded again from its text through {e} ({dimension} dims)"
+            ));
+            Model {
+                endpoint: e.clone(),
+                dimension,
+            }
+        }
+        _ => match args.dimension {
+            Some(d) if d != deployed.model.dimension => anyhow::bail!(
+                "--dimension {d} with the same endpoint {}: its vectors are {}-dimensional\nhint: a new dimension needs the new model's endpoint in `--embedding-endpoint`",
+                deployed.model.endpoint,
+                deployed.model.dimension
+            ),
+            _ => deployed.model.clone(),
+        },
+    };
+    report.endpoint = into.endpoint.clone();
+    report.dimension = into.dimension;
     let mut old = Ctx::load(global, &deployed.index).await?;
     old.mirror_index = Some(new.to_string());
-    blue_green::start(&old, &probe, &deployed.endpoint).await?;
+    old.mirror_endpoint = (into != deployed.model).then(|| into.endpoint.clone());
+    blue_green::start(&old, &probe, &deployed.model, &into).await?;
     printer.step(&format!(
         "waiting {} s (the function's timeout) for writes that began before the copy to finish",
         deployed.timeout
@@ -294,13 +350,29 @@ pub async fn into(
     report.scanned = totals.scanned.into_inner();
     report.copied = totals.copied.into_inner();
     report.removed = totals.removed.into_inner();
+    report.reembedded = totals.reembedded.into_inner();
 
-    blue_green::switch(&probe, &deployed.endpoint).await?;
-    crate::settings::set_key(&global.name, "index_name", new)?;
+    blue_green::switch(&probe, &into).await?;
+    remember(&global.name, new, (into != deployed.model).then_some(&into))?;
     if args.drop_old {
         blue_green::drop_index(&old).await?;
         report.dropped_old = true;
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// After the switch: later `up`s keep the new index, and the new model when it changed
+/// (`{stack}.toml`).
+fn remember(
+    stack: &str,
+    index: &str,
+    model: Option<&crate::stack::blue_green::Model>,
+) -> anyhow::Result<()> {
+    crate::settings::set_key(stack, "index_name", index)?;
+    if let Some(model) = model {
+        crate::settings::set_key(stack, "embedding_endpoint", &model.endpoint)?;
+        crate::settings::set_key(stack, "dimension", &model.dimension.to_string())?;
+    }
+    Ok(())
 }

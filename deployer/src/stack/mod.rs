@@ -20,7 +20,7 @@ mod probe;
 mod spec;
 
 pub use apply::{apply, destroy};
-pub use probe::{Probe, artifact, preflight, probe};
+pub use probe::{Probe, artifact, new_model, preflight, probe};
 pub use spec::Spec;
 
 use crate::context::Ctx;

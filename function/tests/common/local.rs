@@ -64,6 +64,8 @@ pub async fn setup(aws: &LocalAws) -> (App<AwsBackend>, aws_sdk_s3vectors::Clien
         bucket: BUCKET.parse().unwrap(),
         index: INDEX.parse().unwrap(),
         mirror: None,
+        mirror_endpoint: None,
+        mirror_dimension: 384,
         endpoint: "alex-embedding-endpoint".parse().unwrap(),
         dimension: 384,
         chunk: ChunkConfig::default(),

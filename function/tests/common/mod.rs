@@ -42,6 +42,8 @@ pub struct Stub {
     pub delay_ms: AtomicU64,
     /// Milliseconds each S3 Vectors call takes (its round trip).
     pub store_delay_ms: AtomicU64,
+    /// The width of the endpoint's model and of the index ([`DIM`] unless made otherwise).
+    pub dimension: usize,
 }
 
 impl Stub {
@@ -63,29 +65,40 @@ impl Default for Stub {
             writes: AtomicUsize::new(0),
             delay_ms: AtomicU64::new(0),
             store_delay_ms: AtomicU64::new(0),
+            dimension: DIM,
         }
     }
 }
 
-fn word_vector(word: &str) -> Vec<f32> {
+impl Stub {
+    /// A stub whose endpoint is another model, `dimension` wide (its words hash elsewhere).
+    pub fn of_dimension(dimension: usize) -> Self {
+        Self {
+            dimension,
+            ..Self::default()
+        }
+    }
+}
+
+fn word_vector(word: &str, dim: usize) -> Vec<f32> {
     let mut h: u64 = 1469598103934665603;
     for b in word.to_lowercase().bytes() {
         h = (h ^ u64::from(b)).wrapping_mul(1099511628211);
     }
-    let mut v = vec![0.0; DIM];
-    v[(h % DIM as u64) as usize] = 1.0;
-    v[((h >> 20) % DIM as u64) as usize] += 0.5;
+    let mut v = vec![0.0; dim];
+    v[(h % dim as u64) as usize] = 1.0;
+    v[((h >> 20) % dim as u64) as usize] += 0.5;
     v
 }
 
-fn tokens(text: &str) -> Vec<Vec<f32>> {
+fn tokens(text: &str, dim: usize) -> Vec<Vec<f32>> {
     let words: Vec<Vec<f32>> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.len() > 2)
-        .map(word_vector)
+        .map(|w| word_vector(w, dim))
         .collect();
     if words.is_empty() {
-        vec![word_vector("empty")]
+        vec![word_vector("empty", dim)]
     } else {
         words
     }
@@ -121,11 +134,16 @@ impl Backend for Stub {
             EndpointMode::WrongDimension => json!(
                 inputs
                     .iter()
-                    .map(|_| vec![vec![vec![1.0; DIM + 1]]])
+                    .map(|_| vec![vec![vec![1.0; self.dimension + 1]]])
                     .collect::<Vec<_>>()
             ),
             EndpointMode::Normal => {
-                json!(inputs.iter().map(|t| vec![tokens(t)]).collect::<Vec<_>>())
+                json!(
+                    inputs
+                        .iter()
+                        .map(|t| vec![tokens(t, self.dimension)])
+                        .collect::<Vec<_>>()
+                )
             }
         };
         Ok(serde_json::to_vec(&answer).unwrap())
@@ -137,7 +155,7 @@ impl Backend for Stub {
         self.writes.fetch_add(1, Ordering::SeqCst);
         let mut store = self.store.lock().unwrap();
         for v in vectors {
-            assert_eq!(v.data.len(), DIM);
+            assert_eq!(v.data.len(), self.dimension);
             store.insert(v.key, (v.data, v.metadata));
         }
         Ok(())
@@ -235,6 +253,8 @@ pub fn config() -> Config {
         bucket: "b".parse().unwrap(),
         index: "i".parse().unwrap(),
         mirror: None,
+        mirror_endpoint: None,
+        mirror_dimension: DIM,
         endpoint: "e".parse().unwrap(),
         dimension: DIM,
         chunk: ChunkConfig {

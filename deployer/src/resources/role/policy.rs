@@ -41,12 +41,7 @@ pub fn function_policy(ctx: &Ctx, endpoint: &str) -> Value {
                 "Sid": "Embeddings",
                 "Effect": "Allow",
                 "Action": ["sagemaker:InvokeEndpoint"],
-                "Resource": [ctx.arn(
-                    "sagemaker",
-                    &ctx.region,
-                    &ctx.account,
-                    &format!("endpoint/{}", endpoint.to_ascii_lowercase()),
-                )]
+                "Resource": ctx.endpoint_arns(endpoint)
             }
         ]
     })

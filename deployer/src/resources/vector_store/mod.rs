@@ -173,29 +173,49 @@ pub async fn seen_index(ctx: &Ctx) -> anyhow::Result<Vec<Seen>> {
         .collect())
 }
 
-async fn tag(a: &Applier<'_>, arn: String) -> anyhow::Result<()> {
-    let mut req = a.s3v.tag_resource().resource_arn(arn);
-    req = req.set_tags(Some(tags(a)));
+async fn tag(
+    a: &Applier<'_>,
+    arn: String,
+    tags: std::collections::HashMap<String, String>,
+) -> anyhow::Result<()> {
+    let req = a.s3v.tag_resource().resource_arn(arn).set_tags(Some(tags));
     req.send().await.map_err(|e| anyhow!(describe(&e)))?;
     Ok(())
 }
 
 /// Tags the bucket as the stack's.
 pub async fn tag_bucket(a: &Applier<'_>) -> anyhow::Result<()> {
-    tag(a, a.bucket_arn()).await
+    tag(a, a.bucket_arn(), tags(a)).await
 }
 
 /// Creates the index `a` names like `spec` (the new index of a blue/green `reindex --into`),
-/// tagged as the stack's; whether it was created. An existing index is used only when the stack
-/// created it and it fits `spec`.
-pub async fn ensure_index(a: &Applier<'_>, spec: IndexSpec) -> anyhow::Result<bool> {
+/// tagged as the stack's and with `model` (the tag naming whose vectors fill it); whether it
+/// was created. An existing index is used only when the stack created it and it fits `spec`;
+/// unless its vectors are `copied` (every vector that differs is overwritten), also only when
+/// its tag names the same model: vectors that are embedded again are compared by their
+/// metadata, so another model's vectors would stay.
+pub async fn ensure_index(
+    a: &Applier<'_>,
+    spec: IndexSpec,
+    (key, model): (&str, &str),
+    copied: bool,
+) -> anyhow::Result<bool> {
     let label = format!("vector index {}", a.names.index);
-    if let Some(tags) = tags_of(a, &a.index_arn()).await?
-        && !crate::ownership::owned(a, Some(&tags))
-    {
-        bail!(
-            "{label} exists and this stack did not create it (it lacks the tags managed-by, stack); it is left as it is\nhint: choose another name for `--into`"
-        );
+    if let Some(tags) = tags_of(a, &a.index_arn()).await? {
+        if !crate::ownership::owned(a, Some(&tags)) {
+            bail!(
+                "{label} exists and this stack did not create it (it lacks the tags managed-by, stack); it is left as it is\nhint: choose another name for `--into`"
+            );
+        }
+        let filled_with = tags.get(key).map(String::as_str);
+        if !copied && filled_with != Some(model) {
+            bail!(
+                "{label} exists and holds vectors of {}; filling it with {model}'s would mix two models in one index\nhint: choose a new name for `--into`",
+                filled_with.map_or("an unrecorded model".to_string(), |m| format!(
+                    "endpoint {m}"
+                ))
+            );
+        }
     }
     let undeclared = index::undeclared_non_filterable(a).await?;
     if !undeclared.is_empty() {
@@ -209,13 +229,15 @@ pub async fn ensure_index(a: &Applier<'_>, spec: IndexSpec) -> anyhow::Result<bo
     if let Some(edit) = &edit {
         index::apply(a, edit).await?;
     }
-    tag_index(a).await?;
+    let mut tags = tags(a);
+    tags.insert(key.to_string(), model.to_string());
+    tag(a, a.index_arn(), tags).await?;
     Ok(created)
 }
 
 /// Tags the index as the stack's.
 pub async fn tag_index(a: &Applier<'_>) -> anyhow::Result<()> {
-    tag(a, a.index_arn()).await
+    tag(a, a.index_arn(), tags(a)).await
 }
 
 pub(crate) fn access_hint<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
