@@ -101,14 +101,14 @@ fn difference(from: &Stored, to: &Stored, same_model: bool) -> (Vec<NewVector>, 
 /// Embeds `puts` again from their stored text with the mirror's model. A vector without text
 /// is left out, with a problem. When the deadline stops part of it, what was embedded is kept
 /// except the head (and original-layout vector) of a document left incomplete, so the mirror
-/// lists a document only once complete; the answer is then `false`.
+/// lists a document only once complete; the answer names the documents left incomplete.
 async fn embed_again<B: Backend>(
     backend: &B,
     (config, answers): (&Config, &AnswerShape),
     deadline: &Deadline,
     puts: &mut Vec<NewVector>,
     problems: &mut Vec<String>,
-) -> Result<bool, DomainError> {
+) -> Result<HashSet<String>, DomainError> {
     let text = |p: &NewVector| {
         p.metadata
             .get(shared::metadata::TEXT_KEY)
@@ -156,19 +156,20 @@ async fn embed_again<B: Backend>(
             !(listed && incomplete.contains(key.id()))
         })
         .collect();
-    Ok(incomplete.is_empty())
+    Ok(incomplete)
 }
 
-/// Makes the mirror `to` hold exactly what `from` holds for each of `ids`; fails with
-/// [`DomainError::OutOfTime`] when a document kept changing for [`ROUNDS`] copies, or the
-/// deadline stopped the embedding of what it writes (what was written is kept).
+/// Makes the mirror `to` hold exactly what `from` holds for each of `ids`, adding what it did
+/// to `copied` (also when it fails); fails with [`DomainError::OutOfTime`] when a document kept
+/// changing for [`ROUNDS`] copies, or the deadline stopped the embedding of what it writes
+/// (what was written is kept).
 pub async fn documents<B: Backend>(
     from: &B,
     to: Mirror<'_, B>,
     deadline: &Deadline,
     ids: &[&str],
-) -> Result<Copied, DomainError> {
-    let mut copied = Copied::default();
+    copied: &mut Copied,
+) -> Result<(), DomainError> {
     let mut todo: Vec<&str> = ids
         .iter()
         .copied()
@@ -177,7 +178,7 @@ pub async fn documents<B: Backend>(
         .collect();
     for _ in 0..ROUNDS {
         if todo.is_empty() {
-            return Ok(copied);
+            return Ok(());
         }
         let first: Vec<(&str, usize)> = todo.iter().map(|id| (*id, 0)).collect();
         let (source, target) = futures::try_join!(
@@ -185,28 +186,35 @@ pub async fn documents<B: Backend>(
             store::read_many(to.backend, deadline, &first)
         )?;
         let (mut puts, mut deletes) = (Vec::new(), Vec::new());
-        for (s, t) in source.iter().zip(&target) {
+        let (mut written, mut removed) = (Vec::new(), 0);
+        for ((id, s), t) in todo.iter().zip(&source).zip(&target) {
             let (p, d) = difference(s, t, to.model.is_none());
             if !p.is_empty() {
-                copied.written += 1;
+                written.push(*id);
             } else if !d.is_empty() && s.is_empty() {
-                copied.removed += 1;
+                removed += 1;
             }
             puts.extend(p);
             deletes.extend(d);
         }
-        let complete = match to.model {
+        let incomplete = match to.model {
             Some(model) => {
-                embed_again(to.backend, model, deadline, &mut puts, &mut copied.problems).await?
+                let problems = &mut copied.problems;
+                let left = embed_again(to.backend, model, deadline, &mut puts, problems).await?;
+                copied.embedded += puts.len();
+                left
             }
-            None => true,
+            None => HashSet::new(),
         };
-        if to.model.is_some() {
-            copied.embedded += puts.len();
-        }
         store::put_all(to.backend, deadline, puts).await?;
         store::delete_keys(to.backend, deadline, &deletes).await?;
-        if !complete {
+        // A document is counted once its copy is complete (a later round finishes the rest).
+        copied.written += written
+            .iter()
+            .filter(|id| !incomplete.contains(**id))
+            .count();
+        copied.removed += removed;
+        if !incomplete.is_empty() {
             return Err(DomainError::OutOfTime);
         }
         let again: Vec<(&str, usize)> = todo
@@ -223,7 +231,7 @@ pub async fn documents<B: Backend>(
             .collect();
     }
     if todo.is_empty() {
-        Ok(copied)
+        Ok(())
     } else {
         Err(DomainError::OutOfTime)
     }
@@ -233,7 +241,8 @@ pub async fn documents<B: Backend>(
 pub async fn after_write<B: Backend>(ctx: &Ctx<'_, B>, ids: &[&str]) -> Result<(), DomainError> {
     match ctx.mirror {
         Some(mirror) if !ids.is_empty() => {
-            let copied = documents(ctx.backend, mirror, &ctx.deadline, ids).await?;
+            let mut copied = Copied::default();
+            documents(ctx.backend, mirror, &ctx.deadline, ids, &mut copied).await?;
             match copied.problems.is_empty() {
                 true => Ok(()),
                 false => Err(DomainError::Internal(copied.problems.join("; "))),
@@ -314,20 +323,25 @@ pub async fn copy<B: Backend>(
         }
     };
     let ids: Vec<&str> = ids.into_iter().collect();
+    let mut copied = Copied::default();
+    let mut finished = true;
     for batch in ids.chunks(BATCH) {
-        match documents(backend, mirror, deadline, batch).await {
-            Ok(c) => {
-                out.copied += c.written;
-                out.removed += c.removed;
-                out.reembedded += c.embedded;
-                out.problems.extend(c.problems);
-            }
+        match documents(backend, mirror, deadline, batch, &mut copied).await {
+            Ok(()) => {}
             Err(DomainError::OutOfTime) => {
-                out.next_token = request.next_token.clone();
-                return Ok(Outcome::Partial(out));
+                finished = false;
+                break;
             }
             Err(e) => return Err(e),
         }
+    }
+    out.copied = copied.written;
+    out.removed = copied.removed;
+    out.reembedded = copied.embedded;
+    out.problems = copied.problems;
+    if !finished {
+        out.next_token = request.next_token.clone();
+        return Ok(Outcome::Partial(out));
     }
     out.next_token = page.next_token;
     out.done = out.next_token.is_none();
