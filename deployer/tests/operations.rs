@@ -692,6 +692,29 @@ fn index_exists(env: &Env, name: &str) -> bool {
     })
 }
 
+/// Ingests the documents the blue/green tests move: two short ones, and `c/long.md` of
+/// several chunks.
+fn ingest_three(env: &Env) {
+    write(
+        env,
+        &[
+            (
+                "a/tesla.md",
+                "Tesla builds electric vehicles and battery storage.",
+            ),
+            (
+                "b/nvidia.md",
+                "NVIDIA designs GPUs for data centres and gaming.",
+            ),
+            (
+                "c/long.md",
+                &"Cloud revenue grew again this quarter. ".repeat(60),
+            ),
+        ],
+    );
+    env.ok(&["ingest", "a", "b", "c"]);
+}
+
 /// The original course's index (every metadata key filterable, so `text` counts against the
 /// 2 KB filterable limit) moved to a new index with `reindex --into`, while searches run and a
 /// document is ingested; the chunk the old index refused is then stored.
@@ -717,24 +740,7 @@ fn reindex_into_a_new_index_copies_everything_while_search_works_and_fixes_filte
         "{err}"
     );
     env.ok(&["output", "--write-env", ".env"]);
-    write(
-        &env,
-        &[
-            (
-                "a/tesla.md",
-                "Tesla builds electric vehicles and battery storage.",
-            ),
-            (
-                "b/nvidia.md",
-                "NVIDIA designs GPUs for data centres and gaming.",
-            ),
-            (
-                "c/long.md",
-                &"Cloud revenue grew again this quarter. ".repeat(60),
-            ),
-        ],
-    );
-    env.ok(&["ingest", "a", "b", "c"]);
+    ingest_three(&env);
     // 1.5 KB of filterable metadata plus a 600-byte text: over 2 KB filterable here.
     let summary = "s".repeat(1_500);
     let bulky = json!({"id": "bulky", "text": "Amazon retail margins widened. ".repeat(20),
@@ -900,24 +906,7 @@ fn reindex_into_with_another_model_embeds_everything_again_and_switches_the_mode
     );
     env.ok(&["up", "--timeout", "5"]);
     env.ok(&["output", "--write-env", ".env"]);
-    write(
-        &env,
-        &[
-            (
-                "a/tesla.md",
-                "Tesla builds electric vehicles and battery storage.",
-            ),
-            (
-                "b/nvidia.md",
-                "NVIDIA designs GPUs for data centres and gaming.",
-            ),
-            (
-                "c/long.md",
-                &"Cloud revenue grew again this quarter. ".repeat(60),
-            ),
-        ],
-    );
-    env.ok(&["ingest", "a", "b", "c"]);
+    ingest_three(&env);
     let chunks: usize = ["a/tesla.md", "b/nvidia.md", "c/long.md"]
         .iter()
         .map(|id| {
