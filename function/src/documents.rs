@@ -100,12 +100,12 @@ pub async fn list<B: Backend>(
     }
     ctx.deadline.check()?;
     let page = ctx
-        .backend
-        .list_vectors(ListRequest {
+        .deadline
+        .bound(ctx.backend.list_vectors(ListRequest {
             next_token,
             max_results: LIST_PAGE,
             ..ListRequest::default()
-        })
+        }))
         .await?;
     let ids: BTreeSet<String> = page
         .vectors
@@ -135,13 +135,13 @@ async fn list_with_metadata<B: Backend>(
     loop {
         ctx.deadline.check()?;
         let page = ctx
-            .backend
-            .list_vectors(ListRequest {
+            .deadline
+            .bound(ctx.backend.list_vectors(ListRequest {
                 next_token: next_token.take(),
                 max_results: LIST_METADATA_PAGE,
                 metadata: true,
                 segment: None,
-            })
+            }))
             .await?;
         for (key, meta) in &page.vectors {
             if let Key::Chunk { id, index: 0 } | Key::Original(id) = parse_key(key) {
@@ -213,9 +213,8 @@ pub async fn delete_by_filter<B: Backend>(
         let mut probe = vec![0.0; dimension.max(1)];
         probe[0] = 1.0;
         deadline.check()?;
-        backend
-            .query(probe, 1, Some(filter.as_value().clone()), 0)
-            .await?;
+        let probe = backend.query(probe, 1, Some(filter.as_value().clone()), 0);
+        deadline.bound(probe).await?;
     }
     let mut out = DeleteByFilterResponse {
         deleted_documents: 0,
@@ -231,13 +230,13 @@ pub async fn delete_by_filter<B: Backend>(
             return Ok(Outcome::Partial(out));
         }
         deadline.check()?;
-        let page = backend
-            .list_vectors(ListRequest {
+        let page = deadline
+            .bound(backend.list_vectors(ListRequest {
                 next_token: list.clone(),
                 max_results: SCAN_PAGE,
                 metadata: filter.is_some(),
                 segment: None,
-            })
+            }))
             .await?;
         let mut matched: BTreeSet<String> = BTreeSet::new();
         for (key, meta) in &page.vectors {

@@ -36,6 +36,8 @@ pub struct Deadline {
 
 /// Time an AWS call needs at least: none starts with less left before the cut-off.
 pub const MIN_CALL_TIME: Duration = Duration::from_millis(250);
+/// Time kept after the last AWS call to answer before the cut-off.
+const ANSWER_TIME: Duration = Duration::from_millis(250);
 
 impl Deadline {
     /// The deadline of a request that arrived at `started`; `invocation` is the Lambda
@@ -58,6 +60,26 @@ impl Deadline {
     /// Time left before work must stop (the margin kept to write what is done and answer).
     pub fn remaining(&self) -> Duration {
         self.stop_at.saturating_duration_since(Instant::now())
+    }
+
+    /// `call`, cut when it has not answered by the cut-off ([`DomainError::OutOfTime`]: send
+    /// again). A call the SDK keeps retrying (a throttled write backs off for seconds) must
+    /// not outlive the invocation: Lambda would kill it, and API Gateway answer 502. A call
+    /// cut this way may still have taken effect, like one whose answer was lost.
+    pub async fn bound<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, crate::backend::BackendError>>,
+    ) -> Result<T, DomainError> {
+        let left = self
+            .end
+            .checked_sub(ANSWER_TIME)
+            .map_or(Duration::ZERO, |at| {
+                at.saturating_duration_since(Instant::now())
+            });
+        match tokio::time::timeout(left, call).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(DomainError::OutOfTime),
+        }
     }
 
     /// Checked before every AWS call: [`DomainError::OutOfTime`] (send again) when the

@@ -289,13 +289,13 @@ pub async fn copy<B: Backend>(
         CopyPass::Mirror => mirror.backend,
     };
     deadline.check()?;
-    let page = listed
-        .list_vectors(crate::backend::ListRequest {
+    let page = deadline
+        .bound(listed.list_vectors(crate::backend::ListRequest {
             next_token: request.next_token.clone(),
             max_results: COPY_PAGE,
             metadata: false,
             segment: Some((request.segment, request.segments)),
-        })
+        }))
         .await?;
     let keys: Vec<String> = page.vectors.into_iter().map(|(k, _)| k).collect();
     let mut out = ReindexResponse::scanned(keys.len());

@@ -53,13 +53,13 @@ pub async fn reindex<B: Backend>(
     let segment = Some((request.segment, request.segments));
     ctx.deadline.check()?;
     let page = ctx
-        .backend
-        .list_vectors(ListRequest {
+        .deadline
+        .bound(ctx.backend.list_vectors(ListRequest {
             next_token: request.next_token.clone(),
             max_results: PAGE,
             metadata: true,
             segment,
-        })
+        }))
         .await?;
     let mut out = ReindexResponse::scanned(page.vectors.len());
     let (chunks, originals): (Vec<_>, Vec<_>) = page

@@ -82,7 +82,9 @@ pub async fn search<B: Backend>(
     // Each hit's share of the answer, for its text (at least a preview).
     let text_cap = (MAX_SEARCH_ANSWER_BYTES / k as usize).max(TEXT_PREVIEW_BYTES);
     deadline.check()?;
-    let hits = backend.query(vector, k, filter, text_cap).await?;
+    let hits = deadline
+        .bound(backend.query(vector, k, filter, text_cap))
+        .await?;
     let mut texts_cut = hits.iter().any(|h| h.text_cut);
     stats.query_ms = started.elapsed().as_millis();
 

@@ -152,7 +152,7 @@ pub async fn get_all<B: Backend>(
     let pages: Vec<Vec<StoredVector>> = futures::stream::iter(pages)
         .map(|page| async move {
             deadline.check()?;
-            Ok::<_, DomainError>(backend.get_vectors(page).await?)
+            deadline.bound(backend.get_vectors(page)).await
         })
         .buffer_unordered(4)
         .try_collect()
@@ -169,9 +169,8 @@ pub async fn put_all<B: Backend>(
     while !vectors.is_empty() {
         let rest = vectors.split_off(vectors.len().min(MAX_PUT_VECTORS));
         deadline.check()?;
-        backend
-            .put_vectors(std::mem::replace(&mut vectors, rest))
-            .await?;
+        let batch = std::mem::replace(&mut vectors, rest);
+        deadline.bound(backend.put_vectors(batch)).await?;
     }
     Ok(())
 }
@@ -184,7 +183,9 @@ pub async fn delete_keys<B: Backend>(
 ) -> Result<(), DomainError> {
     for batch in keys.chunks(MAX_DELETE_VECTORS) {
         deadline.check()?;
-        backend.delete_vectors(batch.to_vec()).await?;
+        deadline
+            .bound(backend.delete_vectors(batch.to_vec()))
+            .await?;
     }
     Ok(())
 }

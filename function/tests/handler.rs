@@ -490,3 +490,26 @@ async fn text_with_nothing_to_embed_is_400() {
     assert_eq!(s, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("nothing to embed"));
 }
+
+/// An S3 Vectors call that does not answer in time (a throttled write the SDK keeps backing off)
+/// is cut at the request's deadline: the answer is 503 with `Retry-After`, before the
+/// invocation would be killed (which API Gateway answers 502, a failure no client retries).
+#[tokio::test(start_paused = true)]
+async fn a_call_that_outlives_the_deadline_is_cut_with_a_retryable_answer() {
+    let app = app();
+    app.backend.store_delay_ms.store(60_000, Ordering::SeqCst);
+    let started = tokio::time::Instant::now();
+    for (path, body) in [
+        (
+            "/ingest",
+            json!({"id": "slow", "text": "Tesla builds cars."}),
+        ),
+        ("/search", json!({"query": "cars"})),
+    ] {
+        let (status, body, resp) = call(&app, rest_event("POST", path, &body.to_string())).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(resp.headers().contains_key("retry-after"), "{path}");
+    }
+    // Both answered inside one request's budget each (3 s in the test configuration).
+    assert!(started.elapsed() < std::time::Duration::from_secs(6));
+}

@@ -101,7 +101,7 @@ impl crate::report::Report for SyncReport {
             self.modified.len(),
             self.unchanged,
             self.deleted.len(),
-            count(self.chunks_written, "chunk written"),
+            format!("{} written", count(self.chunks_written, "chunk")),
             count(self.listing_calls, "listing call"),
             self.seconds
         ))

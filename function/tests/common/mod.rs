@@ -222,6 +222,7 @@ impl Backend for Stub {
         filter: Option<Value>,
         text_cap: usize,
     ) -> Result<Vec<Hit>, BackendError> {
+        self.round_trip().await;
         let store = self.store.lock().unwrap();
         let mut hits: Vec<Hit> = store
             .iter()
