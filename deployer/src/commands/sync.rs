@@ -90,7 +90,7 @@ impl crate::report::Report for SyncReport {
             n => format!(", {n} failed"),
         };
         Some(format!(
-            "{}{} scanned: {} new, {} modified, {} unchanged, {} deleted{failed} ({}, {}) in {:.1} s",
+            "{}{} scanned: {} new, {} modified, {} unchanged, {} deleted{failed} ({} written, {}) in {:.1} s",
             if self.dry_run {
                 "dry run: "
             } else {
@@ -101,7 +101,7 @@ impl crate::report::Report for SyncReport {
             self.modified.len(),
             self.unchanged,
             self.deleted.len(),
-            format!("{} written", count(self.chunks_written, "chunk")),
+            count(self.chunks_written, "chunk"),
             count(self.listing_calls, "listing call"),
             self.seconds
         ))
