@@ -73,14 +73,14 @@ def test_endpoint_profiles_defaults_update_and_reset(aws):
     assert out["endpoints"] == [ENDPOINT]
     assert out["configs"][ENDPOINT] == {"profile": "serverless", "max_concurrency": 2,
                                         "task": "feature-extraction", "latency_ms": 0.0,
-                                        "cold_start_ms": 1500.0, "idle_secs": 300.0}
+                                        "cold_start_ms": 1500.0, "idle_secs": 300.0, "dimension": 384}
     aws.control("endpoints", {"name": "rt", "profile": "realtime"})
     aws.control("endpoints", {"name": ENDPOINT, "latency_ms": 5})
     out = aws.control("endpoints", {"name": ENDPOINT, "task": "tei"})
     assert out["endpoints"] == [ENDPOINT, "rt"]
     assert out["configs"]["rt"] == {"profile": "realtime", "max_concurrency": 0,
                                     "task": "feature-extraction", "latency_ms": 0.0,
-                                    "cold_start_ms": 0.0, "idle_secs": 0.0}
+                                    "cold_start_ms": 0.0, "idle_secs": 0.0, "dimension": 384}
     assert out["configs"][ENDPOINT]["latency_ms"] == 5.0  # kept by the second update
     assert out["configs"][ENDPOINT]["task"] == "tei"
     for bad in ({"name": "x", "profile": "gpu"}, {"name": "x", "task": "summarize"}, {"profile": "realtime"}):
@@ -97,7 +97,7 @@ def test_endpoint_profile_flag_sets_start_time_endpoints():
         out = local.control("endpoints")
     assert out["configs"] == {"e1": {"profile": "realtime", "max_concurrency": 0,
                                      "task": "feature-extraction", "latency_ms": 0.0,
-                                     "cold_start_ms": 0.0, "idle_secs": 0.0}}
+                                     "cold_start_ms": 0.0, "idle_secs": 0.0, "dimension": 384}}
 
 
 def test_cold_start_first_call_waits_others_are_not_ready_then_warm(aws):
