@@ -109,13 +109,7 @@ async fn embed_again<B: Backend>(
     puts: &mut Vec<NewVector>,
     problems: &mut Vec<String>,
 ) -> Result<HashSet<String>, DomainError> {
-    let text = |p: &NewVector| {
-        p.metadata
-            .get(shared::metadata::TEXT_KEY)
-            .and_then(serde_json::Value::as_str)
-            .filter(|t| !t.trim().is_empty())
-            .map(str::to_string)
-    };
+    let text = |p: &NewVector| crate::reindex::text_of(&p.metadata).map(str::to_string);
     puts.retain(|p| {
         let has = text(p).is_some();
         if !has {
@@ -152,8 +146,7 @@ async fn embed_again<B: Backend>(
         .filter_map(|(p, v)| v.map(|data| NewVector { data, ..p }))
         .filter(|p| {
             let key = parse_key(&p.key);
-            let listed = matches!(key, Key::Chunk { index: 0, .. } | Key::Original(_));
-            !(listed && incomplete.contains(key.id()))
+            !(key.is_head() && incomplete.contains(key.id()))
         })
         .collect();
     Ok(incomplete)
@@ -306,7 +299,7 @@ pub async fn copy<B: Backend>(
         CopyPass::Index => keys
             .iter()
             .map(|k| parse_key(k))
-            .filter(|k| matches!(k, Key::Chunk { index: 0, .. } | Key::Original(_)))
+            .filter(Key::is_head)
             .map(|k| k.id())
             .collect(),
         // Only ids with a listed key the index lacks: the index pass made the rest equal.

@@ -34,7 +34,8 @@ use std::collections::HashMap;
 /// Vectors per round (with metadata: ≤ 40 KB each).
 const PAGE: u32 = 50;
 
-fn text_of(meta: &Map<String, Value>) -> Option<&str> {
+/// The stored `text` of a vector's metadata, unless it is missing or blank.
+pub(crate) fn text_of(meta: &Map<String, Value>) -> Option<&str> {
     meta.get(TEXT_KEY)
         .and_then(Value::as_str)
         .filter(|t| !t.trim().is_empty())

@@ -68,6 +68,11 @@ impl<'a> Key<'a> {
             Self::Chunk { id, .. } | Self::Original(id) => id,
         }
     }
+
+    /// Whether this key lists its document: its head (chunk 0), or an original-layout vector.
+    pub fn is_head(&self) -> bool {
+        matches!(self, Self::Chunk { index: 0, .. } | Self::Original(_))
+    }
 }
 
 /// Parses a vector key (ids never contain `#`, so the last `#` separates the chunk number).

@@ -309,7 +309,8 @@ pub async fn into(
     report.dimension = into.dimension;
     let mut old = Ctx::load(global, &deployed.index).await?;
     old.mirror_index = Some(new.to_string());
-    old.mirror_endpoint = (into != deployed.model).then(|| into.endpoint.clone());
+    let changed = into.changes(&deployed.model);
+    old.mirror_endpoint = changed.then(|| into.endpoint.clone());
     blue_green::start(&old, &probe, &deployed.model, &into).await?;
     printer.step(&format!(
         "waiting {} s (the function's timeout) for writes that began before the copy to finish",
@@ -353,7 +354,7 @@ pub async fn into(
     report.reembedded = totals.reembedded.into_inner();
 
     blue_green::switch(&probe, &into).await?;
-    remember(&global.name, new, (into != deployed.model).then_some(&into))?;
+    remember(&global.name, new, changed.then_some(&into))?;
     if args.drop_old {
         blue_green::drop_index(&old).await?;
         report.dropped_old = true;

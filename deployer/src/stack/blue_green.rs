@@ -11,8 +11,8 @@
 //! 2. The copy (the caller): every document of the index, then what NEW holds that the index
 //!    does not.
 //! 3. [`switch`]: the function gets `INDEX_NAME=NEW` (with the new model's endpoint and
-//!    dimension) and no mirror in one configuration update; the role is narrowed to NEW. The old index is kept (with its vectors) unless
-//!    [`drop_index`] is asked for.
+//!    dimension) and no mirror in one configuration update; the role is narrowed to NEW. The
+//!    old index is kept (with its vectors) unless [`drop_index`] is asked for.
 //!
 //! Every step is idempotent: a run stopped anywhere is finished by running it again.
 
@@ -31,6 +31,14 @@ pub struct Model {
     pub endpoint: String,
     /// Its vectors' dimension.
     pub dimension: u32,
+}
+
+impl Model {
+    /// Whether filling an index with `self` while `serving` embeds is a model change (its
+    /// vectors are embedded again rather than copied).
+    pub fn changes(&self, serving: &Model) -> bool {
+        self.endpoint != serving.endpoint
+    }
 }
 
 /// What the deployed function says about the stack.
@@ -75,7 +83,7 @@ pub fn mirror_env(
     serving: &Model,
     into: &Model,
 ) -> [(&'static str, Option<String>); 3] {
-    let change = serving.endpoint != into.endpoint;
+    let change = into.changes(serving);
     [
         ("MIRROR_INDEX", Some(index.to_string())),
         ("MIRROR_ENDPOINT", change.then(|| into.endpoint.clone())),
@@ -106,7 +114,7 @@ pub async fn start(
         ..spec
     };
     let a_new = Applier::for_stack(new);
-    let copied = serving == into;
+    let copied = !into.changes(serving);
     vector_store::ensure_index(&a_new, spec, (MODEL_TAG, &into.endpoint), copied).await?;
     let a_old = Applier::for_stack(old);
     let role = role::plan(old, &serving.endpoint).await?;
